@@ -1,0 +1,55 @@
+# Entry points for people and CI. Everything a target needs, it installs itself.
+#   make demo   the end-to-end demo on the local control plane
+#   make test   the whole test suite (builds the control plane on first use)
+#   make lint   ruff (lint + format check) and mypy --strict on product code
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export GOTOOLCHAIN ?= local
+
+.PHONY: help install cluster-bin demo test lint format up down clean constraints
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+cluster-bin: $(STAMP)
+	$(BIN)/stigg-localcluster build
+
+demo: cluster-bin
+	$(BIN)/python demo/run.py $(DEMO_ARGS)
+
+test: cluster-bin
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+up: cluster-bin
+	@$(BIN)/stigg-localcluster up
+
+down: $(STAMP)
+	@$(BIN)/stigg-localcluster down
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+constraints: $(STAMP)
+	{ echo "# Exact versions CI installs (pip install -c constraints.txt -e '.[dev]')."; \
+	  echo "# Regenerate after changing pyproject.toml: make constraints"; \
+	  $(BIN)/pip freeze --exclude-editable | sort -f; } > constraints.txt

@@ -1,0 +1,18 @@
+"""A real Kubernetes control plane as local processes, for tests, demos and people.
+
+No container engine runs on the machines this project is developed and tested on, so kind and
+k3d are out. The real control-plane components still are not: etcd, kube-apiserver,
+kube-controller-manager and kubectl are built from their published Go modules (see ``build``),
+started on free loopback ports with certificates generated here (``pki``), and stopped with
+every process they spawned (``processes``). ``cluster.LocalCluster`` ties these together;
+``cli`` gives a person ``up``/``down``; the pytest fixture lives in ``tests/conftest.py``.
+
+Module roles:
+
+* ``build``      -- pinned wrapper Go modules → binaries in a cache folder outside git.
+* ``pki``        -- CA, serving and client certificates, service-account keys (``cryptography``).
+* ``kubeconfig`` -- writes client-certificate kubeconfigs.
+* ``processes``  -- starts supervised processes, stops whole process groups, leaves none behind.
+* ``cluster``    -- the cluster lifecycle: ports, flags, readiness, state on disk.
+* ``cli``        -- ``stigg-localcluster build|up|down|status``.
+"""

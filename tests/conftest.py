@@ -1,0 +1,59 @@
+"""Fixtures shared by every test folder: one real local control plane per test session.
+
+The cluster is built on first use (see ``stigg_localcluster.build``), started once on free
+loopback ports, and stopped when the session ends, also when a test fails or the run is
+interrupted (its processes die with the pytest process, see ``stigg_localcluster.processes``).
+"""
+
+from __future__ import annotations
+
+import pathlib
+import re
+from collections.abc import Iterator
+
+import pytest
+from kubernetes import client, config
+
+from stigg_localcluster import build, cluster
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def control_plane_binaries() -> build.Binaries:
+    return build.ensure_built()
+
+
+@pytest.fixture(scope="session")
+def local_cluster(
+    tmp_path_factory: pytest.TempPathFactory, control_plane_binaries: build.Binaries
+) -> Iterator[cluster.LocalCluster]:
+    """A ready cluster: apiserver ready, controllers running, the default ServiceAccount made."""
+    local = cluster.LocalCluster(tmp_path_factory.mktemp("cluster"), binaries=control_plane_binaries)
+    local.start()
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+@pytest.fixture(scope="session")
+def api_client(local_cluster: cluster.LocalCluster) -> Iterator[client.ApiClient]:
+    """An admin (system:masters) API client for the session's cluster."""
+    api = config.new_client_from_config(config_file=str(local_cluster.kubeconfig_path))
+    try:
+        yield api
+    finally:
+        api.close()
+
+
+@pytest.fixture
+def namespace(api_client: client.ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace per test, deleted afterwards (the namespace controller empties it)."""
+    core = client.CoreV1Api(api_client)
+    name = re.sub(r"[^a-z0-9-]+", "-", f"t-{request.node.name.lower()}")[:50].strip("-")
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    try:
+        yield name
+    finally:
+        core.delete_namespace(name)
