@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import pathlib
+import shutil
 import sys
 import tempfile
 import time
@@ -47,7 +48,7 @@ def wait_for_pods(local: cluster.LocalCluster, namespace: str, count: int, timeo
 def run(local: cluster.LocalCluster) -> None:
     step("Kubernetes components (real binaries, built from the Go module proxy)")
     show(local, "version")
-    show(local, "get", "--raw", "/readyz?verbose", "--request-timeout=10s")
+    show(local, "get", "--raw", "/readyz", "--request-timeout=10s")
 
     step("Apply the StiggEntitlements CRD")
     show(local, "apply", "--server-side", "-f", str(CRDS))
@@ -93,11 +94,12 @@ def main() -> int:
     step("Start the local control plane: etcd, kube-apiserver, kube-controller-manager on loopback")
     started = time.monotonic()
     local.start()
-    print(f"ready at {local.server} in {time.monotonic() - started:.1f}s", flush=True)
+    print(f"ready at {local.server} in {time.monotonic() - started:.1f}s (state in {state_dir})", flush=True)
     try:
         run(local)
     except BaseException:
         local.stop()
+        shutil.rmtree(state_dir, ignore_errors=True)
         raise
     if args.keep:
         step("The cluster keeps running. Use it, then stop it:")
@@ -105,6 +107,7 @@ def main() -> int:
         print(f"stigg-localcluster down --state-dir {state_dir}")
     else:
         local.stop()
+        shutil.rmtree(state_dir, ignore_errors=True)
         step("Demo complete: the cluster is stopped.")
     return 0
 

@@ -33,6 +33,9 @@ KUBERNETES_COMMANDS = (
     "k8s.io/kubernetes/cmd/kubectl",
 )
 ETCD_COMMAND = "go.etcd.io/etcd/server/v3"
+# Bumped whenever the way the binaries are built changes (flags, ldflags), so that the cache
+# folder changes too and every machine rebuilds instead of running stale binaries.
+RECIPE_REVISION = 2
 
 Reporter = Callable[[str], None]
 
@@ -91,7 +94,8 @@ def cache_root() -> pathlib.Path:
 def binaries(versions: Versions | None = None) -> Binaries:
     """Where the binaries for the pinned versions live (built or not)."""
     versions = versions or pinned_versions()
-    bindir = cache_root() / f"k8s-{versions.kubernetes}-etcd-{versions.etcd}" / "bin"
+    name = f"k8s-{versions.kubernetes}-etcd-{versions.etcd}-r{RECIPE_REVISION}"
+    bindir = cache_root() / name / "bin"
     return Binaries(
         etcd=bindir / "etcd",
         kube_apiserver=bindir / "kube-apiserver",
@@ -109,6 +113,19 @@ def _go_env() -> dict[str, str]:
     # Static binaries, no cgo toolchain needed; never fetch another Go toolchain.
     env.update(CGO_ENABLED="0", GOTOOLCHAIN=env.get("GOTOOLCHAIN", "local"), GOFLAGS="-mod=readonly")
     return env
+
+
+def _kubernetes_ldflags(version: str) -> str:
+    """Stamp the release version into the binaries, as Kubernetes' own build does (hack/lib/version.sh);
+    without it they report ``v0.0.0-master`` and clients such as ``kubectl version`` fail to parse it."""
+    major, minor = version.removeprefix("v").split(".")[:2]
+    stamps = {"gitVersion": version, "gitMajor": major, "gitMinor": minor, "gitTreeState": "clean"}
+    flags = [
+        f"-X {package}.{name}={value}"
+        for package in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
+        for name, value in stamps.items()
+    ]
+    return " ".join(["-s", "-w", *flags])
 
 
 def _count_packages(moddir: pathlib.Path, commands: tuple[str, ...]) -> int:
@@ -129,8 +146,10 @@ def _go_build(
     moddir: pathlib.Path,
     commands: tuple[str, ...],
     output: str,
+    *,
     report: Reporter,
     label: str,
+    ldflags: str = "-s -w",
 ) -> None:
     """``go build -v`` the commands to ``output`` (a file, or a folder ending in a separator)."""
     report(f"{label}: downloading modules (first time only)")
@@ -143,7 +162,7 @@ def _go_build(
     report(f"{label}: compiling up to {total} packages")
     started = time.monotonic()
     process = subprocess.Popen(
-        ["go", "build", "-v", "-trimpath", "-o", output, *commands],
+        ["go", "build", "-v", "-trimpath", f"-ldflags={ldflags}", "-o", output, *commands],
         cwd=moddir,
         env=_go_env(),
         stdout=subprocess.PIPE,
@@ -187,7 +206,9 @@ def ensure_built(report: Reporter = _stderr_reporter, *, force: bool = False) ->
         outdir = pathlib.Path(scratch)
         if target.etcd in missing:
             etcd_out = str(outdir / target.etcd.name)
-            _go_build(GOMOD_DIR / "etcd", (ETCD_COMMAND,), etcd_out, report, f"etcd {versions.etcd}")
+            _go_build(
+                GOMOD_DIR / "etcd", (ETCD_COMMAND,), etcd_out, report=report, label=f"etcd {versions.etcd}"
+            )
         wanted_k8s = tuple(
             command
             for command, path in zip(
@@ -199,7 +220,15 @@ def ensure_built(report: Reporter = _stderr_reporter, *, force: bool = False) ->
         )
         if wanted_k8s:
             label = f"kubernetes {versions.kubernetes}"
-            _go_build(GOMOD_DIR / "kubernetes", wanted_k8s, f"{outdir}{os.sep}", report, label)
+            ldflags = _kubernetes_ldflags(versions.kubernetes)
+            _go_build(
+                GOMOD_DIR / "kubernetes",
+                wanted_k8s,
+                f"{outdir}{os.sep}",
+                report=report,
+                label=label,
+                ldflags=ldflags,
+            )
         bindir.mkdir(exist_ok=True)
         for built in outdir.iterdir():
             built.replace(bindir / built.name)

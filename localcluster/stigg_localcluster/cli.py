@@ -51,7 +51,8 @@ def _cmd_up(args: argparse.Namespace) -> int:
     started = time.monotonic()
     local.start(timeout=args.timeout)
     _say(f"cluster {args.name!r} ready at {local.server} in {time.monotonic() - started:.1f}s")
-    _say(f"logs: {local.logs_dir}   stop it with: stigg-localcluster down --name {args.name}")
+    which = f"--state-dir {state_dir}" if args.state_dir else f"--name {args.name}"
+    _say(f"logs: {local.logs_dir}   stop it with: stigg-localcluster down {which}")
     print(f"export KUBECONFIG={local.kubeconfig_path}")
     return 0
 

@@ -151,12 +151,28 @@ class LocalCluster:
             folder.mkdir(parents=True, exist_ok=True)
         self.ports = Ports.pick()
         self._write_pki()
+        deadline = time.monotonic() + timeout
         try:
             self._spawn("etcd", self._etcd_argv(binaries))
             self._spawn("kube-apiserver", self._apiserver_argv(binaries))
+            self._save_state()
+            self._wait("kube-apiserver /readyz", f"{self.server}/readyz", self._admin_ssl(), deadline)
+            # Started only once the apiserver is ready: before its RBAC bootstrap policy exists,
+            # the controller-manager cannot read its authentication config and exits.
             self._spawn("kube-controller-manager", self._controller_manager_argv(binaries))
             self._save_state()
-            self._wait_ready(timeout)
+            self._wait(
+                "kube-controller-manager /healthz",
+                f"https://127.0.0.1:{self.started_ports.controller_manager}/healthz",
+                _unverified_ssl(),  # its own self-signed serving certificate; /healthz is public
+                deadline,
+            )
+            self._wait(
+                "the default ServiceAccount (the controllers at work)",
+                f"{self.server}/api/v1/namespaces/default/serviceaccounts/default",
+                self._admin_ssl(),
+                deadline,
+            )
         except BaseException:
             self.stop()
             raise
@@ -194,8 +210,8 @@ class LocalCluster:
         cluster = cls(state_dir, attached=False)
         cluster.ports = Ports(**state["ports"])
         cluster.records = [
-            processes.ProcessRecord(name=r["name"], pid=r["pid"], cmdline=tuple(r["cmdline"]), log=r["log"])
-            for r in state["records"]
+            processes.ProcessRecord(**{**record, "cmdline": tuple(record["cmdline"])})
+            for record in state["records"]
         ]
         return cluster
 
@@ -281,6 +297,9 @@ class LocalCluster:
             f"--etcd-servers=http://127.0.0.1:{ports.etcd_client}",
             "--bind-address=127.0.0.1",
             "--advertise-address=127.0.0.1",
+            # The lease reconciler refuses a loopback advertise address; nothing in this cluster
+            # reaches the apiserver through the `kubernetes` Service anyway.
+            "--endpoint-reconciler-type=none",
             f"--secure-port={ports.apiserver}",
             f"--cert-dir={pki_dir}",
             f"--tls-cert-file={pki_dir / 'apiserver.crt'}",
@@ -336,39 +355,25 @@ class LocalCluster:
         context.load_cert_chain(self.pki_dir / "admin.crt", self.pki_dir / "admin.key")
         return context
 
-    def _wait_ready(self, timeout: float) -> None:
-        ports = self.started_ports
-        admin = self._admin_ssl()
-        # The controller-manager serves a self-signed certificate of its own; /healthz is public.
-        insecure = ssl.create_default_context()
-        insecure.check_hostname = False
-        insecure.verify_mode = ssl.CERT_NONE
-        checks = [
-            ("kube-apiserver /readyz", f"{self.server}/readyz", admin),
-            (
-                "kube-controller-manager /healthz",
-                f"https://127.0.0.1:{ports.controller_manager}/healthz",
-                insecure,
-            ),
-            (
-                "the default ServiceAccount",
-                f"{self.server}/api/v1/namespaces/default/serviceaccounts/default",
-                admin,
-            ),
-        ]
-        deadline = time.monotonic() + timeout
-        for label, url, context in checks:
-            while not _http_ok(url, context):
-                self._raise_if_exited()
-                if time.monotonic() > deadline:
-                    raise ClusterError(f"timed out after {timeout:.0f}s waiting for {label}")
-                time.sleep(0.1)
+    def _wait(self, label: str, url: str, context: ssl.SSLContext, deadline: float) -> None:
+        while not _http_ok(url, context):
+            self._raise_if_exited()
+            if time.monotonic() > deadline:
+                raise ClusterError(f"timed out waiting for {label}; logs in {self.logs_dir}")
+            time.sleep(0.05)
 
     def _raise_if_exited(self) -> None:
         for child, record in zip(self._children, self.records, strict=True):
             code = child.poll()
             if code is not None:
                 raise ClusterError(f"{record.name} exited with {code}; last log lines:\n{_tail(record.log)}")
+
+
+def _unverified_ssl() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def _http_ok(url: str, context: ssl.SSLContext) -> bool:

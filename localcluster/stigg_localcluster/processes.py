@@ -5,7 +5,12 @@ whole group: nothing it forked survives. Processes started *attached* also get
 ``PR_SET_PDEATHSIG=SIGKILL``: if the Python process that started them dies in any way, even by
 SIGKILL, the kernel kills them too, so an interrupted test run cannot leak a control plane.
 Processes started *detached* (``stigg-localcluster up``) outlive their starter by design and
-are stopped later by pid, after checking that the pid still runs the same command line.
+are stopped later by pid, after checking that the pid is still the same process (its start
+time, from ``/proc/<pid>/stat``, guards against pid reuse).
+
+A process counts as running until it is a zombie or gone: the kernel releases a process's
+memory (and with it ``/proc/<pid>/cmdline``) before its files, so an empty command line does
+not yet mean that its listening sockets are closed.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class ProcessRecord:
 
     name: str
     pid: int
+    start_ticks: int
     cmdline: tuple[str, ...]
     log: str
 
@@ -61,7 +67,22 @@ def start(
             env=env,
             close_fds=True,
         )
-    return process, ProcessRecord(name=name, pid=process.pid, cmdline=tuple(argv), log=str(log_path))
+    stat = _read_stat(process.pid)
+    start_ticks = stat[1] if stat else -1
+    record = ProcessRecord(
+        name=name, pid=process.pid, start_ticks=start_ticks, cmdline=tuple(argv), log=str(log_path)
+    )
+    return process, record
+
+
+def _read_stat(pid: int) -> tuple[str, int] | None:
+    """``(state, start time in clock ticks)`` from ``/proc/<pid>/stat``, or None if there is no such pid."""
+    try:
+        raw = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()  # the command name may hold spaces and parentheses
+    return fields[0], int(fields[19])
 
 
 def _read_cmdline(pid: int) -> tuple[str, ...] | None:
@@ -75,8 +96,9 @@ def _read_cmdline(pid: int) -> tuple[str, ...] | None:
 
 
 def is_running(record: ProcessRecord) -> bool:
-    """True while ``record.pid`` is alive and still runs the recorded command line."""
-    return _read_cmdline(record.pid) == record.cmdline
+    """True until the recorded process has exited (zombie or gone); False for a reused pid."""
+    stat = _read_stat(record.pid)
+    return stat is not None and stat[1] == record.start_ticks and stat[0] not in {"Z", "X", "x"}
 
 
 def _signal_group(pid: int, signum: signal.Signals) -> None:
@@ -90,30 +112,27 @@ def stop(
     children: Sequence[subprocess.Popen[bytes]] = (),
     grace: float = 10.0,
 ) -> None:
-    """SIGTERM each process group (in the given order), then SIGKILL what is left after ``grace``.
+    """Stop each process group in the given order: SIGTERM, then SIGKILL if still alive after ``grace``.
 
-    ``children`` are the ``Popen`` objects of those records this process started itself; they
-    are polled so that exited children are reaped rather than left as zombies.
+    One at a time, because order matters: an apiserver whose etcd vanished first spends its
+    whole grace period retrying. ``children`` are the ``Popen`` objects of those records this
+    process started itself; they are polled so that exited children are reaped, not left as
+    zombies.
     """
-
-    def _reap() -> None:
-        for child in children:
-            child.poll()
-
-    live = [record for record in records if is_running(record)]
-    for record in live:
-        _signal_group(record.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(is_running(record) for record in live):
-        _reap()
-        time.sleep(0.05)
-    for record in live:
-        if is_running(record):
-            _signal_group(record.pid, signal.SIGKILL)
-    deadline = time.monotonic() + 5.0
-    while time.monotonic() < deadline and any(is_running(record) for record in live):
-        _reap()
-        time.sleep(0.05)
+    for record in records:
+        if not is_running(record):
+            continue
+        for signum, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+            _signal_group(record.pid, signum)
+            deadline = time.monotonic() + wait
+            while is_running(record) and time.monotonic() < deadline:
+                time.sleep(0.02)
+                for child in children:
+                    child.poll()
+            if not is_running(record):
+                break
+    for child in children:
+        child.poll()
 
 
 def find_referencing(path: pathlib.Path) -> Iterator[tuple[int, tuple[str, ...]]]:

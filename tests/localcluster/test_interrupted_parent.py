@@ -41,10 +41,7 @@ def test_cluster_dies_with_killed_parent(
     try:
         assert starter.stdout is not None
         line = starter.stdout.readline()
-        records = [
-            processes.ProcessRecord(name=r["name"], pid=r["pid"], cmdline=tuple(r["cmdline"]), log=r["log"])
-            for r in json.loads(line)
-        ]
+        records = [processes.ProcessRecord(**{**r, "cmdline": tuple(r["cmdline"])}) for r in json.loads(line)]
         assert all(processes.is_running(r) for r in records)
     finally:
         starter.send_signal(signal.SIGKILL)

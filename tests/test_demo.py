@@ -1,0 +1,36 @@
+"""``make demo`` (demo/run.py) runs end to end on a fresh local cluster and cleans up after itself."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+from stigg_localcluster import build, processes
+
+DEMO = pathlib.Path(__file__).resolve().parent.parent / "demo" / "run.py"
+
+
+@pytest.mark.slow
+def test_demo_runs_and_stops_its_cluster(control_plane_binaries: build.Binaries) -> None:
+    completed = subprocess.run(
+        [sys.executable, str(DEMO)], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    out = completed.stdout
+    assert f"Server Version: {build.pinned_versions().kubernetes}" in out
+    assert (
+        "customresourcedefinition.apiextensions.k8s.io/stiggentitlements.sidecar.stigg.io condition met"
+        in out
+    )
+    assert "sidecar.stigg.io/injection=enabled" in out
+    assert len(re.findall(r"^pod/shop-api-[a-z0-9]+-[a-z0-9]+\s+0/1\s+Pending", out, re.M)) == 2
+    assert out.rstrip().endswith("Demo complete: the cluster is stopped.")
+    found = re.search(r"^ready at https://127\.0\.0\.1:\d+ in [\d.]+s \(state in (\S+)\)$", out, re.M)
+    assert found is not None, out[:2000]
+    state_dir = pathlib.Path(found.group(1))
+    assert not state_dir.exists(), "the demo left its state folder behind"
+    assert list(processes.find_referencing(state_dir)) == [], "the demo left processes behind"
