@@ -15,6 +15,7 @@ import pytest
 from kubernetes import client, config
 
 from stigg_localcluster import build, cluster
+from tests import waiting
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -49,10 +50,19 @@ def api_client(local_cluster: cluster.LocalCluster) -> Iterator[client.ApiClient
 
 @pytest.fixture
 def namespace(api_client: client.ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh namespace per test, deleted afterwards (the namespace controller empties it)."""
+    """A fresh namespace per test, deleted afterwards (the namespace controller empties it).
+
+    Yielded once its ``default`` ServiceAccount exists, so Pods can be created in it at once
+    (the ServiceAccount admission plugin rejects Pods until then, as in any cluster).
+    """
     core = client.CoreV1Api(api_client)
     name = re.sub(r"[^a-z0-9-]+", "-", f"t-{request.node.name.lower()}")[:50].strip("-")
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+
+    def has_default_service_account() -> bool:
+        return any(sa.metadata.name == "default" for sa in core.list_namespaced_service_account(name).items)
+
+    waiting.wait_for(has_default_service_account, what=f"the default ServiceAccount in {name}")
     try:
         yield name
     finally:

@@ -25,7 +25,6 @@ import ssl
 import subprocess
 import time
 import types
-import urllib.error
 import urllib.request
 from collections.abc import Sequence
 
@@ -89,7 +88,9 @@ def _tail(path: str | pathlib.Path, lines: int = 25) -> str:
 class LocalCluster:
     """A real control plane on loopback, rooted in ``state_dir``.
 
-    ``attached=True`` (tests): the processes die with the Python process that started them.
+    ``attached=True`` (tests): the processes die with the Python process that started them
+    (strictly, with the thread that called ``start()``: call it from a thread that lives as
+    long as the cluster should, such as the main thread).
     ``attached=False`` (``up``): they outlive it, until ``stop()`` from any process.
     """
 
@@ -380,5 +381,5 @@ def _http_ok(url: str, context: ssl.SSLContext) -> bool:
     try:
         with urllib.request.urlopen(url, context=context, timeout=2) as response:  # noqa: S310 -- https to loopback
             return bool(response.status == 200)
-    except (urllib.error.URLError, ConnectionError, TimeoutError, ssl.SSLError, OSError):
+    except OSError:  # refused, reset, TLS not ready, timeout, HTTP error: not ready yet
         return False
