@@ -2,6 +2,7 @@
 #   make demo   the end-to-end demo on the local control plane
 #   make test   the whole test suite (builds the control plane on first use)
 #   make lint   ruff (lint + format check) and mypy --strict on product code
+#   make bench  benchmarks; each writes its report to bench/results/
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -9,7 +10,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export GOTOOLCHAIN ?= local
 
-.PHONY: help install cluster-bin demo test lint format up down clean constraints
+.PHONY: help install cluster-bin demo test lint format up down clean constraints bench
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -30,6 +31,9 @@ demo: cluster-bin
 
 test: cluster-bin
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: cluster-bin
+	$(BIN)/python bench/cluster_start.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
