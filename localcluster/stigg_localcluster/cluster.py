@@ -182,6 +182,7 @@ class LocalCluster:
         """Stop every component (controller-manager first, etcd last). Idempotent."""
         processes.stop(list(reversed(self.records)), children=self._children)
         self._children.clear()
+        self.records.clear()
         with contextlib.suppress(FileNotFoundError):
             (self.state_dir / _STATE_FILE).unlink()
 
