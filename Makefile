@@ -3,6 +3,7 @@
 #   make test   the whole test suite (builds the control plane on first use)
 #   make lint   ruff (lint + format check) and mypy --strict on product code
 #   make bench  benchmarks; each writes its report to bench/results/
+#   make proto  regenerate sidecar/stigg_sidecar/v1 from proto/
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -10,7 +11,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export GOTOOLCHAIN ?= local
 
-.PHONY: help install cluster-bin demo test lint format up down clean constraints bench
+.PHONY: help install cluster-bin demo test lint format up down clean constraints bench proto
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -34,6 +35,9 @@ test: cluster-bin
 
 bench: cluster-bin
 	$(BIN)/python bench/cluster_start.py
+
+proto: $(STAMP)
+	$(BIN)/python proto/generate.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
