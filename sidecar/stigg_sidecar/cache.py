@@ -1,0 +1,142 @@
+"""The in-process cache: byte-bounded LRU with per-entry TTL and single-flight loading.
+
+* **Bounded by bytes**, not entries: each entry carries its size (the caller's estimate, for
+  entitlement states the size of the upstream body they were parsed from), and the least
+  recently used entries are evicted while the total exceeds ``max_bytes``.
+* **TTL per entry**, chosen by the caller (short for negative entries such as an unknown
+  customer). Expired entries are not dropped: they stay until evicted, so that a caller can
+  serve them when the upstream fails (stale-if-error). ``get`` says whether an entry is fresh.
+* **Single flight**: concurrent ``load`` calls for one key share one loader call; the others
+  await its result (or its exception).
+
+Runs on one event loop; no locks are needed because nothing here awaits between reading and
+writing the table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Entry(Generic[V]):
+    value: V
+    size: int
+    expires_at: float
+
+    def fresh(self, now: float) -> bool:
+        return now < self.expires_at
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Loaded(Generic[V]):
+    """What a loader returns: the value, its size in bytes, and how long it stays fresh."""
+
+    value: V
+    size: int
+    ttl: float
+
+
+@dataclasses.dataclass(slots=True)
+class Stats:
+    hits: int = 0
+    stale_hits: int = 0
+    misses: int = 0
+    loads: int = 0
+    evictions: int = 0
+
+
+class Cache(Generic[K, V]):
+    """See the module docstring."""
+
+    def __init__(self, *, max_bytes: int, clock: Callable[[], float] = time.monotonic) -> None:
+        if max_bytes <= 0:
+            raise ValueError("max_bytes must be positive")
+        self.max_bytes = max_bytes
+        self._clock = clock
+        self._entries: collections.OrderedDict[K, Entry[V]] = collections.OrderedDict()
+        self._bytes = 0
+        self._inflight: dict[K, asyncio.Task[V]] = {}
+        self.stats = Stats()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
+
+    def get(self, key: K) -> tuple[V, bool] | None:
+        """``(value, is_fresh)`` for a cached key, expired entries included; marks it recently used."""
+        entry = self._entries.get(key)
+        if entry is None:
+            self.stats.misses += 1
+            return None
+        self._entries.move_to_end(key)
+        fresh = entry.fresh(self._clock())
+        if fresh:
+            self.stats.hits += 1
+        else:
+            self.stats.stale_hits += 1
+        return entry.value, fresh
+
+    def put(self, key: K, value: V, *, size: int, ttl: float) -> None:
+        """Store ``value`` (replacing any entry for ``key``), then evict down to ``max_bytes``."""
+        self.invalidate(key)
+        if size > self.max_bytes:
+            return  # would evict everything else and still not fit
+        self._entries[key] = Entry(value, size, self._clock() + ttl)
+        self._bytes += size
+        while self._bytes > self.max_bytes:
+            _, evicted = self._entries.popitem(last=False)
+            self._bytes -= evicted.size
+            self.stats.evictions += 1
+
+    def update(self, key: K, change: Callable[[V], V]) -> bool:
+        """Replace a cached value in place (same size and expiry); False if not cached."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return False
+        self._entries[key] = dataclasses.replace(entry, value=change(entry.value))
+        return True
+
+    def invalidate(self, key: K) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= entry.size
+
+    async def load(self, key: K, loader: Callable[[], Awaitable[Loaded[V]]]) -> V:
+        """Run ``loader`` for ``key`` and cache its result; concurrent calls share one run.
+
+        The loader runs in a task of its own: a caller that gives up (its deadline passed)
+        does not cancel the shared load, which still fills the cache for the next caller.
+        """
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.create_task(self._run_loader(key, loader))
+            task.add_done_callback(_retrieve_exception)
+            self._inflight[key] = task
+        return await asyncio.shield(task)
+
+    async def _run_loader(self, key: K, loader: Callable[[], Awaitable[Loaded[V]]]) -> V:
+        self.stats.loads += 1
+        try:
+            loaded = await loader()
+            self.put(key, loaded.value, size=loaded.size, ttl=loaded.ttl)
+            return loaded.value
+        finally:
+            self._inflight.pop(key, None)
+
+
+def _retrieve_exception(task: asyncio.Task[object]) -> None:
+    """Mark a failed load's exception as seen even if every caller had already given up."""
+    if not task.cancelled():
+        task.exception()
