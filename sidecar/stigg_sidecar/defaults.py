@@ -194,6 +194,10 @@ class Defaults:
     def __len__(self) -> int:
         return len(self._env.keys() | self._from_directory.keys())
 
+    def items(self) -> list[tuple[str, FeatureDefault]]:
+        """Every feature's effective default, by feature id."""
+        return sorted({**self._env, **self._from_directory}.items())
+
     def refresh(self) -> bool:
         """Re-read the directory if it changed; True if the table was replaced."""
         if self.directory is None:

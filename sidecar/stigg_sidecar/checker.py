@@ -1,0 +1,144 @@
+"""The check path: cache → upstream on a miss → stale cache → defaults → request fallback → deny.
+
+``Checker`` owns the fail-safe order and nothing else (no wire types, no I/O of its own):
+
+1. a fresh cache entry answers at once (the hot path: a dict lookup and the pure rules);
+2. on a miss, one single-flight upstream fetch fills the cache (unknown customers are cached
+   too, for ``negative_ttl``, so they cannot hammer the upstream);
+3. if the upstream fails, an expired entry still answers (stale-if-error);
+4. with no entry at all: the static default for the feature (is_fallback), then the
+   request's own fallback option (is_fallback), and only then a denial with a reason.
+
+``OFFLINE=true`` (no upstream) goes straight to step 4.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+
+from stigg_sidecar import cache, defaults, metrics, model, semantics
+from stigg_sidecar.upstream import base
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Policy:
+    ttl: float
+    negative_ttl: float
+
+
+class Checker:
+    def __init__(
+        self,
+        *,
+        upstream: base.Upstream | None,
+        store: cache.Cache[model.CustomerKey, model.EntitlementState],
+        static_defaults: defaults.Defaults,
+        policy: Policy,
+        sidecar_metrics: metrics.Metrics,
+    ) -> None:
+        self.upstream = upstream
+        self.cache = store
+        self.defaults = static_defaults
+        self.policy = policy
+        self.metrics = sidecar_metrics
+
+    async def _load(self, key: model.CustomerKey) -> cache.Loaded[model.EntitlementState]:
+        if self.upstream is None:
+            raise base.UpstreamUnavailable("offline")
+        fetched = await self.upstream.fetch(key)
+        ttl = self.policy.ttl if fetched.state.exists else self.policy.negative_ttl
+        return cache.Loaded(fetched.state, fetched.size, ttl)
+
+    async def state(self, key: model.CustomerKey) -> model.EntitlementState | None:
+        """The freshest entitlement state available, or None when nothing is known."""
+        hit = self.cache.get(key)
+        if hit is not None and hit[1]:
+            self.metrics.cache_hits.inc()
+            return hit[0]
+        self.metrics.cache_misses.inc()
+        if self.upstream is None:
+            return None
+        try:
+            return await self.cache.load(key, lambda: self._load(key))
+        except base.UpstreamError as error:
+            if hit is not None:
+                self.metrics.stale_served.inc()
+                return hit[0]
+            logger.warning("no entitlements for %s: %s", key.customer_id, error)
+            return None
+
+    async def check(
+        self,
+        key: model.CustomerKey,
+        feature_id: str,
+        kind: model.CheckKind,
+        *,
+        requested_usage: float | None = None,
+        requested_values: Sequence[str] = (),
+        request_fallback: defaults.FeatureDefault | None = None,
+    ) -> semantics.Decision:
+        state = await self.state(key)
+        if state is not None:
+            return semantics.evaluate(state, feature_id, kind, requested_usage, requested_values)
+        return self.fallback(feature_id, kind, requested_usage, requested_values, request_fallback)
+
+    def fallback(
+        self,
+        feature_id: str,
+        kind: model.CheckKind,
+        requested_usage: float | None,
+        requested_values: Sequence[str],
+        request_fallback: defaults.FeatureDefault | None,
+    ) -> semantics.Decision:
+        """Steps 4 and 5 of the module docstring, for a check with nothing known about the customer."""
+        configured = self.defaults.get(feature_id)
+        if configured is not None:
+            self.metrics.fallback["defaults"].inc()
+            return configured.decide(feature_id, kind, requested_usage, requested_values)
+        if request_fallback is not None:
+            self.metrics.fallback["request"].inc()
+            return request_fallback.decide(feature_id, kind, requested_usage, requested_values)
+        self.metrics.fallback["none"].inc()
+        return semantics.Decision(
+            has_access=False,
+            denied_reason=model.DeniedReason.UNKNOWN,
+            entitlement=None,
+            is_fallback=True,
+            requested_usage=requested_usage or 0.0,
+            requested_values=tuple(requested_values),
+        )
+
+    async def reload(self, key: model.CustomerKey) -> bool:
+        """Drop the cached state and fetch it again; True if the customer exists upstream."""
+        if self.upstream is None:
+            raise base.UpstreamUnavailable("the sidecar is offline: there is nothing to reload from")
+        loaded = await self._load(key)
+        self.cache.put(key, loaded.value, size=loaded.size, ttl=loaded.ttl)
+        return loaded.value.exists
+
+    async def report_usage(self, reports: Sequence[base.UsageReport]) -> list[base.UsageResult]:
+        """Forward usage upstream and apply the new current usage to the cached state at once."""
+        if self.upstream is None:
+            raise base.UpstreamUnavailable("the sidecar is offline: usage cannot be reported")
+        results = await self.upstream.report_usage(reports)
+        for result in results:
+            if result.current_usage is not None:
+                self._apply_usage(
+                    result.customer_id, result.resource_id, result.feature_id, result.current_usage
+                )
+        return results
+
+    def _apply_usage(self, customer_id: str, resource_id: str | None, feature_id: str, usage: float) -> None:
+        def change(state: model.EntitlementState) -> model.EntitlementState:
+            return state.with_usage(feature_id, usage)
+
+        self.cache.update(model.CustomerKey(customer_id, resource_id), change)
+
+    async def report_events(self, events: Sequence[base.UsageEvent]) -> None:
+        if self.upstream is None:
+            raise base.UpstreamUnavailable("the sidecar is offline: events cannot be reported")
+        await self.upstream.report_events(events)

@@ -1,0 +1,218 @@
+"""The sidecar process: gRPC (with health and reflection) and HTTP (probes, metrics), and a
+graceful shutdown.
+
+``main`` reads the settings once, configures logging, and runs ``Sidecar`` until SIGTERM or
+SIGINT. On a signal the sidecar reports NOT_SERVING (gRPC health) and 503 (``/readyz``) at
+once, lets in-flight calls finish within the grace period, then closes the upstream client.
+
+HTTP (``SIDECAR_HTTP_PORT``): ``/livez`` answers ``{"status":"UP"}`` while the process runs;
+``/readyz`` answers it once the defaults are loaded and gRPC serves. Upstream trouble is shown
+in ``/readyz``'s body and in the metrics, but does not make the sidecar unready: a fail-safe
+sidecar still answers (from cache or defaults) when the upstream is down. ``/metrics`` is the
+Prometheus exposition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+
+import grpc
+from aiohttp import web
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from stigg_sidecar import cache, checker, defaults, metrics, model, servicer, settings
+from stigg_sidecar.upstream import breaker, stigg
+from stigg_sidecar.v1 import sidecar_pb2, sidecar_pb2_grpc
+
+logger = logging.getLogger(__name__)
+SERVICE_NAME = sidecar_pb2.DESCRIPTOR.services_by_name["SidecarService"].full_name
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message (and the exception, if any)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def configure_logging(level: int) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+class Sidecar:
+    """One running sidecar: build it from settings, ``start()``, then ``stop()``."""
+
+    def __init__(self, config: settings.Settings) -> None:
+        self.settings = config
+        self.metrics = metrics.Metrics()
+        self.defaults = defaults.Defaults(config.fallback, config.defaults_dir)
+        upstream = None
+        if not config.offline:
+            upstream = stigg.StiggUpstream(
+                api_key=config.api_key,
+                api_url=config.api_url,
+                edge_enabled=config.edge_enabled,
+                edge_api_url=config.edge_api_url,
+                timeout=config.upstream_timeout_seconds,
+                retries=config.upstream_retries,
+                circuit=breaker.Breaker(
+                    failures=config.breaker_failures, reset_after=config.breaker_reset_seconds
+                ),
+                sidecar_metrics=self.metrics,
+            )
+        self.upstream = upstream
+        store: cache.Cache[model.CustomerKey, model.EntitlementState] = cache.Cache(
+            max_bytes=config.cache_max_size_bytes
+        )
+        self.checker = checker.Checker(
+            upstream=upstream,
+            store=store,
+            static_defaults=self.defaults,
+            policy=checker.Policy(
+                ttl=config.cache_ttl_seconds, negative_ttl=config.negative_cache_ttl_seconds
+            ),
+            sidecar_metrics=self.metrics,
+        )
+        self.health = health.aio.HealthServicer()
+        self.grpc_server: grpc.aio.Server | None = None
+        self.http_runner: web.AppRunner | None = None
+        self.grpc_port = 0
+        self.http_port = 0
+        self.serving = False
+        self._watcher: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        config = self.settings
+        self.defaults.refresh()
+        self._watcher = asyncio.create_task(self.defaults.watch(config.defaults_poll_seconds))
+
+        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        sidecar_pb2_grpc.add_SidecarServiceServicer_to_server(
+            servicer.SidecarServicer(self.checker, self.metrics), server
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, reflection.SERVICE_NAME, health.SERVICE_NAME), server
+        )
+        self.grpc_port = server.add_insecure_port(f"{config.bind_address}:{config.grpc_port}")
+        await server.start()
+        self.grpc_server = server
+
+        runner = web.AppRunner(self._http_app(), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, config.bind_address, config.http_port, reuse_port=False)
+        await site.start()
+        self.http_runner = runner
+        self.http_port = int(runner.addresses[0][1])
+
+        self.serving = True
+        for name in ("", SERVICE_NAME):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        logger.info(
+            "serving gRPC on %s:%d and HTTP on %s:%d (%s)",
+            config.bind_address,
+            self.grpc_port,
+            config.bind_address,
+            self.http_port,
+            "offline: defaults only" if config.offline else f"upstream {config.edge_api_url}",
+        )
+
+    async def stop(self) -> None:
+        """Stop taking traffic, drain in-flight calls within the grace period, release everything."""
+        self.serving = False
+        await self.health.enter_graceful_shutdown()
+        if self.grpc_server is not None:
+            await self.grpc_server.stop(self.settings.shutdown_grace_seconds)
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+        if self.http_runner is not None:
+            await self.http_runner.cleanup()
+        if self.upstream is not None:
+            await self.upstream.close()
+        logger.info("stopped")
+
+    # -- HTTP -----------------------------------------------------------------------------------
+    def _http_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/livez", self._livez)
+        app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/metrics", self._metrics)
+        return app
+
+    async def _livez(self, _: web.Request) -> web.Response:
+        return web.json_response({"status": "UP"})
+
+    async def _readyz(self, _: web.Request) -> web.Response:
+        ready = self.serving and self.defaults.loaded
+        body: dict[str, object] = {"status": "UP" if ready else "DOWN", "defaults": len(self.defaults)}
+        if self.defaults.last_error:
+            body["defaultsError"] = self.defaults.last_error
+        if self.upstream is None:
+            body["upstream"] = "offline"
+        else:
+            body["upstream"] = self.upstream.breaker.state.value
+        return web.json_response(body, status=200 if ready else 503)
+
+    async def _metrics(self, _: web.Request) -> web.Response:
+        self.metrics.cache_bytes.set(self.checker.cache.bytes)
+        self.metrics.cache_entries.set(len(self.checker.cache))
+        self.metrics.defaults_loaded.set(len(self.defaults))
+        return web.Response(body=self.metrics.exposition(), content_type="text/plain", charset="utf-8")
+
+
+async def run(config: settings.Settings) -> None:
+    sidecar = Sidecar(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await sidecar.start()
+    except Exception:
+        sidecar.metrics.initialization_errors.inc()
+        raise
+    await stop.wait()
+    logger.info("signal received: draining for up to %ss", config.shutdown_grace_seconds)
+    await sidecar.stop()
+
+
+def main() -> int:
+    """The ``stigg-sidecar`` command."""
+    try:
+        config = settings.Settings.from_env(os.environ)
+    except settings.SettingsError as error:
+        print(f"stigg-sidecar: invalid configuration: {error}", file=sys.stderr)
+        return 2
+    configure_logging(config.log_level)
+    try:
+        asyncio.run(run(config))
+    except OSError as error:  # typically: the port is taken
+        logger.error("cannot start: %s", error)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,286 @@
+"""The ``stigg.sidecar.v1.SidecarService`` servicer: thin adapters over ``checker``.
+
+Each method converts the request (``wire``), asks the checker, converts the answer back, and
+counts the outcome. This is the one place that maps errors to gRPC status codes:
+``wire.InvalidRequest`` → INVALID_ARGUMENT (the message names the field); an upstream that
+cannot be reached for a write → UNAVAILABLE; an upstream that refuses a write →
+FAILED_PRECONDITION (our API key) or INVALID_ARGUMENT (its input). Checks never fail for
+upstream reasons: the checker's fail-safe order always yields an answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, NoReturn
+
+import grpc
+from google.protobuf import empty_pb2
+
+from stigg_sidecar import checker, metrics, model, semantics, wire
+from stigg_sidecar.upstream import base
+from stigg_sidecar.v1 import sidecar_pb2 as pb
+from stigg_sidecar.v1 import sidecar_pb2_grpc as pb_grpc
+
+logger = logging.getLogger(__name__)
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+async def _abort(context: Context, code: grpc.StatusCode, details: str) -> NoReturn:
+    await context.abort(code, details)
+    raise AssertionError("context.abort returned")  # pragma: no cover -- abort always raises
+
+
+async def _upstream_failed(context: Context, error: base.UpstreamError) -> NoReturn:
+    if isinstance(error, base.UpstreamRejected):
+        if error.status in {401, 403}:
+            await _abort(
+                context, grpc.StatusCode.FAILED_PRECONDITION, "the upstream refused the sidecar's API key"
+            )
+        await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"the upstream rejected the request: {error}")
+    await _abort(context, grpc.StatusCode.UNAVAILABLE, f"the upstream is unavailable: {error}")
+
+
+class SidecarServicer(pb_grpc.SidecarServiceServicer):
+    def __init__(self, checks: checker.Checker, sidecar_metrics: metrics.Metrics) -> None:
+        self.checker = checks
+        self.metrics = sidecar_metrics
+
+    def _count(self, method: str, decision: semantics.Decision) -> None:
+        outcome = "fallback" if decision.is_fallback else "granted" if decision.has_access else "denied"
+        self.metrics.check[method, outcome].inc()
+
+    async def _invalid(self, context: Context, method: str, error: wire.InvalidRequest) -> NoReturn:
+        if (method, "invalid") in self.metrics.check:
+            self.metrics.check[method, "invalid"].inc()
+        await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
+
+    async def _decide(
+        self,
+        context: Context,
+        method: str,
+        request: Any,
+        kind: model.CheckKind,
+        *,
+        usage_field: str | None = None,
+        values_field: str | None = None,
+    ) -> tuple[semantics.Decision, str]:
+        """Validate a typed single-feature request and decide it."""
+        try:
+            key = wire.customer_key(request)
+            feature_id = request.feature_id
+            if not feature_id.strip():
+                raise wire.InvalidRequest("feature_id", "must not be empty")
+            options = request.options if request.HasField("options") else None
+            usage = None
+            values: tuple[str, ...] = ()
+            request_fallback = None
+            if options is not None:
+                if usage_field and options.HasField("requested_usage"):
+                    usage = wire.requested_usage(options.requested_usage, f"options.{usage_field}")
+                if values_field:
+                    values = wire.requested_values(options.requested_values, f"options.{values_field}")
+                if options.HasField("fallback"):
+                    request_fallback = wire.fallback(options.fallback, "options.fallback")
+        except wire.InvalidRequest as error:
+            await self._invalid(context, method, error)
+        decision = await self.checker.check(
+            key,
+            feature_id,
+            kind,
+            requested_usage=usage,
+            requested_values=values,
+            request_fallback=request_fallback,
+        )
+        self._count(method, decision)
+        return decision, feature_id
+
+    # -- checks ---------------------------------------------------------------------------------
+    async def GetBooleanEntitlement(
+        self, request: pb.GetBooleanEntitlementRequest, context: Context
+    ) -> pb.GetBooleanEntitlementResponse:
+        kind = model.CheckKind.BOOLEAN
+        decision, feature_id = await self._decide(context, "GetBooleanEntitlement", request, kind)
+        entitlement = (
+            wire.boolean(decision.entitlement)
+            if decision.entitlement
+            else pb.BooleanEntitlement(feature=wire.placeholder_feature(feature_id, kind))
+        )
+        return pb.GetBooleanEntitlementResponse(**wire.common(decision), entitlement=entitlement)
+
+    async def GetNumericEntitlement(
+        self, request: pb.GetNumericEntitlementRequest, context: Context
+    ) -> pb.GetNumericEntitlementResponse:
+        kind = model.CheckKind.NUMERIC
+        decision, feature_id = await self._decide(context, "GetNumericEntitlement", request, kind)
+        entitlement = (
+            wire.numeric(decision.entitlement)
+            if decision.entitlement
+            else pb.NumericEntitlement(feature=wire.placeholder_feature(feature_id, kind))
+        )
+        return pb.GetNumericEntitlementResponse(**wire.common(decision), entitlement=entitlement)
+
+    async def GetMeteredEntitlement(
+        self, request: pb.GetMeteredEntitlementRequest, context: Context
+    ) -> pb.GetMeteredEntitlementResponse:
+        kind = model.CheckKind.METERED
+        decision, feature_id = await self._decide(
+            context, "GetMeteredEntitlement", request, kind, usage_field="requested_usage"
+        )
+        entitlement = (
+            wire.metered(decision.entitlement)
+            if decision.entitlement
+            else pb.MeteredEntitlement(feature=wire.placeholder_feature(feature_id, kind))
+        )
+        return pb.GetMeteredEntitlementResponse(
+            **wire.common(decision), requested_usage=decision.requested_usage, entitlement=entitlement
+        )
+
+    async def GetEnumEntitlement(
+        self, request: pb.GetEnumEntitlementRequest, context: Context
+    ) -> pb.GetEnumEntitlementResponse:
+        kind = model.CheckKind.ENUM
+        decision, feature_id = await self._decide(
+            context, "GetEnumEntitlement", request, kind, values_field="requested_values"
+        )
+        entitlement = (
+            wire.enum(decision.entitlement)
+            if decision.entitlement
+            else pb.EnumEntitlement(feature=wire.placeholder_feature(feature_id, kind))
+        )
+        return pb.GetEnumEntitlementResponse(
+            **wire.common(decision), requested_values=list(decision.requested_values), entitlement=entitlement
+        )
+
+    async def GetEntitlement(
+        self, request: pb.GetEntitlementRequest, context: Context
+    ) -> pb.GetEntitlementResponse:
+        decision, _ = await self._decide(
+            context,
+            "GetEntitlement",
+            request,
+            model.CheckKind.ANY,
+            usage_field="requested_usage",
+            values_field="requested_values",
+        )
+        oneof = wire.any_entitlement(decision.entitlement) if decision.entitlement else wire.OneOf()
+        return pb.GetEntitlementResponse(**wire.common(decision), **oneof)
+
+    async def GetEntitlementV2(
+        self, request: pb.GetEntitlementV2Request, context: Context
+    ) -> pb.GetEntitlementV2Response:
+        if request.HasField("currency_id") and not request.HasField("feature_id"):
+            await _abort(
+                context,
+                grpc.StatusCode.UNIMPLEMENTED,
+                "currency_id: credit entitlements are not supported yet",
+            )
+        decision, _ = await self._decide(
+            context,
+            "GetEntitlementV2",
+            request,
+            model.CheckKind.ANY,
+            usage_field="requested_usage",
+            values_field="requested_values",
+        )
+        return pb.GetEntitlementV2Response(entitlement=wire.entitlement_v2(decision))
+
+    async def GetEntitlements(
+        self, request: pb.GetEntitlementsRequest, context: Context
+    ) -> pb.GetEntitlementsResponse:
+        try:
+            key = wire.customer_key(request)
+        except wire.InvalidRequest as error:
+            await self._invalid(context, "GetEntitlements", error)
+        state = await self.checker.state(key)
+        if state is None:
+            self.metrics.check["GetEntitlements", "fallback"].inc()
+            return pb.GetEntitlementsResponse(entitlements=self._default_entitlements())
+        self.metrics.check["GetEntitlements", "granted" if state.denied_reason is None else "denied"].inc()
+        reason = wire.reason(state.denied_reason)
+        return pb.GetEntitlementsResponse(
+            entitlements=wire.granted_entitlements(state), access_denied_reason=reason
+        )
+
+    def _default_entitlements(self) -> list[pb.Entitlement]:
+        return [
+            pb.Entitlement(**wire.any_entitlement(default.entitlement(feature_id, model.CheckKind.ANY)))
+            for feature_id, default in self.checker.defaults.items()
+            if default.has_access
+        ]
+
+    async def GetEntitlementsStateV2(
+        self, request: pb.GetEntitlementsStateV2Request, context: Context
+    ) -> pb.GetEntitlementsStateV2Response:
+        try:
+            key = wire.customer_key(request)
+        except wire.InvalidRequest as error:
+            await self._invalid(context, "GetEntitlementsStateV2", error)
+        state = await self.checker.state(key)
+        if state is None:
+            self.metrics.check["GetEntitlementsStateV2", "fallback"].inc()
+            decisions = [
+                default.decide(feature_id, model.CheckKind.ANY)
+                for feature_id, default in self.checker.defaults.items()
+            ]
+            return pb.GetEntitlementsStateV2Response(entitlements=[wire.entitlement_v2(d) for d in decisions])
+        self.metrics.check[
+            "GetEntitlementsStateV2", "granted" if state.denied_reason is None else "denied"
+        ].inc()
+        decisions = [semantics.evaluate_entitlement(e) for e in state.entitlements.values()]
+        reason = wire.reason(state.denied_reason)
+        return pb.GetEntitlementsStateV2Response(
+            entitlements=[wire.entitlement_v2(d) for d in decisions], access_denied_reason=reason
+        )
+
+    # -- writes and control -----------------------------------------------------------------------
+    async def ReloadEntitlements(
+        self, request: pb.ReloadEntitlementsRequest, context: Context
+    ) -> pb.ReloadEntitlementsResponse:
+        try:
+            key = wire.customer_key(request)
+        except wire.InvalidRequest as error:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        try:
+            exists = await self.checker.reload(key)
+        except base.UpstreamError as error:
+            await _upstream_failed(context, error)
+        return pb.ReloadEntitlementsResponse(entitled_entity_exists=exists)
+
+    async def ReportUsage(self, request: pb.ReportUsageRequest, context: Context) -> pb.ReportUsageResponse:
+        try:
+            report = wire.usage_report(request)
+        except wire.InvalidRequest as error:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        try:
+            (result,) = await self.checker.report_usage([report])
+        except base.UpstreamError as error:
+            await _upstream_failed(context, error)
+        return wire.usage_result(result)
+
+    async def ReportUsageBulk(
+        self, request: pb.ReportUsageBulkRequest, context: Context
+    ) -> pb.ReportUsageBulkResponse:
+        try:
+            if not request.usages:
+                raise wire.InvalidRequest("usages", "must not be empty")
+            reports = [wire.usage_report(usage, f"usages[{i}].") for i, usage in enumerate(request.usages)]
+        except wire.InvalidRequest as error:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        try:
+            results = await self.checker.report_usage(reports)
+        except base.UpstreamError as error:
+            await _upstream_failed(context, error)
+        return pb.ReportUsageBulkResponse(usages=[wire.usage_result(r) for r in results])
+
+    async def ReportEvents(self, request: pb.ReportEventsRequest, context: Context) -> empty_pb2.Empty:
+        try:
+            if not request.events:
+                raise wire.InvalidRequest("events", "must not be empty")
+            events = [wire.usage_event(event, f"events[{i}].") for i, event in enumerate(request.events)]
+        except wire.InvalidRequest as error:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        try:
+            await self.checker.report_events(events)
+        except base.UpstreamError as error:
+            await _upstream_failed(context, error)
+        return empty_pb2.Empty()

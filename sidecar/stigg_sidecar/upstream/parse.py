@@ -1,0 +1,135 @@
+"""Stigg's JSON → domain objects (pure).
+
+The Edge API and GraphQL's ``entitlementsState`` return the same shape:
+``{"entitlements": [Entitlement...], "accessDeniedReason": ...}``, where each Entitlement is
+Stigg's ``EntitlementFragment`` (isGranted, usageLimit, hasUnlimitedUsage, hasSoftLimit,
+currentUsage, enumValues, resetPeriod, usage period dates, ``feature{featureType, meterType,
+refId, featureUnits, featureUnitsPlural}``). Enum values are GraphQL names (``CustomerNotFound``,
+``Incremental``); unknown ones degrade to a safe value rather than failing the whole answer.
+Malformed structure raises ``ParseError``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from stigg_sidecar import model
+
+
+class ParseError(ValueError):
+    """The upstream's answer does not have the documented shape."""
+
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def denied_reason(raw: object) -> model.DeniedReason | None:
+    """``CustomerNotFound`` (or ``CUSTOMER_NOT_FOUND``) → ``DeniedReason.CUSTOMER_NOT_FOUND``."""
+    if raw is None or raw == "":
+        return None
+    name = _CAMEL.sub("_", str(raw)).upper()
+    return model.DeniedReason.__members__.get(name, model.DeniedReason.UNKNOWN)
+
+
+def _meter_type(raw: object) -> model.MeterType:
+    for member in model.MeterType:
+        if str(raw).lower() == member.value.lower():
+            return member
+    return model.MeterType.NONE
+
+
+def _feature_type(raw: object) -> model.FeatureType:
+    try:
+        return model.FeatureType(str(raw).upper())
+    except ValueError:
+        raise ParseError(f"unknown featureType {raw!r}") from None
+
+
+def _reset_period(raw: object) -> model.ResetPeriod | None:
+    if raw is None:
+        return None
+    return model.ResetPeriod.__members__.get(str(raw).upper())
+
+
+def timestamp(raw: object) -> datetime.datetime | None:
+    """ISO-8601 text or epoch milliseconds → an aware UTC datetime."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return datetime.datetime.fromtimestamp(raw / 1000, tz=datetime.UTC)
+    try:
+        parsed = datetime.datetime.fromisoformat(str(raw))
+    except ValueError:
+        raise ParseError(f"not a timestamp: {raw!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
+
+
+def _optional_float(raw: object, field: str) -> float | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise ParseError(f"{field} must be a number, got {raw!r}")
+    return float(raw)
+
+
+def entitlement(raw: Mapping[str, Any]) -> model.Entitlement:
+    feature_raw = raw.get("feature")
+    if not isinstance(feature_raw, Mapping) or not feature_raw.get("refId"):
+        raise ParseError(f"entitlement without feature.refId: {raw!r:.200}")
+    feature = model.Feature(
+        id=str(feature_raw["refId"]),
+        feature_type=_feature_type(feature_raw.get("featureType")),
+        meter_type=_meter_type(feature_raw.get("meterType")),
+        units=feature_raw.get("featureUnits"),
+        units_plural=feature_raw.get("featureUnitsPlural"),
+    )
+    enum_values = raw.get("enumValues") or ()
+    return model.Entitlement(
+        feature=feature,
+        is_granted=bool(raw.get("isGranted", True)),
+        denied_reason=denied_reason(raw.get("accessDeniedReason")),
+        usage_limit=_optional_float(raw.get("usageLimit"), "usageLimit"),
+        is_unlimited=bool(raw.get("hasUnlimitedUsage", False)),
+        has_soft_limit=bool(raw.get("hasSoftLimit", False)),
+        current_usage=_optional_float(raw.get("currentUsage"), "currentUsage") or 0.0,
+        enum_values=tuple(str(v) for v in enum_values),
+        reset_period=_reset_period(raw.get("resetPeriod")),
+        usage_period_anchor=timestamp(raw.get("usagePeriodAnchor")),
+        usage_period_start=timestamp(raw.get("usagePeriodStart")),
+        usage_period_end=timestamp(raw.get("usagePeriodEnd")),
+    )
+
+
+def entitlements_state(key: model.CustomerKey, raw: object) -> model.EntitlementState:
+    """``entitlementsState`` → the customer's state (a denied customer has no entitlements)."""
+    if not isinstance(raw, Mapping):
+        raise ParseError("entitlementsState must be an object")
+    items = raw.get("entitlements")
+    if items is None:
+        items = raw.get("entitlementsV2", [])
+    if not isinstance(items, list):
+        raise ParseError("entitlementsState.entitlements must be a list")
+    parsed = [entitlement(item) for item in items if isinstance(item, Mapping)]
+    return model.EntitlementState(
+        key=key,
+        entitlements={e.feature.id: e for e in parsed},
+        denied_reason=denied_reason(raw.get("accessDeniedReason")),
+    )
+
+
+def graphql_data(body: object) -> Mapping[str, Any]:
+    """The ``data`` of a GraphQL-shaped body; a non-empty ``errors`` raises ``ParseError``."""
+    if not isinstance(body, Mapping):
+        raise ParseError("the body is not a JSON object")
+    errors = body.get("errors")
+    if errors:
+        first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], Mapping) else {}
+        code = (first.get("extensions") or {}).get("code") if isinstance(first, Mapping) else None
+        raise ParseError(f"upstream error {code or ''}: {first.get('message', errors)!s:.300}".strip())
+    data = body.get("data")
+    if not isinstance(data, Mapping):
+        raise ParseError("the body has no data object")
+    return data

@@ -1,0 +1,283 @@
+"""``stigg.sidecar.v1`` messages ⇄ domain objects, with request validation.
+
+Pure functions, no I/O. Requests are validated here and a bad one raises ``InvalidRequest``
+naming the field as the client wrote it (``options.requested_usage``, ``usages[2].customer_id``);
+``servicer`` turns that into INVALID_ARGUMENT. An empty optional ``resource_id`` counts as
+absent, since some clients always set it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any, TypedDict
+
+from google.protobuf import message, timestamp_pb2
+
+from stigg_sidecar import defaults, model, semantics
+from stigg_sidecar.upstream import base
+from stigg_sidecar.v1 import sidecar_pb2 as pb
+
+
+class InvalidRequest(ValueError):
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+
+
+# -- requests -----------------------------------------------------------------------------------
+
+
+def _required(value: str, field: str) -> str:
+    if not value.strip():
+        raise InvalidRequest(field, "must not be empty")
+    return value
+
+
+def _optional_id(message: object, name: str) -> str | None:
+    value: str = getattr(message, name)
+    return value if value.strip() else None
+
+
+def customer_key(request: object, prefix: str = "") -> model.CustomerKey:
+    customer_id: str = getattr(request, "customer_id")  # noqa: B009 -- every request message has it
+    return model.CustomerKey(
+        _required(customer_id, f"{prefix}customer_id"), _optional_id(request, "resource_id")
+    )
+
+
+def requested_usage(value: float, field: str) -> float:
+    if not math.isfinite(value) or value < 0:
+        raise InvalidRequest(field, f"must be a non-negative number, got {value}")
+    return value
+
+
+def requested_values(values: Iterable[str], field: str) -> tuple[str, ...]:
+    out = tuple(values)
+    for index, value in enumerate(out):
+        if not value:
+            raise InvalidRequest(f"{field}[{index}]", "must not be empty")
+    return out
+
+
+def fallback(raw: message.Message, field: str) -> defaults.FeatureDefault:
+    """Any of the per-request fallback messages (they share field names) → a ``FeatureDefault``."""
+    fields = raw.DESCRIPTOR.fields_by_name
+
+    def get(name: str) -> Any:
+        if name not in fields or (fields[name].has_presence and not raw.HasField(name)):
+            return None
+        return getattr(raw, name)
+
+    usage_limit = get("usage_limit")
+    if usage_limit is not None:
+        requested_usage(usage_limit, f"{field}.usage_limit")
+    value = get("value")
+    if value is not None and value < 0:
+        raise InvalidRequest(f"{field}.value", f"must not be negative, got {value}")
+    return defaults.FeatureDefault(
+        has_access=bool(get("has_access")),
+        usage_limit=usage_limit,
+        is_unlimited=bool(get("is_unlimited")),
+        value=value,
+        enum_values=requested_values(get("enum_values") or (), f"{field}.enum_values"),
+    )
+
+
+def _dimensions(raw: Mapping[str, pb.EventDimensionValue], field: str) -> dict[str, base.DimensionValue]:
+    out: dict[str, base.DimensionValue] = {}
+    for name, value in raw.items():
+        which = value.WhichOneof("value")
+        if which is None:
+            raise InvalidRequest(f"{field}[{name!r}]", "must hold a string, number or boolean value")
+        out[name] = getattr(value, which)
+    return out
+
+
+def _timestamp(message: object, name: str) -> datetime.datetime | None:
+    if not message.HasField(name):  # type: ignore[attr-defined]
+        return None
+    stamp: timestamp_pb2.Timestamp = getattr(message, name)
+    return stamp.ToDatetime(tzinfo=datetime.UTC)
+
+
+def usage_report(request: pb.ReportUsageRequest, prefix: str = "") -> base.UsageReport:
+    key = customer_key(request, prefix)
+    feature_id = _required(request.feature_id, f"{prefix}feature_id")
+    if not math.isfinite(request.value):
+        raise InvalidRequest(f"{prefix}value", f"must be a finite number, got {request.value}")
+    behavior = (
+        request.update_behavior if request.HasField("update_behavior") else pb.USAGE_UPDATE_BEHAVIOR_DELTA
+    )
+    if behavior not in {pb.USAGE_UPDATE_BEHAVIOR_DELTA, pb.USAGE_UPDATE_BEHAVIOR_SET}:
+        raise InvalidRequest(f"{prefix}update_behavior", "must be DELTA or SET")
+    set_total = behavior == pb.USAGE_UPDATE_BEHAVIOR_SET
+    if set_total and request.value < 0:
+        raise InvalidRequest(f"{prefix}value", f"must not be negative for SET, got {request.value}")
+    return base.UsageReport(
+        customer_id=key.customer_id,
+        feature_id=feature_id,
+        value=request.value,
+        resource_id=key.resource_id,
+        set_total=set_total,
+        dimensions=_dimensions(request.dimensions, f"{prefix}dimensions"),
+        timestamp=_timestamp(request, "timestamp"),
+    )
+
+
+def usage_event(event: pb.Event, prefix: str) -> base.UsageEvent:
+    key = customer_key(event, prefix)
+    return base.UsageEvent(
+        event_name=_required(event.event_name, f"{prefix}event_name"),
+        customer_id=key.customer_id,
+        idempotency_key=_required(event.idempotency_key, f"{prefix}idempotency_key"),
+        resource_id=key.resource_id,
+        dimensions=_dimensions(event.dimensions, f"{prefix}dimensions"),
+        timestamp=_timestamp(event, "timestamp"),
+    )
+
+
+# -- responses ----------------------------------------------------------------------------------
+
+_FEATURE_TYPES = {
+    model.FeatureType.BOOLEAN: pb.FEATURE_TYPE_BOOLEAN,
+    model.FeatureType.NUMBER: pb.FEATURE_TYPE_NUMBER,
+    model.FeatureType.ENUM: pb.FEATURE_TYPE_ENUM,
+}
+_METER_TYPES = {
+    model.MeterType.NONE: pb.METER_TYPE_NONE,
+    model.MeterType.FLUCTUATING: pb.METER_TYPE_FLUCTUATING,
+    model.MeterType.INCREMENTAL: pb.METER_TYPE_INCREMENTAL,
+}
+_RESET_PERIODS = {
+    model.ResetPeriod.DAY: pb.ENTITLEMENT_RESET_PERIOD_DAY,
+    model.ResetPeriod.HOUR: pb.ENTITLEMENT_RESET_PERIOD_HOUR,
+    model.ResetPeriod.MONTH: pb.ENTITLEMENT_RESET_PERIOD_MONTH,
+    model.ResetPeriod.WEEK: pb.ENTITLEMENT_RESET_PERIOD_WEEK,
+    model.ResetPeriod.YEAR: pb.ENTITLEMENT_RESET_PERIOD_YEAR,
+}
+_KIND_FEATURE = {
+    model.CheckKind.ANY: model.FeatureType.BOOLEAN,
+    model.CheckKind.BOOLEAN: model.FeatureType.BOOLEAN,
+    model.CheckKind.NUMERIC: model.FeatureType.NUMBER,
+    model.CheckKind.METERED: model.FeatureType.NUMBER,
+    model.CheckKind.ENUM: model.FeatureType.ENUM,
+}
+_INT32_MAX = 2**31 - 1
+
+
+def _stamp(value: datetime.datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def feature(value: model.Feature) -> pb.EntitlementFeature:
+    return pb.EntitlementFeature(
+        id=value.id,
+        feature_type=_FEATURE_TYPES[value.feature_type],
+        units=value.units,
+        units_plural=value.units_plural,
+        meter_type=_METER_TYPES[value.meter_type],
+        is_metered=value.is_metered,
+    )
+
+
+def placeholder_feature(feature_id: str, kind: model.CheckKind) -> pb.EntitlementFeature:
+    """The feature of an answer about something unknown: its id and the type the getter expects."""
+    meter = model.MeterType.INCREMENTAL if kind is model.CheckKind.METERED else model.MeterType.NONE
+    return feature(model.Feature(feature_id, _KIND_FEATURE[kind], meter))
+
+
+def boolean(value: model.Entitlement) -> pb.BooleanEntitlement:
+    return pb.BooleanEntitlement(feature=feature(value.feature))
+
+
+def numeric(value: model.Entitlement) -> pb.NumericEntitlement:
+    limit = value.usage_limit
+    number = None if limit is None else max(0, min(_INT32_MAX, int(limit)))
+    return pb.NumericEntitlement(
+        feature=feature(value.feature), value=number, is_unlimited=value.is_unlimited
+    )
+
+
+def metered(value: model.Entitlement) -> pb.MeteredEntitlement:
+    return pb.MeteredEntitlement(
+        feature=feature(value.feature),
+        usage_limit=value.usage_limit,
+        is_unlimited=value.is_unlimited,
+        current_usage=value.current_usage,
+        reset_period=_RESET_PERIODS.get(value.reset_period) if value.reset_period else None,
+        usage_period_anchor=_stamp(value.usage_period_anchor),
+        usage_period_start=_stamp(value.usage_period_start),
+        usage_period_end=_stamp(value.usage_period_end),
+    )
+
+
+def enum(value: model.Entitlement) -> pb.EnumEntitlement:
+    return pb.EnumEntitlement(feature=feature(value.feature), enum_values=list(value.enum_values))
+
+
+class OneOf(TypedDict, total=False):
+    """The entitlement oneof of generic answers: exactly one of these keys is set."""
+
+    boolean: pb.BooleanEntitlement
+    numeric: pb.NumericEntitlement
+    metered: pb.MeteredEntitlement
+    enum: pb.EnumEntitlement
+
+
+class Common(TypedDict):
+    """The fields every check answer starts with."""
+
+    has_access: bool
+    is_fallback: bool
+    access_denied_reason: pb.AccessDeniedReason.ValueType | None
+
+
+def reason(value: model.DeniedReason | None) -> pb.AccessDeniedReason.ValueType | None:
+    return None if value is None else pb.AccessDeniedReason.ValueType(int(value))
+
+
+def any_entitlement(value: model.Entitlement) -> OneOf:
+    """The oneof member (``boolean``/``numeric``/``metered``/``enum``) for a generic answer."""
+    kind = value.feature.kind
+    if kind is model.CheckKind.BOOLEAN:
+        return {"boolean": boolean(value)}
+    if kind is model.CheckKind.NUMERIC:
+        return {"numeric": numeric(value)}
+    if kind is model.CheckKind.METERED:
+        return {"metered": metered(value)}
+    return {"enum": enum(value)}
+
+
+def common(decision: semantics.Decision) -> Common:
+    return Common(
+        has_access=decision.has_access,
+        is_fallback=decision.is_fallback,
+        access_denied_reason=reason(decision.denied_reason),
+    )
+
+
+def entitlement_v2(decision: semantics.Decision) -> pb.EntitlementV2:
+    oneof = OneOf() if decision.entitlement is None else any_entitlement(decision.entitlement)
+    return pb.EntitlementV2(**common(decision), **oneof)
+
+
+def granted_entitlements(state: model.EntitlementState) -> list[pb.Entitlement]:
+    return [pb.Entitlement(**any_entitlement(e)) for e in state.entitlements.values() if e.is_granted]
+
+
+def usage_result(result: base.UsageResult) -> pb.ReportUsageResponse:
+    return pb.ReportUsageResponse(
+        measurement_id=result.measurement_id,
+        customer_id=result.customer_id,
+        resource_id=result.resource_id,
+        feature_id=result.feature_id,
+        current_usage=result.current_usage,
+        usage_period_start=_stamp(result.usage_period_start),
+        usage_period_end=_stamp(result.usage_period_end),
+    )
