@@ -211,7 +211,7 @@ class StiggUpstream:
             }
             for event in events
         ]
-        await self._graphql("report_events", "ReportEvent", REPORT_EVENT, {"input": {"events": payload}})
+        await self._graphql("report_events", "ReportEvent", REPORT_EVENT, {"input": {"usageEvents": payload}})
 
 
 def _usage_input(report: base.UsageReport) -> dict[str, Any]:

@@ -1,0 +1,148 @@
+"""Run the upstream emulator as a child process, for tests, benchmarks and the demo.
+
+``start`` launches ``python -m stigg_sidecar.emulator`` with the given options, passes the API
+key in the environment (never on the command line, which every local user can read), waits
+for its one stdout line ``listening on http://HOST:PORT`` within a deadline, and returns a
+``RunningEmulator`` holding the base URL. ``RunningEmulator.stop`` sends SIGTERM and waits,
+and kills only if the emulator does not exit in time; it is also a context manager.
+
+On Linux the child gets ``PR_SET_PDEATHSIG=SIGKILL`` (``die_with_parent``), so an interrupted
+test run cannot leak it. The kernel ties that to the *thread* that started the child: start it
+from a long-lived thread (the main one), not from a short-lived worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import dataclasses
+import os
+import pathlib
+import select
+import signal
+import subprocess
+import sys
+import time
+from types import TracebackType
+from typing import IO
+
+from stigg_sidecar.emulator import __main__ as cli
+
+LISTENING_PREFIX = "listening on "
+_PR_SET_PDEATHSIG = 1
+
+
+class EmulatorStartError(RuntimeError):
+    """The emulator exited or stayed silent instead of announcing its address."""
+
+
+def _die_with_parent() -> None:
+    """``preexec_fn``: ask the kernel to SIGKILL the child when the starting thread exits."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+
+
+@dataclasses.dataclass
+class RunningEmulator:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    api_key: str
+
+    @property
+    def admin_url(self) -> str:
+        return f"{self.base_url}/_emulator"
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM, wait up to ``timeout`` seconds (then SIGKILL); the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        return self.process.returncode
+
+    def __enter__(self) -> RunningEmulator:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def start(
+    *,
+    catalog_path: pathlib.Path | None = None,
+    api_key: str = cli.DEFAULT_API_KEY,
+    latency_ms: float | None = None,
+    jitter_ms: float | None = None,
+    error_rate: float | None = None,
+    seed: int | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    timeout: float = 30.0,
+    stderr: IO[bytes] | int | None = None,
+    die_with_parent: bool = True,
+) -> RunningEmulator:
+    """Start an emulator and return once it listens; options left None take the CLI's defaults."""
+    argv = [sys.executable, "-m", "stigg_sidecar.emulator", "--host", host, "--port", str(port)]
+    options = {
+        "--catalog": catalog_path,
+        "--latency-ms": latency_ms,
+        "--jitter-ms": jitter_ms,
+        "--error-rate": error_rate,
+        "--seed": seed,
+    }
+    for flag, value in options.items():
+        if value is not None:
+            argv += [flag, str(value)]
+    env = {**os.environ, cli.API_KEY_ENV: api_key}
+    use_pdeathsig = die_with_parent and sys.platform.startswith("linux")
+    process = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        env=env,
+        preexec_fn=_die_with_parent if use_pdeathsig else None,  # noqa: PLW1509 -- prctl only
+        close_fds=True,
+    )
+    try:
+        base_url = _read_address(process, timeout)
+    except BaseException:
+        process.kill()
+        process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+        raise
+    return RunningEmulator(process=process, base_url=base_url, api_key=api_key)
+
+
+def _read_address(process: subprocess.Popen[bytes], timeout: float) -> str:
+    """Read stdout up to the first newline, within ``timeout``; the announced base URL."""
+    assert process.stdout is not None  # noqa: S101 -- started with stdout=PIPE
+    fd = process.stdout.fileno()
+    deadline = time.monotonic() + timeout
+    received = b""
+    while b"\n" not in received:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise EmulatorStartError(f"the emulator did not announce its address within {timeout:.0f}s")
+        readable, _, _ = select.select([fd], [], [], remaining)
+        if not readable:
+            continue
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(5)
+            raise EmulatorStartError(f"the emulator exited (status {process.returncode}) before listening")
+        received += chunk
+    line = received.split(b"\n", 1)[0].decode()
+    if not line.startswith(LISTENING_PREFIX):
+        raise EmulatorStartError(f"unexpected first line from the emulator: {line!r}")
+    return line.removeprefix(LISTENING_PREFIX)

@@ -1,0 +1,355 @@
+"""The upstream emulator's mutable state, and the operations the endpoints perform on it.
+
+``EmulatorState`` holds the catalog and everything that changes while the emulator runs:
+the customers (the catalog's, replaced or added through the admin endpoints), their current
+usage, the results of applied ``ReportUsage`` idempotency keys, the reported events, the
+request counters and the fault knobs. It is used from one asyncio event loop only and its
+methods never await, so each operation is atomic with respect to the others without locks.
+
+Usage is kept per ``(customer, resource or None, feature)``. For an entitlement that resets,
+a usage record remembers the period it belongs to; read in a later period it counts as zero,
+as upstream resets it (``catalog.usage_period``). ``DELTA`` adds to the current usage, ``SET``
+replaces it. A report that repeats an applied ``idempotencyKey`` returns the first report's
+result and changes nothing. A report for a metered feature the subscription does not grant is
+kept (the emulator does not refuse it) and shows once an entitlement grants the feature.
+``ReportUsageBulk`` validates every report before applying any.
+Events (``ReportEvent``) are stored once per ``idempotencyKey`` and not interpreted, since
+upstream processes them asynchronously.
+
+Counters record each product request when it arrives, before faults and authentication, by
+endpoint (``edge:entitlements-state``, ``graphql:ReportUsage``, ...) and by customer, plus
+the status each was answered with, so a test can prove how many requests reached upstream.
+
+``reload`` re-reads the catalog file and discards customers and usage changed since (admin
+changes, reported usage); counters, events, idempotency keys and faults are kept. ``reset``
+additionally clears those and restores the fault settings the emulator started with.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime
+import enum
+import pathlib
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from stigg_sidecar.emulator import catalog, faults
+
+UsageKey = tuple[str, str | None, str]  # (customer id, resource id or None, feature id)
+
+
+def utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+class UpstreamError(Exception):
+    """A request upstream would refuse; ``code`` is the GraphQL error's ``extensions.code``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class UpdateBehavior(enum.Enum):
+    DELTA = "DELTA"
+    SET = "SET"
+
+
+@dataclasses.dataclass(frozen=True)
+class UsageReport:
+    customer_id: str
+    feature_id: str
+    value: float
+    update_behavior: UpdateBehavior = UpdateBehavior.DELTA
+    resource_id: str | None = None
+    idempotency_key: str | None = None
+    dimensions: Mapping[str, object] | None = None
+    created_at: datetime.datetime | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class UsageEvent:
+    event_name: str
+    customer_id: str
+    idempotency_key: str
+    resource_id: str | None = None
+    dimensions: Mapping[str, object] | None = None
+    timestamp: datetime.datetime | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "eventName": self.event_name,
+            "customerId": self.customer_id,
+            "idempotencyKey": self.idempotency_key,
+            "resourceId": self.resource_id,
+            "dimensions": dict(self.dimensions) if self.dimensions is not None else None,
+            "timestamp": catalog.iso(self.timestamp) if self.timestamp is not None else None,
+        }
+
+
+@dataclasses.dataclass
+class UsageRecord:
+    value: float
+    updated_at: datetime.datetime | None
+    period_start: datetime.datetime | None  # the reset period this value belongs to, if any
+
+
+class RequestCounters:
+    """How many product requests arrived, by endpoint and customer, and how they were answered."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.total = 0
+        self.by_endpoint: collections.Counter[str] = collections.Counter()
+        self.by_customer: collections.Counter[str] = collections.Counter()
+        self.by_endpoint_and_customer: dict[str, collections.Counter[str]] = {}
+        self.by_status: collections.Counter[int] = collections.Counter()
+
+    def record(self, endpoint: str, customers: Iterable[str]) -> None:
+        self.total += 1
+        self.by_endpoint[endpoint] += 1
+        per_customer = self.by_endpoint_and_customer.setdefault(endpoint, collections.Counter())
+        for customer_id in dict.fromkeys(customers):  # each customer once per request, in order
+            self.by_customer[customer_id] += 1
+            per_customer[customer_id] += 1
+
+    def record_status(self, status: int) -> None:
+        self.by_status[status] += 1
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "byEndpoint": dict(self.by_endpoint),
+            "byCustomer": dict(self.by_customer),
+            "byEndpointAndCustomer": {
+                name: dict(counts) for name, counts in self.by_endpoint_and_customer.items()
+            },
+            "byStatus": {str(status): count for status, count in sorted(self.by_status.items())},
+        }
+
+
+class EmulatorState:
+    def __init__(
+        self,
+        initial: catalog.Catalog,
+        *,
+        catalog_path: pathlib.Path | None = None,
+        fault_settings: faults.FaultSettings | None = None,
+        seed: int | None = None,
+        clock: Callable[[], datetime.datetime] = utc_now,
+    ) -> None:
+        self.catalog_path = catalog_path
+        self.clock = clock
+        self._initial_faults = fault_settings or faults.FaultSettings()
+        self._seed = seed
+        self.faults = faults.Faults(self._initial_faults, seed=seed)
+        self.counters = RequestCounters()
+        self.events: list[UsageEvent] = []
+        self._event_keys: set[str] = set()
+        self._usage_results: dict[str, dict[str, Any]] = {}
+        self._load(initial)
+
+    # -- catalog and customers -----------------------------------------------------------
+
+    def _load(self, loaded: catalog.Catalog) -> None:
+        now = self.clock()
+        self.catalog = loaded
+        self.customers: dict[str, catalog.Customer] = dict(loaded.customers)
+        self.updated_at: dict[str, datetime.datetime] = dict.fromkeys(self.customers, now)
+        self.usage: dict[UsageKey, UsageRecord] = {}
+        for customer in self.customers.values():
+            self._seed_usage(customer, now)
+
+    def _seed_usage(self, customer: catalog.Customer, now: datetime.datetime) -> None:
+        holders: list[tuple[str | None, catalog.Subscription]] = [(None, customer.subscription)]
+        holders.extend(customer.resources.items())
+        for resource_id, subscription in holders:
+            for feature_id, value in subscription.usage.items():
+                key = (customer.id, resource_id, feature_id)
+                self.usage[key] = UsageRecord(value, None, self._period_start(key, now))
+
+    def reload(self) -> catalog.Catalog:
+        """Re-read the catalog file; on a ``CatalogError`` nothing changes."""
+        if self.catalog_path is None:
+            raise catalog.CatalogError("", "the emulator was started without a catalog file")
+        self._load(catalog.load(self.catalog_path))
+        return self.catalog
+
+    def reset(self) -> None:
+        """Back to the state just after start: catalog re-read, counters, events and keys cleared."""
+        self._load(catalog.load(self.catalog_path) if self.catalog_path is not None else self.catalog)
+        self.counters.reset()
+        self.events.clear()
+        self._event_keys.clear()
+        self._usage_results.clear()
+        self.faults = faults.Faults(self._initial_faults, seed=self._seed)
+
+    def put_customer(self, customer: catalog.Customer) -> bool:
+        """Create or replace a customer, with the usage its definition gives; True if created."""
+        created = customer.id not in self.customers
+        self._drop_usage(customer.id)
+        now = self.clock()
+        self.customers[customer.id] = customer
+        self.updated_at[customer.id] = now
+        self._seed_usage(customer, now)
+        return created
+
+    def delete_customer(self, customer_id: str) -> bool:
+        if self.customers.pop(customer_id, None) is None:
+            return False
+        self.updated_at.pop(customer_id, None)
+        self._drop_usage(customer_id)
+        return True
+
+    def _drop_usage(self, customer_id: str) -> None:
+        for key in [key for key in self.usage if key[0] == customer_id]:
+            del self.usage[key]
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def entitlements_state(self, customer_id: str, resource_id: str | None) -> dict[str, Any]:
+        """The ``entitlementsState`` object the Edge API and ``GetEntitlementsState`` return."""
+        now = self.clock()
+        customer = self.customers.get(customer_id)
+        usage: dict[str, catalog.MeasuredUsage] = {}
+        if customer is not None:
+            for feature_id in self.catalog.features:
+                record = self._current((customer_id, resource_id, feature_id), now)
+                if record is not None:
+                    usage[feature_id] = catalog.MeasuredUsage(record.value, record.updated_at)
+        return catalog.render_entitlements_state(
+            self.catalog.features,
+            customer,
+            resource_id,
+            usage=usage,
+            updated_at=self.updated_at.get(customer_id, now),
+            now=now,
+        )
+
+    def usage_of(self, customer_id: str) -> dict[str, Any] | None:
+        """A customer's current usage (own and per resource), or None for an unknown customer."""
+        customer = self.customers.get(customer_id)
+        if customer is None:
+            return None
+        now = self.clock()
+
+        def values(resource_id: str | None) -> dict[str, int | float]:
+            found: dict[str, int | float] = {}
+            for feature_id in self.catalog.features:
+                record = self._current((customer_id, resource_id, feature_id), now)
+                if record is not None:
+                    found[feature_id] = catalog.json_number(record.value)
+            return found
+
+        return {
+            "customerId": customer_id,
+            "usage": values(None),
+            "resources": {resource_id: values(resource_id) for resource_id in customer.resources},
+        }
+
+    def _spec(self, key: UsageKey) -> catalog.EntitlementSpec | None:
+        customer = self.customers.get(key[0])
+        subscription = customer.subscription_for(key[1]) if customer is not None else None
+        return subscription.entitlements.get(key[2]) if subscription is not None else None
+
+    def _period(
+        self, key: UsageKey, now: datetime.datetime
+    ) -> tuple[datetime.datetime, datetime.datetime] | None:
+        spec = self._spec(key)
+        feature = self.catalog.features.get(key[2])
+        if spec is None or spec.reset_period is None or feature is None or not feature.is_metered:
+            return None
+        return catalog.usage_period(spec.reset_period, now)
+
+    def _period_start(self, key: UsageKey, now: datetime.datetime) -> datetime.datetime | None:
+        period = self._period(key, now)
+        return period[0] if period is not None else None
+
+    def _current(self, key: UsageKey, now: datetime.datetime) -> UsageRecord | None:
+        """The usage record as of ``now``: a record from an earlier reset period reads as zero."""
+        record = self.usage.get(key)
+        if record is None:
+            return None
+        period_start = self._period_start(key, now)
+        if (
+            record.period_start is not None
+            and period_start is not None
+            and record.period_start != period_start
+        ):
+            return UsageRecord(0.0, record.updated_at, period_start)
+        return record
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def report_usage(self, report: UsageReport) -> dict[str, Any]:
+        """Apply one usage report (or replay its idempotency key); the ``reportUsage`` result."""
+        self._validate(report)
+        return self._apply(report)
+
+    def report_usage_bulk(self, reports: Sequence[UsageReport]) -> list[dict[str, Any]]:
+        """All reports are validated before any is applied, so a bad one changes nothing."""
+        for report in reports:
+            self._validate(report)
+        return [self._apply(report) for report in reports]
+
+    def report_events(self, events: Sequence[UsageEvent]) -> None:
+        for event in events:
+            if event.idempotency_key not in self._event_keys:
+                self._event_keys.add(event.idempotency_key)
+                self.events.append(event)
+
+    def _validate(self, report: UsageReport) -> None:
+        if report.idempotency_key is not None and report.idempotency_key in self._usage_results:
+            return  # a replay answers the first result even if the customer changed since
+        customer = self.customers.get(report.customer_id)
+        if customer is None:
+            raise UpstreamError("CustomerNotFound", f"customer '{report.customer_id}' was not found")
+        if customer.archived:
+            raise UpstreamError("CustomerNotFound", f"customer '{report.customer_id}' is archived")
+        if report.resource_id is not None and report.resource_id not in customer.resources:
+            raise UpstreamError(
+                "CustomerResourceNotFound",
+                f"resource '{report.resource_id}' of customer '{report.customer_id}' was not found",
+            )
+        feature = self.catalog.features.get(report.feature_id)
+        if feature is None:
+            raise UpstreamError("FeatureNotFound", f"feature '{report.feature_id}' was not found")
+        if not feature.is_metered:
+            raise UpstreamError(
+                "MeteringNotAvailableForFeatureType",
+                f"feature '{feature.id}' is {feature.kind}, not metered: usage cannot be reported for it",
+            )
+
+    def _apply(self, report: UsageReport) -> dict[str, Any]:
+        if report.idempotency_key is not None:
+            first = self._usage_results.get(report.idempotency_key)
+            if first is not None:
+                return first
+        now = self.clock()
+        key: UsageKey = (report.customer_id, report.resource_id, report.feature_id)
+        record = self._current(key, now)
+        previous = record.value if record is not None else 0.0
+        value = previous + report.value if report.update_behavior is UpdateBehavior.DELTA else report.value
+        period = self._period(key, now)
+        self.usage[key] = UsageRecord(value, now, period[0] if period else None)
+        result = {
+            "__typename": "UsageMeasurementWithCurrentUsage",
+            "id": str(uuid.uuid4()),
+            "featureId": report.feature_id,
+            "customerId": report.customer_id,
+            "resourceId": report.resource_id,
+            "currentUsage": catalog.json_number(value),
+            "usagePeriodStart": catalog.iso(period[0]) if period else None,
+            "usagePeriodEnd": catalog.iso(period[1]) if period else None,
+            "nextResetDate": catalog.iso(period[1]) if period else None,
+            "timestamp": catalog.iso(report.created_at or now),
+        }
+        if report.idempotency_key is not None:
+            self._usage_results[report.idempotency_key] = result
+        return result

@@ -1,0 +1,81 @@
+"""A small typed HTTP client for the emulator's endpoints, as the tests use them."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import aiohttp
+
+from stigg_sidecar.emulator import app
+
+Json = Any
+
+
+@dataclasses.dataclass
+class Upstream:
+    """The emulator at ``base_url``, reached through one aiohttp session."""
+
+    base_url: str
+    api_key: str
+    session: aiohttp.ClientSession
+
+    async def edge(
+        self,
+        customer_id: str,
+        *,
+        resource_id: str | None = None,
+        api_key: str | None = None,
+        legacy: bool = False,
+    ) -> tuple[int, Json]:
+        """``GET /v1/c/{customerId}/entitlements-state.json`` (or the legacy ``entitlements.json``)."""
+        name = "entitlements.json" if legacy else "entitlements-state.json"
+        params = {"resourceId": resource_id} if resource_id is not None else None
+        headers = {app.API_KEY_HEADER: self.api_key if api_key is None else api_key, "X-API-VERSION": "1"}
+        async with self.session.get(
+            f"{self.base_url}/v1/c/{customer_id}/{name}", params=params, headers=headers
+        ) as response:
+            return response.status, await response.json()
+
+    async def graphql(
+        self,
+        operation: str | None,
+        variables: Json,
+        *,
+        api_key: str | None = None,
+        name_in: str = "body",
+    ) -> tuple[int, Json]:
+        """``POST /graphql`` naming ``operation`` in the body, the header, or only the document."""
+        body: dict[str, Json] = {"query": f"mutation {operation} {{ x }}", "variables": variables}
+        headers = {app.API_KEY_HEADER: self.api_key if api_key is None else api_key}
+        if name_in == "body":
+            body["operationName"] = operation
+        elif name_in == "header" and operation is not None:
+            headers[app.OPERATION_HEADER] = operation
+            body["query"] = "{ x }"
+        elif name_in == "nowhere":
+            body["query"] = "{ x }"
+        async with self.session.post(f"{self.base_url}/graphql", json=body, headers=headers) as response:
+            return response.status, await response.json()
+
+    async def report_usage(self, **fields: Json) -> tuple[int, Json]:
+        return await self.graphql("ReportUsage", {"input": fields})
+
+    async def admin(self, method: str, path: str, body: Json = None) -> tuple[int, Json]:
+        """A request to ``/_emulator/{path}``; the JSON answer (None when there is no body)."""
+        async with self.session.request(method, f"{self.base_url}/_emulator/{path}", json=body) as response:
+            payload = await response.json() if response.content_length else None
+            return response.status, payload
+
+    async def entitlements(self, customer_id: str, *, resource_id: str | None = None) -> dict[str, Json]:
+        """The customer's entitlements by feature id (asserting a 200 without denial)."""
+        status, body = await self.edge(customer_id, resource_id=resource_id)
+        assert status == 200, body
+        state = body["data"]["entitlementsState"]
+        assert state["accessDeniedReason"] is None, state
+        return {entitlement["feature"]["refId"]: entitlement for entitlement in state["entitlements"]}
+
+    async def counters(self) -> Json:
+        status, body = await self.admin("GET", "requests")
+        assert status == 200
+        return body
