@@ -1,0 +1,111 @@
+"""Fixtures for the sidecar's tests: the upstream emulator and the sidecar as real processes."""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+
+import aiohttp
+import pytest
+
+from stigg_sidecar import client
+from stigg_sidecar.emulator import catalog, launcher
+from tests.sidecar import sidecar_process
+
+API_KEY = "sk-test-7d1c0b"  # a test key: asserted never to appear in logs or errors
+
+
+@pytest.fixture
+def emulator() -> Iterator[launcher.RunningEmulator]:
+    """A fresh emulator with the sample catalog and no added latency."""
+    running = launcher.start(catalog_path=catalog.SAMPLE_PATH, latency_ms=0, api_key=API_KEY)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def upstream_env(emulator: launcher.RunningEmulator) -> dict[str, str]:
+    return {
+        "SERVER_API_KEY": API_KEY,
+        "API_URL": emulator.base_url,
+        "EDGE_API_URL": emulator.base_url,
+        "WS_ENABLED": "false",
+        "SIDECAR_UPSTREAM_RETRIES": "1",
+        "SIDECAR_UPSTREAM_TIMEOUT_SECONDS": "2",
+    }
+
+
+SidecarFactory = Callable[[Mapping[str, str]], sidecar_process.RunningSidecar]
+
+
+@pytest.fixture
+def start_sidecar(tmp_path: pathlib.Path) -> Iterator[SidecarFactory]:
+    """Start sidecars with the given environment; all are stopped after the test."""
+    started: list[sidecar_process.RunningSidecar] = []
+
+    def start(env: Mapping[str, str]) -> sidecar_process.RunningSidecar:
+        running = sidecar_process.start(env, tmp_path / f"sidecar-{len(started)}.log")
+        started.append(running)
+        return running
+
+    try:
+        yield start
+    finally:
+        for running in started:
+            running.stop()
+            assert API_KEY not in running.log(), "the API key leaked into the sidecar's log"
+
+
+@pytest.fixture
+def sidecar(
+    emulator: launcher.RunningEmulator, start_sidecar: SidecarFactory
+) -> sidecar_process.RunningSidecar:
+    """A sidecar in front of a fresh emulator."""
+    return start_sidecar(upstream_env(emulator))
+
+
+@pytest.fixture
+async def stub(sidecar: sidecar_process.RunningSidecar) -> AsyncIterator[client.AsyncSidecarClient]:
+    async with client.AsyncSidecarClient(sidecar.grpc_target, timeout=10) as sidecar_client:
+        yield sidecar_client
+
+
+async def upstream_requests(emulator: launcher.RunningEmulator) -> dict[str, object]:
+    async with aiohttp.ClientSession() as session, session.get(f"{emulator.admin_url}/requests") as response:
+        body: dict[str, object] = await response.json()
+        return body
+
+
+async def set_faults(emulator: launcher.RunningEmulator, **faults: object) -> None:
+    """Change the emulator's fault knobs (latencyMs, jitterMs, errorRate, outage)."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.put(f"{emulator.admin_url}/faults", json=faults) as response,
+    ):
+        assert response.status == 200, await response.text()
+
+
+@pytest.fixture(scope="module")
+def module_emulator() -> Iterator[launcher.RunningEmulator]:
+    """One emulator for a whole test module (for tests that only read, or reset what they change)."""
+    running = launcher.start(catalog_path=catalog.SAMPLE_PATH, latency_ms=0, api_key=API_KEY)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def module_sidecar(
+    module_emulator: launcher.RunningEmulator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[sidecar_process.RunningSidecar]:
+    """One sidecar in front of ``module_emulator`` for a whole test module."""
+    running = sidecar_process.start(
+        upstream_env(module_emulator), tmp_path_factory.mktemp("sidecar") / "sidecar.log"
+    )
+    try:
+        yield running
+    finally:
+        running.stop()
+        assert API_KEY not in running.log(), "the API key leaked into the sidecar's log"
