@@ -35,6 +35,7 @@ test: cluster-bin
 
 bench: cluster-bin
 	$(BIN)/python bench/cluster_start.py
+	$(BIN)/python bench/sidecar_checks.py
 
 proto: $(STAMP)
 	$(BIN)/python proto/generate.py

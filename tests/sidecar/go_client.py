@@ -1,4 +1,5 @@
-"""Build the Go test client (tests/go/stiggclient) against a Stigg-SDK-shaped Go package.
+"""Build the Go client commands (tests/go/stiggclient: the test client and the load generator)
+against a Stigg-SDK-shaped Go package.
 
 Stigg's Go SDK module (github.com/stiggio/sidecar-sdk-go) is not served by the Go module proxy
 on this machine (it answers 403), so the SDK's generated package is stood in for: it is
@@ -27,7 +28,7 @@ SDK_MODULE = "github.com/stiggio/sidecar-sdk-go"
 
 def _inputs_hash() -> str:
     digest = hashlib.sha256()
-    for path in sorted([*SOURCE.glob("*.go"), SOURCE / "go.mod", SOURCE / "go.sum", PROTO_ROOT / PROTO]):
+    for path in sorted([*SOURCE.glob("**/*.go"), SOURCE / "go.mod", SOURCE / "go.sum", PROTO_ROOT / PROTO]):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -42,10 +43,10 @@ def _run(argv: list[str], cwd: pathlib.Path) -> None:
         raise RuntimeError(f"{' '.join(argv)} failed:\n{completed.stdout[-2000:]}{completed.stderr[-4000:]}")
 
 
-def ensure_built() -> pathlib.Path:
-    """The path of the built ``stiggclient`` binary (built on first use)."""
+def ensure_built(command: str = "stiggclient") -> pathlib.Path:
+    """The path of a built command, ``stiggclient`` or ``loadgen`` (all are built on first use)."""
     out_dir = build.cache_root() / f"go-stiggclient-{_inputs_hash()}"
-    binary = out_dir / "stiggclient"
+    binary = out_dir / command
     if binary.exists():
         return binary
     work = out_dir.with_name(out_dir.name + ".work")
@@ -71,8 +72,10 @@ def ensure_built() -> pathlib.Path:
         ],
         PROTO_ROOT,
     )  # fmt: skip
-    _run(["go", "build", "-o", str(work / "stiggclient"), "."], work)
+    _run(["go", "build", "-o", str(work / "out" / "stiggclient"), "."], work)
+    _run(["go", "build", "-o", str(work / "out" / "loadgen"), "./loadgen"], work)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (work / "stiggclient").replace(binary)
+    for built in (work / "out").iterdir():
+        built.replace(out_dir / built.name)
     shutil.rmtree(work, ignore_errors=True)
     return binary

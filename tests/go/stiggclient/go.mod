@@ -1,6 +1,6 @@
 // A Go client of the sidecar, shaped like Stigg's Go SDK (package sidecarv1, NewSidecarServiceClient).
 // Stigg's own module is not served by the Go module proxy here, so the test generates a stand-in
-// package with the same import path from our proto (see tests/sidecar/test_go_client.py).
+// package with the same import path from our proto (see tests/sidecar/go_client.py).
 module stigg.local/stiggclient
 
 go 1.26.0
