@@ -37,9 +37,10 @@ import yaml
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stigg_localcluster import cluster, processes  # noqa: E402
+from stigg_sidecar import childproc  # noqa: E402
+from stigg_sidecar import launcher as sidecar_launcher  # noqa: E402
 from stigg_sidecar.emulator import catalog, launcher  # noqa: E402
-from tests.sidecar import go_client, sidecar_process  # noqa: E402
+from tests.sidecar import go_client  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "sidecar-checks.md"
 SERVER_CORE, CLIENT_CORE = 0, 1
@@ -126,7 +127,7 @@ def main() -> int:
     scratch = pathlib.Path(tempfile.mkdtemp(prefix="bench-sidecar-"))
     _catalog(scratch / "catalog.yaml", args.customers)
     emulator = launcher.start(catalog_path=scratch / "catalog.yaml", latency_ms=0, api_key="bench-key")
-    sidecar = sidecar_process.start(
+    sidecar = sidecar_launcher.start(
         {
             "SERVER_API_KEY": "bench-key",
             "EDGE_API_URL": emulator.base_url,
@@ -137,13 +138,14 @@ def main() -> int:
         },
         scratch / "sidecar.log",
     )
-    echo_port = cluster.free_port()
-    echo, echo_record = processes.start(
-        "echo",
-        [sys.executable, str(ROOT / "bench" / "echo_server.py"), str(echo_port)],
-        scratch / "echo.log",
-        attached=True,
-    )
+    echo_port = childproc.free_port()
+    with (scratch / "echo.log").open("ab") as echo_log:
+        echo = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "echo_server.py"), str(echo_port)],
+            stdout=echo_log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=childproc.die_with_parent(),  # noqa: PLW1509 -- prctl only
+        )
     try:
         time.sleep(1.5)  # the echo server prints "ready" to its log within a second
         for pid in (sidecar.process.pid, echo.pid):
@@ -182,7 +184,8 @@ def main() -> int:
             )
         misses = sidecar.metric("sidecar_cache_misses_total")
     finally:
-        processes.stop([echo_record], children=[echo])
+        echo.terminate()
+        echo.wait(10)
         sidecar.stop()
         emulator.stop()
 

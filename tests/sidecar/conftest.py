@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 
 from stigg_sidecar import client
+from stigg_sidecar import launcher as sidecar_launcher
 from stigg_sidecar.emulator import catalog, launcher
-from tests.sidecar import sidecar_process
 
 API_KEY = "sk-test-7d1c0b"  # a test key: asserted never to appear in logs or errors
 
@@ -36,16 +36,16 @@ def upstream_env(emulator: launcher.RunningEmulator) -> dict[str, str]:
     }
 
 
-SidecarFactory = Callable[[Mapping[str, str]], sidecar_process.RunningSidecar]
+SidecarFactory = Callable[[Mapping[str, str]], sidecar_launcher.RunningSidecar]
 
 
 @pytest.fixture
 def start_sidecar(tmp_path: pathlib.Path) -> Iterator[SidecarFactory]:
     """Start sidecars with the given environment; all are stopped after the test."""
-    started: list[sidecar_process.RunningSidecar] = []
+    started: list[sidecar_launcher.RunningSidecar] = []
 
-    def start(env: Mapping[str, str]) -> sidecar_process.RunningSidecar:
-        running = sidecar_process.start(env, tmp_path / f"sidecar-{len(started)}.log")
+    def start(env: Mapping[str, str]) -> sidecar_launcher.RunningSidecar:
+        running = sidecar_launcher.start(env, tmp_path / f"sidecar-{len(started)}.log")
         started.append(running)
         return running
 
@@ -60,13 +60,13 @@ def start_sidecar(tmp_path: pathlib.Path) -> Iterator[SidecarFactory]:
 @pytest.fixture
 def sidecar(
     emulator: launcher.RunningEmulator, start_sidecar: SidecarFactory
-) -> sidecar_process.RunningSidecar:
+) -> sidecar_launcher.RunningSidecar:
     """A sidecar in front of a fresh emulator."""
     return start_sidecar(upstream_env(emulator))
 
 
 @pytest.fixture
-async def stub(sidecar: sidecar_process.RunningSidecar) -> AsyncIterator[client.AsyncSidecarClient]:
+async def stub(sidecar: sidecar_launcher.RunningSidecar) -> AsyncIterator[client.AsyncSidecarClient]:
     async with client.AsyncSidecarClient(sidecar.grpc_target, timeout=10) as sidecar_client:
         yield sidecar_client
 
@@ -99,9 +99,9 @@ def module_emulator() -> Iterator[launcher.RunningEmulator]:
 @pytest.fixture(scope="module")
 def module_sidecar(
     module_emulator: launcher.RunningEmulator, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[sidecar_process.RunningSidecar]:
+) -> Iterator[sidecar_launcher.RunningSidecar]:
     """One sidecar in front of ``module_emulator`` for a whole test module."""
-    running = sidecar_process.start(
+    running = sidecar_launcher.start(
         upstream_env(module_emulator), tmp_path_factory.mktemp("sidecar") / "sidecar.log"
     )
     try:

@@ -14,7 +14,6 @@ from a long-lived thread (the main one), not from a short-lived worker.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import dataclasses
 import os
 import pathlib
@@ -26,21 +25,14 @@ import time
 from types import TracebackType
 from typing import IO
 
+from stigg_sidecar import childproc
 from stigg_sidecar.emulator import __main__ as cli
 
 LISTENING_PREFIX = "listening on "
-_PR_SET_PDEATHSIG = 1
 
 
 class EmulatorStartError(RuntimeError):
     """The emulator exited or stayed silent instead of announcing its address."""
-
-
-def _die_with_parent() -> None:
-    """``preexec_fn``: ask the kernel to SIGKILL the child when the starting thread exits."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
 
 
 @dataclasses.dataclass
@@ -102,14 +94,13 @@ def start(
         if value is not None:
             argv += [flag, str(value)]
     env = {**os.environ, cli.API_KEY_ENV: api_key}
-    use_pdeathsig = die_with_parent and sys.platform.startswith("linux")
     process = subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=stderr,
         env=env,
-        preexec_fn=_die_with_parent if use_pdeathsig else None,  # noqa: PLW1509 -- prctl only
+        preexec_fn=childproc.die_with_parent() if die_with_parent else None,  # noqa: PLW1509 -- prctl only
         close_fds=True,
     )
     try:

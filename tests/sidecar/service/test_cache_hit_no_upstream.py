@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from stigg_sidecar import client
+from stigg_sidecar import launcher as sidecar_launcher
 from stigg_sidecar.emulator import launcher
-from tests.sidecar import conftest, sidecar_process
+from tests.sidecar import conftest
 
 
 async def test_second_check_is_a_cache_hit(
     stub: client.AsyncSidecarClient,
     emulator: launcher.RunningEmulator,
-    sidecar: sidecar_process.RunningSidecar,
+    sidecar: sidecar_launcher.RunningSidecar,
 ) -> None:
     for _ in range(20):
         answer = await stub.get_boolean_entitlement("customer-pro", "feature-sso")

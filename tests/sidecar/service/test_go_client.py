@@ -13,7 +13,8 @@ import subprocess
 
 import pytest
 
-from tests.sidecar import go_client, sidecar_process
+from stigg_sidecar import launcher as sidecar_launcher
+from tests.sidecar import go_client
 
 CALLS = [
     {
@@ -51,7 +52,7 @@ CALLS = [
 
 
 @pytest.mark.slow
-def test_go_sdk_shaped_client(module_sidecar: sidecar_process.RunningSidecar) -> None:
+def test_go_sdk_shaped_client(module_sidecar: sidecar_launcher.RunningSidecar) -> None:
     binary = go_client.ensure_built()
     completed = subprocess.run(
         [str(binary), "-target", module_sidecar.grpc_target],

@@ -7,11 +7,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from stigg_sidecar import client
-from tests.sidecar import sidecar_process
+from stigg_sidecar import launcher as sidecar_launcher
 
 
 async def test_probes_and_metrics(
-    stub: client.AsyncSidecarClient, sidecar: sidecar_process.RunningSidecar
+    stub: client.AsyncSidecarClient, sidecar: sidecar_launcher.RunningSidecar
 ) -> None:
     assert sidecar.http_json("/livez") == (200, {"status": "UP"})
     status, ready = sidecar.http_json("/readyz")
@@ -28,7 +28,7 @@ async def test_probes_and_metrics(
     assert sidecar.metric("sidecar_cache_size_bytes") > 0
 
 
-def test_grpc_health_and_reflection(sidecar: sidecar_process.RunningSidecar) -> None:
+def test_grpc_health_and_reflection(sidecar: sidecar_launcher.RunningSidecar) -> None:
     with grpc.insecure_channel(sidecar.grpc_target) as channel:
         health = health_pb2_grpc.HealthStub(channel)
         for service in ("", "stigg.sidecar.v1.SidecarService"):

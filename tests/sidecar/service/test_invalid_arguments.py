@@ -8,10 +8,11 @@ from typing import Any
 import grpc
 import pytest
 
+from stigg_sidecar import launcher as sidecar_launcher
 from stigg_sidecar.emulator import launcher
 from stigg_sidecar.v1 import sidecar_pb2 as pb
 from stigg_sidecar.v1 import sidecar_pb2_grpc as pb_grpc
-from tests.sidecar import conftest, sidecar_process
+from tests.sidecar import conftest
 
 CASES: list[tuple[str, Any, str]] = [
     ("GetBooleanEntitlement", pb.GetBooleanEntitlementRequest(customer_id="", feature_id="f"), "customer_id"),
@@ -78,7 +79,7 @@ CASES: list[tuple[str, Any, str]] = [
 
 @pytest.mark.parametrize(("method", "request_message", "field"), CASES, ids=[f"{m}-{f}" for m, _, f in CASES])
 def test_invalid_request_names_the_field(
-    module_sidecar: sidecar_process.RunningSidecar,
+    module_sidecar: sidecar_launcher.RunningSidecar,
     method: str,
     request_message: Any,
     field: str,
@@ -92,7 +93,7 @@ def test_invalid_request_names_the_field(
 
 
 async def test_invalid_requests_reach_nobody(
-    sidecar: sidecar_process.RunningSidecar, emulator: launcher.RunningEmulator
+    sidecar: sidecar_launcher.RunningSidecar, emulator: launcher.RunningEmulator
 ) -> None:
     with grpc.insecure_channel(sidecar.grpc_target) as channel:
         stub = pb_grpc.SidecarServiceStub(channel)

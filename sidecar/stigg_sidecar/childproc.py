@@ -1,0 +1,36 @@
+"""Helpers for running our servers as child processes (the launchers of the sidecar and the
+upstream emulator): a free loopback port, and a child that dies with its parent."""
+
+from __future__ import annotations
+
+import ctypes
+import signal
+import socket
+import sys
+from collections.abc import Callable
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """``preexec_fn``: ask the kernel to SIGKILL the child when the starting thread exits."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """The ``preexec_fn`` that ties a child's life to its parent's (Linux only; else None).
+
+    The kernel ties it to the *thread* that starts the child: start children from a
+    long-lived thread (the main one), not from a short-lived worker.
+    """
+    return _die_with_parent if sys.platform.startswith("linux") else None
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that was free on ``host`` a moment ago (the kernel's choice)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
