@@ -29,6 +29,14 @@ def test_demo_runs_and_stops_its_cluster(control_plane_binaries: build.Binaries)
     assert "sidecar.stigg.io/injection=enabled" in out
     assert len(re.findall(r"^pod/shop-api-[a-z0-9]+-[a-z0-9]+\s+0/1\s+Pending", out, re.M)) == 2
     assert out.rstrip().endswith("Demo complete: the cluster is stopped.")
+    # Part 2: the sidecar beside the upstream emulator.
+    assert re.search(r"^customer-pro may use feature-sso: True \([\d.]+ ms, a miss\)$", out, re.M)
+    assert "reason=ACCESS_DENIED_REASON_REQUESTED_USAGE_EXCEEDING_LIMIT" in out
+    assert "upstream says 950 used; the next check sees 950" in out
+    assert "INVALID_ARGUMENT: options.requested_usage: must be a non-negative number" in out
+    assert "customer-pro (cached): has_access=True, is_fallback=False" in out
+    assert "customer-enterprise (never seen): has_access=True, is_fallback=True" in out
+    assert re.search(r"^sidecar_cache_hits_total 2[0-9]\.0$", out, re.M)
     found = re.search(r"^ready at https://127\.0\.0\.1:\d+ in [\d.]+s \(state in (\S+)\)$", out, re.M)
     assert found is not None, out[:2000]
     state_dir = pathlib.Path(found.group(1))
