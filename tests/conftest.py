@@ -7,6 +7,7 @@ interrupted (its processes die with the pytest process, see ``stigg_localcluster
 
 from __future__ import annotations
 
+import hashlib
 import pathlib
 import re
 from collections.abc import Iterator
@@ -56,7 +57,8 @@ def namespace(api_client: client.ApiClient, request: pytest.FixtureRequest) -> I
     (the ServiceAccount admission plugin rejects Pods until then, as in any cluster).
     """
     core = client.CoreV1Api(api_client)
-    name = re.sub(r"[^a-z0-9-]+", "-", f"t-{request.node.name.lower()}")[:50].strip("-")
+    digest = hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:6]
+    name = re.sub(r"[^a-z0-9-]+", "-", f"t-{request.node.name.lower()}")[:48].strip("-") + f"-{digest}"
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
 
     def has_default_service_account() -> bool:

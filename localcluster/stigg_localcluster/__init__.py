@@ -10,7 +10,7 @@ every process they spawned (``processes``). ``cluster.LocalCluster`` ties these 
 Module roles:
 
 * ``build``      -- pinned wrapper Go modules → binaries in a cache folder outside git.
-* ``pki``        -- CA, serving and client certificates, service-account keys (``cryptography``).
+* ``stigg_operator.pki`` (shared with the operator) -- CA, serving and client certificates.
 * ``kubeconfig`` -- writes client-certificate kubeconfigs.
 * ``processes``  -- starts supervised processes, stops whole process groups, leaves none behind.
 * ``cluster``    -- the cluster lifecycle: ports, flags, readiness, state on disk.

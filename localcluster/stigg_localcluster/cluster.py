@@ -28,7 +28,8 @@ import types
 import urllib.request
 from collections.abc import Sequence
 
-from stigg_localcluster import build, kubeconfig, pki, processes
+from stigg_localcluster import build, kubeconfig, processes
+from stigg_operator import pki
 
 CONTROLLERS = (
     "deployment-controller",

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from stigg_localcluster import pki
+from stigg_operator import pki
 
 SEEN_LABEL = "webhook.test/seen"
 

@@ -1,4 +1,4 @@
-"""Certificates made by ``pki`` verify against their CA and carry what Kubernetes reads from them."""
+"""Certificates made by ``stigg_operator.pki`` verify against their CA and carry what Kubernetes reads."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from stigg_localcluster import pki
+from stigg_operator import pki
 
 
 def test_serving_certificate_names_and_signature() -> None:

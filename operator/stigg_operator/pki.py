@@ -1,10 +1,10 @@
-"""Certificates for the local control plane, generated with ``cryptography``.
+"""Certificates generated with ``cryptography``: a CA, serving and client certificates.
 
-One self-signed CA signs everything: the apiserver's serving certificate (valid for the
-loopback addresses and the in-cluster ``kubernetes.default.svc`` names), client certificates
-(the admin in ``system:masters``, the controller-manager as ``system:kube-controller-manager``),
-and any serving certificate a test needs for a webhook. The service-account token key pair is
-separate, as in a real cluster. Keys are ECDSA P-256: fast to generate, accepted everywhere.
+Used by the operator for its webhook (``certs``: a CA whose certificate is the webhook's
+``caBundle``, and a serving certificate it signs) and by the local control plane for its own
+(apiserver serving certificate, client certificates whose CN is the user and O the groups,
+the service-account key pair). kopf's own generator depends on a library that fails on
+OpenSSL 3, hence this module. Keys are ECDSA P-256: fast to generate, accepted everywhere.
 """
 
 from __future__ import annotations
@@ -122,6 +122,7 @@ class CertificateAuthority:
         subject: x509.Name,
         usage: x509.ObjectIdentifier,
         sans: list[x509.GeneralName],
+        validity: datetime.timedelta = _VALIDITY,
     ) -> KeyPair:
         key = _new_key()
         now = datetime.datetime.now(datetime.UTC)
@@ -132,7 +133,7 @@ class CertificateAuthority:
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - _CLOCK_SKEW)
-            .not_valid_after(now + _VALIDITY)
+            .not_valid_after(now + validity)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
             .add_extension(
@@ -144,7 +145,9 @@ class CertificateAuthority:
         cert = builder.sign(self.key, hashes.SHA256())
         return KeyPair(cert_pem=cert.public_bytes(serialization.Encoding.PEM), key_pem=_key_pem(key))
 
-    def issue_serving(self, common_name: str, hosts: list[str]) -> KeyPair:
+    def issue_serving(
+        self, common_name: str, hosts: list[str], validity: datetime.timedelta = _VALIDITY
+    ) -> KeyPair:
         """A TLS server certificate for DNS names and IP addresses in ``hosts``."""
         sans: list[x509.GeneralName] = []
         for host in hosts:
@@ -152,7 +155,7 @@ class CertificateAuthority:
                 sans.append(x509.IPAddress(ipaddress.ip_address(host)))
             except ValueError:
                 sans.append(x509.DNSName(host))
-        return self._issue(_name(common_name), ExtendedKeyUsageOID.SERVER_AUTH, sans)
+        return self._issue(_name(common_name), ExtendedKeyUsageOID.SERVER_AUTH, sans, validity)
 
     def issue_client(self, user: str, groups: tuple[str, ...] = ()) -> KeyPair:
         """A client certificate: Kubernetes reads the user from CN and groups from O."""

@@ -1,0 +1,264 @@
+"""Thin kopf adapters: indexes, the reconciler of StiggEntitlements, and the operator's startup.
+
+``register(registry, config)`` installs every handler with the settings bound in (they are read
+once, at the entry point). The handlers only read and write Kubernetes objects; the decisions
+are ``model`` (merge), ``reconcile`` (ConfigMap and status) and ``certs``/``webhookconfig``.
+
+* Index ``entitlements``: every StiggEntitlements by (namespace, name) → its spec, uid and
+  status conditions. The webhook reads it on the admission path (never the API).
+* Index ``injected``: Pods carrying the sidecar, by the resource they were injected from.
+* Reconcile on create, update, resume and a periodic timer: render the effective configuration
+  (cluster-default merged in) into the resource's ConfigMap (owned by it, so deleting the
+  resource deletes it), check the referenced Secrets, write the status. A change to
+  cluster-default reconciles every resource that inherits from it.
+* Startup: the webhook's certificates (from their Secret, renewed when due), the webhook server
+  with a live-swappable TLS context, and the MutatingWebhookConfiguration with its caBundle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+from kubernetes import client
+from kubernetes import config as kubeconfig
+
+from stigg_operator import certs, keys, model, reconcile, settings, webhook, webhookconfig
+
+logger = logging.getLogger(__name__)
+Index = Mapping[Any, Any]
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _load_kube_config() -> None:
+    try:
+        kubeconfig.load_incluster_config()
+    except kubeconfig.ConfigException:
+        kubeconfig.load_kube_config()
+
+
+def _secret_keys(core: client.CoreV1Api, namespace: str, name: str) -> Mapping[str, str] | None:
+    try:
+        secret = core.read_namespaced_secret(name, namespace)
+    except client.ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+    return dict.fromkeys(secret.data or {}, "")
+
+
+def _apply_configmap(core: client.CoreV1Api, body: dict[str, Any]) -> None:
+    metadata = body["metadata"]
+    try:
+        existing = core.read_namespaced_config_map(metadata["name"], metadata["namespace"])
+    except client.ApiException as error:
+        if error.status != 404:
+            raise
+        core.create_namespaced_config_map(metadata["namespace"], body)
+        return
+    if (existing.data or {}) != body["data"] or not existing.metadata.owner_references:
+        core.patch_namespaced_config_map(metadata["name"], metadata["namespace"], body)
+
+
+def reconcile_one(  # noqa: PLR0917 -- one resource's coordinates, then the two indexes
+    config: settings.Settings,
+    namespace: str,
+    name: str,
+    entry: Mapping[str, Any],
+    entitlements: Index,
+    injected: Index,
+) -> model.EffectiveConfig | None:
+    """Render one resource's ConfigMap and write its status; the effective config if usable."""
+    core = client.CoreV1Api()
+    custom = client.CustomObjectsApi()
+    spec: Mapping[str, Any] = entry["spec"]
+    is_cluster_default = (namespace, name) == (config.namespace, keys.CLUSTER_DEFAULT_NAME)
+    if not is_cluster_default:
+        for base in entitlements.get((config.namespace, keys.CLUSTER_DEFAULT_NAME), []):
+            spec = model.merge_specs(base["spec"], spec)
+    problem: reconcile.Problem | None = None
+    effective: model.EffectiveConfig | None = None
+    try:
+        effective = model.effective(namespace, name, spec, config.operator_defaults)
+    except model.SpecError as error:
+        problem = reconcile.Problem("InvalidSpec", str(error))
+    configmap_name = None
+    if effective is not None:
+        secrets = {
+            ref.name: _secret_keys(core, namespace, ref.name) for _, ref in reconcile.secret_refs(effective)
+        }
+        problem = reconcile.missing_secret_problem(effective, secrets)
+        body = reconcile.configmap(effective)
+        owner: dict[str, Any] = {
+            "apiVersion": f"{keys.GROUP}/{keys.VERSION}",
+            "kind": keys.KIND,
+            "metadata": {"name": name, "namespace": namespace, "uid": entry["uid"]},
+        }
+        kopf.adopt(body, owner=kopf.Body(owner))  # type: ignore[arg-type]
+        _apply_configmap(core, body)
+        configmap_name = effective.configmap_name
+    status = reconcile.status(
+        problem=problem,
+        generation=entry["generation"],
+        injected_pods=len(injected.get(f"{namespace}/{name}", [])),
+        configmap_name=configmap_name,
+        previous_conditions=entry.get("conditions") or [],
+        now=_now(),
+    )
+    try:
+        custom.patch_namespaced_custom_object_status(
+            keys.GROUP, keys.VERSION, namespace, keys.PLURAL, name, {"status": status}
+        )
+    except client.ApiException as error:
+        if error.status != 404:  # deleted meanwhile: nothing to report on
+            raise
+    return effective if problem is None else None
+
+
+def _entry(body: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "spec": dict(body.get("spec") or {}),
+        "uid": body["metadata"]["uid"],
+        "generation": body["metadata"].get("generation", 1),
+        "conditions": list((body.get("status") or {}).get("conditions") or []),
+    }
+
+
+def register(registry: kopf.OperatorRegistry, config: settings.Settings) -> None:
+    resource = (keys.GROUP, keys.VERSION, keys.PLURAL)
+
+    @kopf.index(*resource, id="entitlements", registry=registry)
+    def entitlements(
+        *, namespace: str | None, name: str, body: kopf.Body, **_: Any
+    ) -> dict[tuple[str | None, str], Any]:
+        return {(namespace, name): _entry(body)}
+
+    @kopf.index("", "v1", "pods", labels={keys.INJECTED_LABEL: "true"}, id="injected", registry=registry)
+    def injected(*, annotations: Mapping[str, str], name: str, **_: Any) -> dict[str, str] | None:
+        recorded = annotations.get(keys.INJECTED_ANNOTATION)
+        return {recorded.split("@", 1)[0]: name} if recorded else None
+
+    def _reconcile(namespace: str, name: str, body: kopf.Body, indexes: Mapping[str, Any]) -> None:
+        entitlements: Index = indexes["entitlements"]
+        injected: Index = indexes["injected"]
+        reconcile_one(config, namespace, name, _entry(body), entitlements, injected)
+        if (namespace, name) == (config.namespace, keys.CLUSTER_DEFAULT_NAME):
+            for (other_ns, other_name), entries in list(entitlements.items()):
+                if (other_ns, other_name) != (namespace, name):
+                    for entry in entries:
+                        reconcile_one(config, other_ns, other_name, entry, entitlements, injected)
+
+    @kopf.on.create(*resource, registry=registry)
+    @kopf.on.update(*resource, field="spec", registry=registry)
+    @kopf.on.resume(*resource, registry=registry)
+    def reconcile_resource(*, namespace: str | None, name: str, body: kopf.Body, **kwargs: Any) -> None:
+        _reconcile(namespace or "", name, body, kwargs)
+
+    @kopf.timer(*resource, interval=config.status_interval_seconds, idle=config.status_interval_seconds,
+                registry=registry)  # fmt: skip
+    def refresh_status(*, namespace: str | None, name: str, body: kopf.Body, **kwargs: Any) -> None:
+        """Count injected Pods and re-check Secrets (a Secret created later turns the resource Ready)."""
+        reconcile_one(config, namespace or "", name, _entry(body), kwargs["entitlements"], kwargs["injected"])
+
+    webhook.register(registry, config)
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        """In-cluster service account, else the kubeconfig (as the kubernetes client finds them)."""
+        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
+    @kopf.on.startup(registry=registry)
+    async def startup(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+        settings.posting.level = logging.WARNING
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=keys.GROUP)
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=keys.GROUP)
+        await asyncio.to_thread(_load_kube_config)
+        live = certs.LiveCerts(await asyncio.to_thread(_ensure_certs, config))
+        memo["certs"] = live
+        settings.admission.server = kopf.WebhookServer(
+            addr=config.webhook_address,
+            port=config.webhook_port,
+            context=live.context,
+            certfile=live.bootstrap_cert,
+            pkeyfile=live.bootstrap_key,
+        )
+        settings.admission.managed = None  # the configuration is ours: see webhookconfig
+        await asyncio.to_thread(_apply_webhook_configuration, config, live.current.ca_pem)
+        memo["rotation"] = asyncio.create_task(_rotate_forever(config, live))
+
+    @kopf.on.cleanup(registry=registry)
+    async def cleanup(*, memo: kopf.Memo, **_: Any) -> None:
+        task = memo.get("rotation")
+        if task is not None:
+            task.cancel()
+
+
+def _read_certs(core: client.CoreV1Api, config: settings.Settings) -> tuple[certs.WebhookCerts | None, bool]:
+    try:
+        secret = core.read_namespaced_secret(config.cert_secret, config.namespace)
+    except client.ApiException as error:
+        if error.status != 404:
+            raise
+        return None, False
+    data: dict[str, str] = dict(secret.data or {})
+    return certs.WebhookCerts.from_secret_data(data), True
+
+
+def _ensure_certs(config: settings.Settings) -> certs.WebhookCerts:
+    """Load the webhook's certificates from their Secret, renewing (or creating) them when due."""
+    core = client.CoreV1Api()
+    current, exists = _read_certs(core, config)
+    now = _now()
+    if not certs.needs_renewal(current, config.webhook_hosts, now, config.cert_renew_before) and current:
+        return current
+    previous = None if certs.needs_new_ca(current, now, config.cert_validity) else current
+    fresh = certs.issue(config.webhook_hosts, config.cert_validity, previous)
+    body = {
+        "metadata": {"name": config.cert_secret, "namespace": config.namespace},
+        "type": "Opaque",
+        "data": fresh.secret_data(),
+    }
+    if exists:
+        core.replace_namespaced_secret(config.cert_secret, config.namespace, body)
+    else:
+        core.create_namespaced_secret(config.namespace, body)
+    logger.info("issued the webhook's serving certificate (serial %x), valid until %s",
+                fresh.serial, fresh.serving_not_after.isoformat())  # fmt: skip
+    return fresh
+
+
+def _apply_webhook_configuration(config: settings.Settings, ca_pem: bytes) -> None:
+    admission = client.AdmissionregistrationV1Api()
+    body = webhookconfig.body(config, ca_pem)
+    try:
+        existing = admission.read_mutating_webhook_configuration(config.webhook_config_name)
+    except client.ApiException as error:
+        if error.status != 404:
+            raise
+        admission.create_mutating_webhook_configuration(body)
+        return
+    body["metadata"]["resourceVersion"] = existing.metadata.resource_version
+    admission.replace_mutating_webhook_configuration(config.webhook_config_name, body)
+
+
+async def _rotate_forever(config: settings.Settings, live: certs.LiveCerts) -> None:
+    """Renew the serving certificate before it expires, without closing the listening socket."""
+    check_every = max(1.0, min(60.0, config.cert_renew_before.total_seconds() / 4))
+    while True:
+        await asyncio.sleep(check_every)
+        try:
+            fresh = await asyncio.to_thread(_ensure_certs, config)
+            if fresh.cert_pem != live.current.cert_pem:
+                if fresh.ca_pem != live.current.ca_pem:  # a new CA: trust it before serving with it
+                    await asyncio.to_thread(_apply_webhook_configuration, config, fresh.ca_pem)
+                live.load(fresh)
+                logger.info("rotated the webhook's serving certificate (serial %x)", fresh.serial)
+        except Exception:  # a failed renewal is retried at the next check; the current cert still serves
+            logger.exception("renewing the webhook's certificate failed")

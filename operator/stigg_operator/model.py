@@ -1,0 +1,190 @@
+"""Typed views of StiggEntitlements specs, and the merge of cluster-default into a namespace's.
+
+Pure, no I/O. ``merge_specs`` overlays a namespace's spec on the cluster-default's: mappings
+merge field by field (recursively), ``defaults`` merges feature by feature (a feature the
+namespace names replaces the cluster's entry for that feature whole; the other features are
+inherited), and lists and scalars are replaced. ``effective`` turns the merged spec into an
+``EffectiveConfig``: everything the reconciler and the injector need, with the operator's own
+defaults (the sidecar image, ports) filled in. A spec the CRD schema admitted but that cannot
+be used (no API key Secret anywhere in the chain) raises ``SpecError``, which the reconciler
+reports as a status condition.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from stigg_operator import keys
+
+Spec = Mapping[str, Any]
+
+
+class SpecError(ValueError):
+    """The effective spec cannot be used; the message names the field (``spec.apiKeySecretRef``)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SecretKeyRef:
+    name: str
+    key: str
+
+
+@dataclasses.dataclass(frozen=True)
+class RedisConfig:
+    host: str
+    port: int
+    environment_prefix: str
+    db: int = 0
+    tls: bool = False
+    password: SecretKeyRef | None = None
+    keys_ttl_seconds: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SidecarContainerConfig:
+    image: str
+    image_pull_policy: str = "IfNotPresent"
+    grpc_port: int = 50051
+    http_port: int = 8080
+    log_level: str = "info"
+    resources: Mapping[str, Mapping[str, str]] = dataclasses.field(
+        default_factory=lambda: {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class OperatorDefaults:
+    """What the operator itself contributes when no resource says otherwise."""
+
+    sidecar_image: str = "ghcr.io/stigg-entitlements/sidecar:0.1.0"
+    failure_policy: str = "Fail"
+
+
+@dataclasses.dataclass(frozen=True)
+class EffectiveConfig:
+    """One StiggEntitlements resource's configuration, cluster-default merged in."""
+
+    namespace: str
+    name: str
+    api_key: SecretKeyRef
+    sidecar: SidecarContainerConfig
+    defaults: Mapping[str, Mapping[str, Any]]
+    api_url: str | None = None
+    edge_enabled: bool | None = None
+    edge_api_url: str | None = None
+    realtime: bool | None = None
+    ws_url: str | None = None
+    offline: bool = False
+    cache_max_size_bytes: int | None = None
+    cache_ttl_seconds: int | None = None
+    redis: RedisConfig | None = None
+    failure_policy: str = "Fail"
+    mode: str = "sidecar"
+
+    @property
+    def configmap_name(self) -> str:
+        return keys.configmap_name(self.name)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def defaults_document(self) -> str:
+        """The defaults file the sidecar reads (Stigg's ENTITLEMENTS_FALLBACK format), stable text."""
+        return (
+            json.dumps({k: dict(v) for k, v in sorted(self.defaults.items())}, indent=2, sort_keys=True)
+            + "\n"
+        )
+
+    def wiring_hash(self) -> str:
+        """A digest of everything injected into Pods except the default values (which reach running
+        sidecars through the mounted ConfigMap, no restart needed)."""
+        wiring = dataclasses.asdict(self)
+        wiring.pop("defaults")
+        wiring.pop("failure_policy")  # a webhook setting: it never reaches the Pods
+        return hashlib.sha256(json.dumps(wiring, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def merge_specs(base: Spec, override: Spec) -> dict[str, Any]:
+    """``override`` over ``base``: mappings field by field, ``defaults`` feature by feature."""
+    merged: dict[str, Any] = dict(base)
+    for key, value in override.items():
+        if key == "defaults" and isinstance(value, Mapping) and isinstance(base.get(key), Mapping):
+            merged[key] = {**base[key], **value}
+        elif isinstance(value, Mapping) and isinstance(base.get(key), Mapping):
+            merged[key] = merge_specs(base[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _secret_ref(raw: object, field: str, default_key: str) -> SecretKeyRef | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping) or not raw.get("name"):
+        raise SpecError(f"{field}.name: required")
+    return SecretKeyRef(name=str(raw["name"]), key=str(raw.get("key") or default_key))
+
+
+def effective(namespace: str, name: str, spec: Spec, operator: OperatorDefaults) -> EffectiveConfig:
+    """The merged spec (``merge_specs`` already applied) as an ``EffectiveConfig``."""
+    api_key = _secret_ref(spec.get("apiKeySecretRef"), "spec.apiKeySecretRef", "SERVER_API_KEY")
+    offline = bool(spec.get("offline", False))
+    if api_key is None and not offline:
+        raise SpecError(
+            "spec.apiKeySecretRef: required here or in cluster-default (unless spec.offline is true)"
+        )
+    upstream: Mapping[str, Any] = spec.get("upstream") or {}
+    cache: Mapping[str, Any] = spec.get("cache") or {}
+    redis_raw: Mapping[str, Any] | None = cache.get("redis")
+    redis = None
+    if redis_raw:
+        redis = RedisConfig(
+            host=str(redis_raw["host"]),
+            port=int(redis_raw.get("port", 6379)),
+            environment_prefix=str(redis_raw["prefix"]),
+            db=int(redis_raw.get("db", 0)),
+            tls=bool(redis_raw.get("tls", False)),
+            password=_secret_ref(
+                redis_raw.get("passwordSecretRef"), "spec.cache.redis.passwordSecretRef", "password"
+            ),
+            keys_ttl_seconds=redis_raw.get("keysTtlSeconds"),
+        )
+    sidecar_raw: Mapping[str, Any] = spec.get("sidecar") or {}
+    base = SidecarContainerConfig(image=operator.sidecar_image)
+    sidecar = SidecarContainerConfig(
+        image=str(sidecar_raw.get("image") or base.image),
+        image_pull_policy=str(sidecar_raw.get("imagePullPolicy") or base.image_pull_policy),
+        grpc_port=int(sidecar_raw.get("grpcPort") or base.grpc_port),
+        http_port=int(sidecar_raw.get("httpPort") or base.http_port),
+        log_level=str(sidecar_raw.get("logLevel") or base.log_level),
+        resources={
+            section: {name: str(quantity) for name, quantity in values.items()}
+            for section, values in (sidecar_raw.get("resources") or base.resources).items()
+        },
+    )
+    if sidecar.grpc_port == sidecar.http_port:
+        raise SpecError("spec.sidecar.httpPort: must differ from spec.sidecar.grpcPort")
+    injection: Mapping[str, Any] = spec.get("injection") or {}
+    return EffectiveConfig(
+        namespace=namespace,
+        name=name,
+        api_key=api_key or SecretKeyRef("", ""),
+        sidecar=sidecar,
+        defaults={str(k): dict(v) for k, v in (spec.get("defaults") or {}).items()},
+        api_url=upstream.get("apiUrl"),
+        edge_enabled=upstream.get("edgeEnabled"),
+        edge_api_url=upstream.get("edgeApiUrl"),
+        realtime=upstream.get("realtime"),
+        ws_url=upstream.get("wsUrl"),
+        offline=offline,
+        cache_max_size_bytes=cache.get("maxSizeBytes"),
+        cache_ttl_seconds=cache.get("ttlSeconds"),
+        redis=redis,
+        failure_policy=str(injection.get("failurePolicy") or operator.failure_policy),
+        mode=str(spec.get("mode") or "sidecar"),
+    )

@@ -1,0 +1,116 @@
+"""Pure reconciliation: effective configuration → the desired ConfigMap and status.
+
+No I/O: ``handlers`` reads what exists (the resource, cluster-default, whether the Secrets
+exist, how many Pods carry the sidecar), calls these functions, and writes what they return.
+
+Status: ``Ready`` is True when the defaults ConfigMap is rendered and every referenced Secret
+exists; otherwise False with a reason a person can act on (``SecretNotFound``,
+``InvalidSpec``), and ``Degraded`` says the same the other way round. ``lastTransitionTime``
+moves only when a condition's status changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from stigg_operator import keys, model
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    reason: str
+    message: str
+
+
+def configmap(config: model.EffectiveConfig) -> dict[str, Any]:
+    """The defaults ConfigMap: one ``defaults.json`` key, mounted by the sidecar as a directory."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": config.configmap_name,
+            "namespace": config.namespace,
+            "labels": {"app.kubernetes.io/managed-by": "stigg-operator", f"{keys.GROUP}/config": config.name},
+        },
+        "data": {keys.DEFAULTS_FILE: config.defaults_document()},
+    }
+
+
+def secret_refs(config: model.EffectiveConfig) -> list[tuple[str, model.SecretKeyRef]]:
+    """Every Secret the sidecar will read, with the spec field that names it."""
+    refs = []
+    if config.api_key.name:
+        refs.append(("spec.apiKeySecretRef", config.api_key))
+    if config.redis is not None and config.redis.password is not None:
+        refs.append(("spec.cache.redis.passwordSecretRef", config.redis.password))
+    return refs
+
+
+def missing_secret_problem(
+    config: model.EffectiveConfig, existing: Mapping[str, Mapping[str, str] | None]
+) -> Problem | None:
+    """``existing`` maps Secret names to their data keys (None: no such Secret)."""
+    for field, ref in secret_refs(config):
+        data = existing.get(ref.name)
+        if data is None:
+            return Problem("SecretNotFound", f"{field}: Secret {config.namespace}/{ref.name} does not exist")
+        if ref.key not in data:
+            return Problem(
+                "SecretKeyNotFound", f"{field}: Secret {config.namespace}/{ref.name} has no key {ref.key!r}"
+            )
+    return None
+
+
+def _condition(  # noqa: PLR0917 -- the fields of one condition
+    kind: str,
+    status: bool,
+    reason: str,
+    message: str,
+    generation: int,
+    previous: Mapping[str, Mapping[str, Any]],
+    now: datetime.datetime,
+) -> dict[str, Any]:
+    value = "True" if status else "False"
+    before = previous.get(kind)
+    transition: str | None = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if before is not None and before.get("status") == value:
+        transition = before.get("lastTransitionTime") or transition
+    return {
+        "type": kind,
+        "status": value,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": transition,
+        "observedGeneration": generation,
+    }
+
+
+def status(
+    *,
+    problem: Problem | None,
+    generation: int,
+    injected_pods: int,
+    configmap_name: str | None,
+    previous_conditions: Sequence[Mapping[str, Any]],
+    now: datetime.datetime,
+) -> dict[str, Any]:
+    previous = {str(c.get("type")): c for c in previous_conditions}
+    if problem is None:
+        ready = _condition(
+            "Ready", True, "Reconciled", "defaults rendered; Secrets present", generation, previous, now
+        )
+        degraded = _condition("Degraded", False, "Reconciled", "", generation, previous, now)
+    else:
+        ready = _condition("Ready", False, problem.reason, problem.message, generation, previous, now)
+        degraded = _condition("Degraded", True, problem.reason, problem.message, generation, previous, now)
+    body: dict[str, Any] = {
+        "observedGeneration": generation,
+        "injectedPods": injected_pods,
+        "conditions": [ready, degraded],
+    }
+    if configmap_name:
+        body["configMap"] = configmap_name
+    return body

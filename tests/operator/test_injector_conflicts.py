@@ -1,0 +1,58 @@
+"""A Pod already using a volume name or a port the sidecar needs is denied, naming what clashes."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from stigg_operator import injector, keys
+from tests.operator import injector_pods as pods
+
+
+@pytest.mark.parametrize("volume", [keys.DEFAULTS_VOLUME, keys.STATE_VOLUME])
+def test_existing_volume_with_a_sidecar_volume_name_is_denied(volume: str) -> None:
+    pod = pods.rich_pod()
+    pod["spec"]["volumes"].append({"name": volume, "emptyDir": {}})
+
+    with pytest.raises(injector.InjectionError, match=rf"^spec\.volumes: .*{re.escape(repr(volume))}"):
+        injector.patch(pod, pods.config())
+
+
+@pytest.mark.parametrize(("port", "what"), [(50052, "gRPC"), (8081, "HTTP")])
+def test_app_container_declaring_a_sidecar_port_is_denied(port: int, what: str) -> None:
+    pod = pods.rich_pod()
+    pod["spec"]["containers"][1]["ports"] = [{"name": "metrics", "containerPort": port}]
+
+    with pytest.raises(injector.InjectionError) as caught:
+        injector.patch(pod, pods.config(pods.full_spec()))
+    message = str(caught.value)
+    assert "container 'metrics'" in message
+    assert f"containerPort {port}" in message
+    assert what in message
+
+
+def test_default_ports_conflict_when_the_resource_sets_none() -> None:
+    pod = pods.bare_pod()
+    pod["spec"]["containers"][0]["ports"] = [{"containerPort": 8080}]
+
+    with pytest.raises(injector.InjectionError, match="container 'web' declares containerPort 8080"):
+        injector.patch(pod, pods.config())
+
+
+def test_init_container_declaring_a_sidecar_port_is_denied() -> None:
+    pod = pods.rich_pod()
+    pod["spec"]["initContainers"][0]["ports"] = [{"containerPort": 50051}]
+
+    with pytest.raises(
+        injector.InjectionError, match=r"^spec\.initContainers: init container 'migrate' .* 50051"
+    ):
+        injector.patch(pod, pods.config())
+
+
+def test_ports_the_sidecar_does_not_use_are_fine() -> None:
+    pod = pods.bare_pod()
+    pod["spec"]["containers"][0]["ports"] = [{"containerPort": 50051}, {"containerPort": 8080}]
+
+    patched = pods.inject(pod, pods.config(pods.full_spec()))  # the sidecar is on 50052 and 8081
+    assert patched["spec"]["containers"][0]["ports"] == [{"containerPort": 50051}, {"containerPort": 8080}]
