@@ -7,10 +7,10 @@ are ``model`` (merge), ``reconcile`` (ConfigMap and status) and ``certs``/``webh
 * Index ``entitlements``: every StiggEntitlements by (namespace, name) → its spec, uid and
   status conditions. The webhook reads it on the admission path (never the API).
 * Index ``injected``: Pods carrying the sidecar, by the resource they were injected from.
-* Reconcile on create, update, resume and a periodic timer: render the effective configuration
-  (cluster-default merged in) into the resource's ConfigMap (owned by it, so deleting the
-  resource deletes it), check the referenced Secrets, write the status. A change to
-  cluster-default reconciles every resource that inherits from it.
+* Reconcile on create, update, resume, and periodically (a task, not a kopf timer): render
+  the effective configuration (cluster-default merged in) into the resource's ConfigMap
+  (owned by it, so deleting the resource deletes it), check the referenced Secrets, write
+  the status. A change to cluster-default reconciles every resource that inherits from it.
 * Startup: the webhook's certificates (from their Secret, renewed when due), the webhook server
   with a live-swappable TLS context, and the MutatingWebhookConfiguration with its caBundle.
 """
@@ -158,14 +158,15 @@ def register(registry: kopf.OperatorRegistry, config: settings.Settings) -> None
     @kopf.on.create(*resource, registry=registry)
     @kopf.on.update(*resource, field="spec", registry=registry)
     @kopf.on.resume(*resource, registry=registry)
-    def reconcile_resource(*, namespace: str | None, name: str, body: kopf.Body, **kwargs: Any) -> None:
+    def reconcile_resource(
+        *, namespace: str | None, name: str, body: kopf.Body, memo: kopf.Memo, **kwargs: Any
+    ) -> None:
+        # The indexes are live views: keep them for the periodic refresh (see _refresh_forever).
+        # Each resource's memo is a shallow copy of the operator's, so "shared" is the same dict.
+        memo["shared"].setdefault(
+            "indexes", {"entitlements": kwargs["entitlements"], "injected": kwargs["injected"]}
+        )
         _reconcile(namespace or "", name, body, kwargs)
-
-    @kopf.timer(*resource, interval=config.status_interval_seconds, idle=config.status_interval_seconds,
-                registry=registry)  # fmt: skip
-    def refresh_status(*, namespace: str | None, name: str, body: kopf.Body, **kwargs: Any) -> None:
-        """Count injected Pods and re-check Secrets (a Secret created later turns the resource Ready)."""
-        reconcile_one(config, namespace or "", name, _entry(body), kwargs["entitlements"], kwargs["injected"])
 
     webhook.register(registry, config)
 
@@ -191,13 +192,16 @@ def register(registry: kopf.OperatorRegistry, config: settings.Settings) -> None
         )
         settings.admission.managed = None  # the configuration is ours: see webhookconfig
         await asyncio.to_thread(_apply_webhook_configuration, config, live.current.ca_pem)
+        memo["shared"] = {}
         memo["rotation"] = asyncio.create_task(_rotate_forever(config, live))
+        memo["refresh"] = asyncio.create_task(_refresh_forever(config, memo))
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(*, memo: kopf.Memo, **_: Any) -> None:
-        task = memo.get("rotation")
-        if task is not None:
-            task.cancel()
+        for task_name in ("rotation", "refresh"):
+            task = memo.get(task_name)
+            if task is not None:
+                task.cancel()
 
 
 def _read_certs(core: client.CoreV1Api, config: settings.Settings) -> tuple[certs.WebhookCerts | None, bool]:
@@ -246,6 +250,27 @@ def _apply_webhook_configuration(config: settings.Settings, ca_pem: bytes) -> No
         return
     body["metadata"]["resourceVersion"] = existing.metadata.resource_version
     admission.replace_mutating_webhook_configuration(config.webhook_config_name, body)
+
+
+async def _refresh_forever(config: settings.Settings, memo: kopf.Memo) -> None:
+    """Every few seconds, count injected Pods and re-check Secrets for every resource (a Secret
+    created later turns its resource Ready). A task of the operator's own rather than a kopf
+    timer: timers put a finalizer on every resource, which blocks deleting it (and its
+    namespace) whenever the operator is not running."""
+    while True:
+        await asyncio.sleep(config.status_interval_seconds)
+        indexes = memo["shared"].get("indexes")
+        if indexes is None:
+            continue
+        entitlements, injected = indexes["entitlements"], indexes["injected"]
+        for (namespace, name), entries in list(entitlements.items()):
+            for entry in list(entries):
+                try:
+                    await asyncio.to_thread(
+                        reconcile_one, config, namespace, name, entry, entitlements, injected
+                    )
+                except Exception:  # one resource's trouble must not stop the others' status
+                    logger.exception("refreshing the status of %s/%s failed", namespace, name)
 
 
 async def _rotate_forever(config: settings.Settings, live: certs.LiveCerts) -> None:

@@ -73,6 +73,16 @@ class Settings:
                 raise SettingsError(f"{name}: must be between {low} and {high}, got {value}")
             return value
 
+        def hours(name: str, default: float) -> float:
+            raw = get(name, str(default))
+            try:
+                value = float(raw)
+            except ValueError:
+                raise SettingsError(f"{name}: must be a number of hours, got {raw!r}") from None
+            if not 0 < value <= 87600:
+                raise SettingsError(f"{name}: must be more than 0 and at most 87600 hours, got {raw}")
+            return value
+
         failure_policy = get("STIGG_OPERATOR_FAILURE_POLICY", "Fail")
         if failure_policy not in {"Fail", "Ignore"}:
             raise SettingsError(
@@ -81,8 +91,8 @@ class Settings:
         url = environ.get("STIGG_OPERATOR_WEBHOOK_URL", "").strip() or None
         if url is not None and not url.startswith("https://"):
             raise SettingsError(f"STIGG_OPERATOR_WEBHOOK_URL: must start with https://, got {url!r}")
-        validity = integer("STIGG_OPERATOR_CERT_VALIDITY_HOURS", 8760, 1, 87600)
-        renew = integer("STIGG_OPERATOR_CERT_RENEW_BEFORE_HOURS", 720, 0, 87600)
+        validity = hours("STIGG_OPERATOR_CERT_VALIDITY_HOURS", 8760)
+        renew = hours("STIGG_OPERATOR_CERT_RENEW_BEFORE_HOURS", 720)
         if renew >= validity:
             raise SettingsError("STIGG_OPERATOR_CERT_RENEW_BEFORE_HOURS: must be less than the validity")
         return cls(
