@@ -96,7 +96,7 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _ensure_namespace(core: client.CoreV1Api, name: str) -> None:
+def ensure_namespace(core: client.CoreV1Api, name: str) -> None:
     try:
         core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     except client.ApiException as error:
@@ -113,17 +113,17 @@ def operator(
 ) -> Iterator[Operator]:
     """The operator running against the session's cluster; its webhook is removed afterwards."""
     core = client.CoreV1Api(api_client)
-    _ensure_namespace(core, OPERATOR_NAMESPACE)
+    ensure_namespace(core, OPERATOR_NAMESPACE)
     running = Operator(local_cluster, tmp_path_factory.mktemp("operator") / "operator.log", {})
     running.start(api_client)
     try:
         yield running
     finally:
         running.stop()
-        _remove_webhook(api_client)
+        remove_webhook(api_client)
 
 
-def _remove_webhook(api: client.ApiClient) -> None:
+def remove_webhook(api: client.ApiClient) -> None:
     """A stale Fail-policy webhook would block every later Pod creation: always remove it."""
     try:
         client.AdmissionregistrationV1Api(api).delete_mutating_webhook_configuration(WEBHOOK_CONFIG)
