@@ -36,6 +36,7 @@ test: cluster-bin
 bench: cluster-bin
 	$(BIN)/python bench/cluster_start.py
 	$(BIN)/python bench/sidecar_checks.py
+	$(BIN)/python bench/admission.py
 
 proto: $(STAMP)
 	$(BIN)/python proto/generate.py
