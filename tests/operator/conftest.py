@@ -3,10 +3,7 @@ real process (``python -m stigg_operator``) whose webhook the real apiserver cal
 
 from __future__ import annotations
 
-import os
 import pathlib
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,9 +11,7 @@ import pytest
 from kubernetes import client
 
 from stigg_localcluster import cluster
-from stigg_operator import keys
-from stigg_sidecar import childproc
-from tests import waiting
+from stigg_operator import keys, launcher
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 OPERATOR_NAMESPACE = "stigg-system"
@@ -32,68 +27,24 @@ def crd(local_cluster: cluster.LocalCluster, api_client: client.ApiClient) -> No
     )
 
 
-class Operator:
+class Operator(launcher.RunningOperator):
+    """The operator process as the tests run it: fast status refresh, the test image."""
+
     def __init__(
         self, local: cluster.LocalCluster, log_path: pathlib.Path, extra_env: dict[str, str]
     ) -> None:
-        self.local = local
-        self.log_path = log_path
-        self.port = childproc.free_port()
-        self.env = {
-            "PATH": os.environ.get("PATH", ""),
-            "KUBECONFIG": str(local.kubeconfig_path),
-            "STIGG_OPERATOR_NAMESPACE": OPERATOR_NAMESPACE,
-            "STIGG_OPERATOR_WEBHOOK_ADDRESS": "127.0.0.1",
-            "STIGG_OPERATOR_WEBHOOK_PORT": str(self.port),
-            "STIGG_OPERATOR_WEBHOOK_URL": f"https://127.0.0.1:{self.port}",
+        env = {
             "STIGG_OPERATOR_STATUS_INTERVAL_SECONDS": "1",
             "STIGG_OPERATOR_SIDECAR_IMAGE": TEST_IMAGE,
             **extra_env,
         }
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self, api: client.ApiClient) -> None:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "stigg_operator"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-                start_new_session=True,
-                preexec_fn=childproc.die_with_parent(),  # noqa: PLW1509 -- prctl only
-            )
-        admission = client.AdmissionregistrationV1Api(api)
-
-        def webhook_ready() -> bool:
-            if self.process is not None and self.process.poll() is not None:
-                raise AssertionError(f"the operator exited:\n{self.log()[-3000:]}")
-            try:
-                admission.read_mutating_webhook_configuration(WEBHOOK_CONFIG)
-            except client.ApiException:
-                return False
-            return "Listening for webhooks" in self.log() or _port_open(self.port)
-
-        waiting.wait_for(webhook_ready, timeout=60, what="the operator's webhook")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-
-def _port_open(port: int) -> bool:
-    import socket  # noqa: PLC0415
-
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+        super().__init__(
+            local.kubeconfig_path,
+            log_path,
+            namespace=OPERATOR_NAMESPACE,
+            webhook_config=WEBHOOK_CONFIG,
+            env=env,
+        )
 
 
 def ensure_namespace(core: client.CoreV1Api, name: str) -> None:

@@ -1,0 +1,103 @@
+"""Run the operator as a child process (``python -m stigg_operator``), for tests, benchmarks and
+the demo against a local control plane: its webhook listens on a free loopback port and the
+apiserver reaches it by URL. ``start`` returns once the webhook configuration is registered
+and the webhook port accepts connections; ``stop`` sends SIGTERM (SIGKILL after a grace).
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+
+from kubernetes import client
+
+from stigg_sidecar import childproc
+
+
+class OperatorStartError(RuntimeError):
+    """The operator exited or did not register its webhook in time; the message ends with its log."""
+
+
+class RunningOperator:
+    def __init__(
+        self,
+        kubeconfig: pathlib.Path,
+        log_path: pathlib.Path,
+        *,
+        namespace: str = "stigg-system",
+        webhook_config: str = "stigg-sidecar-injector",
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.log_path = log_path
+        self.port = childproc.free_port()
+        self.webhook_config = webhook_config
+        self.env = {
+            "PATH": os.environ.get("PATH", ""),
+            "KUBECONFIG": str(kubeconfig),
+            "STIGG_OPERATOR_NAMESPACE": namespace,
+            "STIGG_OPERATOR_WEBHOOK_ADDRESS": "127.0.0.1",
+            "STIGG_OPERATOR_WEBHOOK_PORT": str(self.port),
+            "STIGG_OPERATOR_WEBHOOK_URL": f"https://127.0.0.1:{self.port}",
+            "STIGG_OPERATOR_WEBHOOK_CONFIG": webhook_config,
+            **(env or {}),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, api: client.ApiClient, timeout: float = 60.0) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "stigg_operator"],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                start_new_session=True,
+                preexec_fn=childproc.die_with_parent(),  # noqa: PLW1509 -- prctl only
+            )
+        admission = client.AdmissionregistrationV1Api(api)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise OperatorStartError(f"the operator exited:\n{self.log()[-3000:]}")
+            try:
+                admission.read_mutating_webhook_configuration(self.webhook_config)
+                if self._port_open():
+                    return
+            except client.ApiException:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise OperatorStartError(
+                    f"the webhook was not up within {timeout:.0f}s:\n{self.log()[-3000:]}"
+                )
+            time.sleep(0.1)
+
+    def _port_open(self) -> bool:
+        with socket.socket() as sock:
+            sock.settimeout(0.2)
+            return sock.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def stop(self, grace: float = 20.0) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(grace)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def remove_webhook(self, api: client.ApiClient) -> None:
+        """A stale Fail-policy webhook blocks every later Pod creation: remove it on the way out."""
+        try:
+            client.AdmissionregistrationV1Api(api).delete_mutating_webhook_configuration(self.webhook_config)
+        except client.ApiException as error:
+            if error.status != 404:
+                raise
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
