@@ -1,22 +1,23 @@
 """The end-to-end demo (``make demo``) on the local control plane of real Kubernetes components.
 
-Part 1, the platform: a cluster of etcd, kube-apiserver and kube-controller-manager starts on
-loopback; the StiggEntitlements CRD is applied with a resource; a namespace opted in to
-injection gets a Deployment; the real controllers make its ReplicaSet and Pods.
+1. The platform: etcd, kube-apiserver and kube-controller-manager start on loopback; the
+   StiggEntitlements CRD is applied and the operator starts; a namespace opted in to injection
+   gets a Secret, a StiggEntitlements and an unchanged Deployment; the real controller-manager
+   makes the Pods and the apiserver has the operator's webhook inject the sidecar into them.
+2. The sidecar: the injected sidecar of one Pod is started from its Pod spec (the Pod runner
+   stands in for the kubelet) beside the upstream emulator (a stand-in for Stigg's API, 100 ms
+   per call like the real Edge API); its probes pass and it answers checks: a miss, cache hits,
+   a metered limit, a usage report, an invalid request; then, with the upstream killed, from its
+   cache and from the defaults, and a defaults edit in the resource reaches it without a restart.
 
-Part 2, the sidecar: the entitlement sidecar runs beside the upstream emulator (a stand-in for
-Stigg's API, 100 ms per call like the real Edge API) and answers checks: a miss, then cache
-hits, a metered limit, a usage report, an invalid request, and then, with the upstream killed,
-answers from the cache and from the static defaults. It grows as the operator lands (the
-sidecar injected into the Pods of part 1).
-
-    python demo/run.py           run the demo and stop the cluster afterwards
+    python demo/run.py           run the demo and stop everything afterwards
     python demo/run.py --keep    leave the cluster running and print the KUBECONFIG export
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import pathlib
 import shutil
 import sys
@@ -26,16 +27,20 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import grpc
+from kubernetes import client as kube
+from kubernetes import config as kubeconfig
 
-from stigg_localcluster import build, cluster
+from stigg_localcluster import build, cluster, podrunner
+from stigg_operator import keys
+from stigg_operator import launcher as operator_launcher
 from stigg_sidecar import client
-from stigg_sidecar import launcher as sidecar_launcher
 from stigg_sidecar.emulator import catalog
 from stigg_sidecar.emulator import launcher as emulator_launcher
 
 T = TypeVar("T")
 HERE = pathlib.Path(__file__).resolve().parent
 CRDS = HERE.parent / "crds"
+SIDECAR_IMAGE = "ghcr.io/stigg-entitlements/sidecar:0.1.0"
 
 
 def step(text: str) -> None:
@@ -59,42 +64,73 @@ def wait_for_pods(local: cluster.LocalCluster, namespace: str, count: int, timeo
     raise SystemExit(f"demo failed: {count} Pods did not appear in {namespace} within {timeout:.0f}s")
 
 
-def run(local: cluster.LocalCluster) -> None:
+def wait_until(probe: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not probe():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"demo failed: {what} within {timeout:.0f}s")
+        time.sleep(0.2)
+
+
+def run(
+    local: cluster.LocalCluster, api: kube.ApiClient, emulator: emulator_launcher.RunningEmulator
+) -> None:
     step("Kubernetes components (real binaries, built from the Go module proxy)")
     show(local, "version")
     show(local, "get", "--raw", "/readyz", "--request-timeout=10s")
 
-    step("Apply the StiggEntitlements CRD")
+    step("Apply the StiggEntitlements CRD and start the operator (its webhook on a loopback port)")
     show(local, "apply", "--server-side", "-f", str(CRDS))
-    show(
-        local,
-        "wait",
-        "--for=condition=Established",
-        "crd/stiggentitlements.sidecar.stigg.io",
-        "--timeout=30s",
+    local.kubectl(
+        "wait", "--for=condition=Established", "crd/stiggentitlements.sidecar.stigg.io", "--timeout=30s"
     )
+    show(local, "get", "mutatingwebhookconfigurations")
 
-    step("A namespace opted in to injection, its StiggEntitlements and an unchanged Deployment")
+    step("A namespace opted in to injection, its Secret and StiggEntitlements, and an unchanged Deployment")
     show(local, "apply", "-f", str(HERE / "namespace.yaml"))
     local.kubectl("wait", "--for=jsonpath={.metadata.name}=default", "serviceaccount/default", "-n", "shop")
+    print(
+        "$ kubectl create secret generic stigg-server-api-key -n shop --from-literal=SERVER_API_KEY=<the key>"
+    )
+    local.kubectl(
+        "create", "secret", "generic", "stigg-server-api-key", "-n", "shop",
+        f"--from-literal=SERVER_API_KEY={emulator.api_key}",
+    )  # fmt: skip
     show(local, "apply", "-f", str(HERE / "stiggentitlements.yaml"))
+    upstream = {"spec": {"upstream": {"edgeApiUrl": emulator.base_url, "apiUrl": emulator.base_url}}}
+    show(local, "patch", "stigg", "shop", "-n", "shop", "--type=merge", "-p", json.dumps(upstream))
+    wait_until(lambda: "True" in local.kubectl("get", "stigg", "shop", "-n", "shop", "-o",
+               "jsonpath={.status.conditions[?(@.type=='Ready')].status}"), "the resource to be Ready")  # fmt: skip
+    show(local, "get", "stigg", "-n", "shop")
+    show(local, "get", "configmap", keys.configmap_name("shop"), "-n", "shop", "-o", "jsonpath={.data}")
+    print()
     show(local, "apply", "-f", str(HERE / "deployment.yaml"))
 
-    step("The real controller-manager made the ReplicaSet and the Pods (Pending: no kubelet here)")
+    step("The controller-manager made the Pods; the webhook injected the sidecar (Pending: no kubelet)")
     wait_for_pods(local, "shop", 2)
-    show(local, "get", "namespace", "shop", "--show-labels")
-    show(local, "get", "stiggentitlements", "-n", "shop")
-    show(local, "get", "deployments,replicasets,pods", "-n", "shop", "-o", "wide")
-    owners = local.kubectl(
-        "get",
-        "pods",
-        "-n",
-        "shop",
-        "-o",
-        "jsonpath={range .items[*]}{.metadata.ownerReferences[0].kind}{'\\n'}{end}",
-    ).split()
-    if owners != ["ReplicaSet"] * 2:
-        raise SystemExit(f"demo failed: expected 2 Pods owned by a ReplicaSet, got owners {owners}")
+    show(local, "get", "pods", "-n", "shop", "-o", "custom-columns=POD:.metadata.name,"
+         "INIT:.spec.initContainers[*].name,RESTART:.spec.initContainers[0].restartPolicy,"
+         "APP:.spec.containers[*].name,INJECTED-FROM:.metadata.annotations.sidecar\\.stigg\\.io/injected")  # fmt: skip
+    pod = kube.CoreV1Api(api).list_namespaced_pod("shop").items[0]
+    sidecar = pod.spec.init_containers[0]
+    env = [f"{e.name}=<from Secret {e.value_from.secret_key_ref.name}>" if e.value_from else f"{e.name}={e.value}"
+           for e in sidecar.env]  # fmt: skip
+    print(f"\nthe injected container of {pod.metadata.name}: image {sidecar.image}, "
+          f"ports {[f'{p.name}:{p.container_port}' for p in sidecar.ports]}")  # fmt: skip
+    print(f"  probes: startup {sidecar.startup_probe.http_get.path}, readiness "
+          f"{sidecar.readiness_probe.http_get.path}, liveness {sidecar.liveness_probe.http_get.path}")  # fmt: skip
+    print(f"  mounts: {[f'{m.name}:{m.mount_path}' for m in sidecar.volume_mounts]}")
+    print("  env:\n    " + "\n    ".join(env))
+    app_env = {e.name: e.value for e in pod.spec.containers[0].env}
+    print(f"the app container got {keys.APP_HOST_ENV}={app_env[keys.APP_HOST_ENV]} "
+          f"{keys.APP_PORT_ENV}={app_env[keys.APP_PORT_ENV]}")  # fmt: skip
+    expect(
+        sidecar.name == keys.SIDECAR_CONTAINER and sidecar.restart_policy == "Always",
+        "native sidecar injected",
+    )
+    wait_until(lambda: local.kubectl("get", "stigg", "shop", "-n", "shop", "-o",
+               "jsonpath={.status.injectedPods}") == "2", "the status to count 2 injected Pods")  # fmt: skip
+    show(local, "get", "stigg", "-n", "shop")
 
 
 def expect(condition: bool, story: str) -> None:
@@ -108,25 +144,21 @@ def timed(call: Callable[[], T]) -> tuple[T, float]:
     return result, (time.perf_counter() - began) * 1000
 
 
-def run_sidecar(scratch: pathlib.Path) -> None:
-    step("Start the upstream emulator (Stigg's Edge and GraphQL APIs, 100 ms per call) and the sidecar")
-    emulator = emulator_launcher.start(catalog_path=catalog.SAMPLE_PATH, latency_ms=100)
-    print(f"emulator at {emulator.base_url}, catalog {catalog.SAMPLE_PATH.name}")
-    sidecar = sidecar_launcher.start(
-        {
-            "SERVER_API_KEY": emulator.api_key,
-            "EDGE_API_URL": emulator.base_url,
-            "API_URL": emulator.base_url,
-            "WS_ENABLED": "false",
-            "ENTITLEMENTS_FALLBACK": '{"feature-sso": {"hasAccess": true}}',
-            "SIDECAR_UPSTREAM_RETRIES": "0",
-        },
-        scratch / "sidecar.log",
+def run_sidecar(
+    api: kube.ApiClient, emulator: emulator_launcher.RunningEmulator, scratch: pathlib.Path
+) -> None:
+    step("Start one Pod's injected sidecar from its Pod spec (the Pod runner stands in for the kubelet)")
+    runner = podrunner.PodRunner(
+        api, {SIDECAR_IMAGE: [sys.executable, "-m", "stigg_sidecar"]}, scratch / "pods"
     )
-    ready = sidecar.http_json("/readyz")
-    print(f"sidecar gRPC at {sidecar.grpc_target}, probes at {sidecar.http_url}: /readyz {ready}")
+    pod = kube.CoreV1Api(api).list_namespaced_pod("shop").items[0]
+    sidecar = runner.run(api.sanitize_for_serialization(pod), keys.SIDECAR_CONTAINER)
+    started = sidecar.wait_probe("startupProbe")
+    print(f"{pod.metadata.name}/{keys.SIDECAR_CONTAINER} runs at Pod IP {sidecar.pod_ip}: startup probe passed "
+          f"after {started:.1f}s; readiness {sidecar.probe_once('readinessProbe')}, "
+          f"liveness {sidecar.probe_once('livenessProbe')}")  # fmt: skip
     try:
-        with client.SidecarClient(sidecar.grpc_target, timeout=5) as checks:
+        with client.SidecarClient(sidecar.address(keys.GRPC_PORT_NAME), timeout=5) as checks:
             step("Checks: the first goes upstream once, the next come from the cache")
             first, first_ms = timed(lambda: checks.get_boolean_entitlement("customer-pro", "feature-sso"))
             hits = [
@@ -166,19 +198,25 @@ def run_sidecar(scratch: pathlib.Path) -> None:
             print(f"customer-pro (cached): has_access={cached.has_access}, is_fallback={cached.is_fallback}")
             unknown = checks.get_boolean_entitlement("customer-enterprise", "feature-sso")
             print(f"customer-enterprise (never seen): has_access={unknown.has_access}, "
-                  f"is_fallback={unknown.is_fallback} (ENTITLEMENTS_FALLBACK)")  # fmt: skip
+                  f"is_fallback={unknown.is_fallback} (the resource's defaults)")  # fmt: skip
             expect(cached.has_access and not cached.is_fallback, "the cached answer must survive the outage")
-            expect(
-                unknown.has_access and unknown.is_fallback, "the default must be served, marked as fallback"
+            expect(not unknown.has_access and unknown.is_fallback, "the default must be served, as fallback")
+
+            step("Edit the defaults in the resource: the ConfigMap changes and the running sidecar follows")
+            edit = {"spec": {"defaults": {"feature-sso": {"hasAccess": True}}}}
+            print(f"$ kubectl patch stigg shop -n shop --type=merge -p '{json.dumps(edit)}'")
+            kube.CustomObjectsApi(api).patch_namespaced_custom_object(
+                keys.GROUP, keys.VERSION, "shop", keys.PLURAL, "shop", edit
             )
-        for line in sidecar.metrics().splitlines():
-            if line.startswith(
-                ("sidecar_cache_hits_total", "sidecar_cache_misses_total", "sidecar_fallbacks_served")
-            ):
-                print(line)
+            began = time.monotonic()
+            wait_until(lambda: checks.get_boolean_entitlement("customer-enterprise", "feature-sso").has_access,
+                       "the edited default to reach the running sidecar")  # fmt: skip
+            print(f"customer-enterprise may use feature-sso: True after {time.monotonic() - began:.1f}s, "
+                  "without a restart")  # fmt: skip
+        for line in sidecar.log().splitlines()[-3:]:
+            print(f"  sidecar log: {line}")
     finally:
-        sidecar.stop()
-        emulator.stop()
+        runner.stop_all()
 
 
 def pb_reason(value: int) -> str:
@@ -199,13 +237,29 @@ def main() -> int:
     started = time.monotonic()
     local.start()
     print(f"ready at {local.server} in {time.monotonic() - started:.1f}s (state in {state_dir})", flush=True)
+    api = kubeconfig.new_client_from_config(config_file=str(local.kubeconfig_path))
+    emulator = emulator_launcher.start(catalog_path=catalog.SAMPLE_PATH, latency_ms=100)
+    operator = operator_launcher.RunningOperator(
+        local.kubeconfig_path, state_dir / "operator.log", env={"STIGG_OPERATOR_STATUS_INTERVAL_SECONDS": "2"}
+    )
     try:
-        run(local)
-        run_sidecar(state_dir)
+        local.kubectl("create", "namespace", "stigg-system")
+        operator.start(api)
+        print(
+            f"upstream emulator at {emulator.base_url}; operator webhook at {operator.env['STIGG_OPERATOR_WEBHOOK_URL']}"
+        )
+        run(local, api, emulator)
+        run_sidecar(api, emulator, state_dir)
     except BaseException:
+        operator.stop()
+        operator.remove_webhook(api)
+        emulator.stop()
         local.stop()
         shutil.rmtree(state_dir, ignore_errors=True)
         raise
+    operator.stop()
+    operator.remove_webhook(api)
+    emulator.stop()
     if args.keep:
         step("The cluster keeps running. Use it, then stop it:")
         print(f"export KUBECONFIG={local.kubeconfig_path}")

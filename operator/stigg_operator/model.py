@@ -49,7 +49,7 @@ class SidecarContainerConfig:
     image: str
     image_pull_policy: str = "IfNotPresent"
     grpc_port: int = 50051
-    http_port: int = 8080
+    http_port: int = 15020  # clear of the ports apps commonly use (8080, 8000, 3000)
     log_level: str = "info"
     resources: Mapping[str, Mapping[str, str]] = dataclasses.field(
         default_factory=lambda: {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}

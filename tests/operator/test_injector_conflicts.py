@@ -34,9 +34,9 @@ def test_app_container_declaring_a_sidecar_port_is_denied(port: int, what: str) 
 
 def test_default_ports_conflict_when_the_resource_sets_none() -> None:
     pod = pods.bare_pod()
-    pod["spec"]["containers"][0]["ports"] = [{"containerPort": 8080}]
+    pod["spec"]["containers"][0]["ports"] = [{"containerPort": 15020}]
 
-    with pytest.raises(injector.InjectionError, match="container 'web' declares containerPort 8080"):
+    with pytest.raises(injector.InjectionError, match="container 'web' declares containerPort 15020"):
         injector.patch(pod, pods.config())
 
 

@@ -55,7 +55,7 @@ def test_default_ports_when_the_resource_sets_none() -> None:
 
     assert {p["name"]: p["containerPort"] for p in sidecar["ports"]} == {
         keys.GRPC_PORT_NAME: 50051,
-        keys.HTTP_PORT_NAME: 8080,
+        keys.HTTP_PORT_NAME: 15020,
     }
 
 
