@@ -54,7 +54,8 @@ def _secret_keys(core: client.CoreV1Api, namespace: str, name: str) -> Mapping[s
     return dict.fromkeys(secret.data or {}, "")
 
 
-def _apply_configmap(core: client.CoreV1Api, body: dict[str, Any]) -> None:
+def _apply_configmap(core: client.CoreV1Api, body: dict[str, Any]) -> reconcile.Problem | None:
+    """Create or update the defaults ConfigMap; never take over one that someone else made."""
     metadata = body["metadata"]
     try:
         existing = core.read_namespaced_config_map(metadata["name"], metadata["namespace"])
@@ -62,9 +63,16 @@ def _apply_configmap(core: client.CoreV1Api, body: dict[str, Any]) -> None:
         if error.status != 404:
             raise
         core.create_namespaced_config_map(metadata["namespace"], body)
-        return
-    if (existing.data or {}) != body["data"] or not existing.metadata.owner_references:
+        return None
+    owner_uid = body["metadata"]["ownerReferences"][0]["uid"]
+    if not any(ref.uid == owner_uid for ref in existing.metadata.owner_references or []):
+        where = f"{metadata['namespace']}/{metadata['name']}"
+        return reconcile.Problem(
+            "ConfigMapConflict", f"ConfigMap {where} exists and is not ours: remove or rename it"
+        )
+    if (existing.data or {}) != body["data"]:
         core.patch_namespaced_config_map(metadata["name"], metadata["namespace"], body)
+    return None
 
 
 def reconcile_one(  # noqa: PLR0917 -- one resource's coordinates, then the two indexes
@@ -102,7 +110,7 @@ def reconcile_one(  # noqa: PLR0917 -- one resource's coordinates, then the two 
             "metadata": {"name": name, "namespace": namespace, "uid": entry["uid"]},
         }
         kopf.adopt(body, owner=kopf.Body(owner))  # type: ignore[arg-type]
-        _apply_configmap(core, body)
+        problem = _apply_configmap(core, body) or problem
         configmap_name = effective.configmap_name
     status = reconcile.status(
         problem=problem,

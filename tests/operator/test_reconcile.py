@@ -103,3 +103,28 @@ def test_missing_secret_then_created(
         ),
         what="Ready=True once the Secret exists",
     )
+
+
+def test_someone_elses_configmap_is_never_taken_over(
+    api_client: client.ApiClient, namespace: str, operator: conftest.Operator
+) -> None:
+    core = client.CoreV1Api(api_client)
+    theirs = {"defaults.json": '{"mine": {"hasAccess": true}}'}
+    core.create_namespaced_config_map(
+        namespace,
+        client.V1ConfigMap(metadata=client.V1ObjectMeta(name=keys.configmap_name("shop")), data=theirs),
+    )
+    conftest.make_secret(api_client, namespace)
+    client.CustomObjectsApi(api_client).create_namespaced_custom_object(
+        keys.GROUP, keys.VERSION, namespace, keys.PLURAL,
+        conftest.make_resource("shop", {"apiKeySecretRef": {"name": "stigg-api-key"}}),
+    )  # fmt: skip
+    ready = waiting.wait_for(
+        lambda: conftest.condition(conftest.resource_status(api_client, namespace, "shop"), "Ready"),
+        what="a Ready condition",
+    )
+    assert (ready["status"], ready["reason"]) == ("False", "ConfigMapConflict")
+    assert "exists and is not ours" in ready["message"]
+    kept = core.read_namespaced_config_map(keys.configmap_name("shop"), namespace)
+    assert kept.data == theirs
+    assert not kept.metadata.owner_references
