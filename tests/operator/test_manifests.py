@@ -218,13 +218,23 @@ def test_manifests_render_with_consistent_names(
             ("ClusterRoleBinding", "stigg-operator"),
             ("Role", "stigg-operator"),
             ("RoleBinding", "stigg-operator"),
+            ("ValidatingAdmissionPolicy", "stigg-operator-configmaps"),
+            ("ValidatingAdmissionPolicyBinding", "stigg-operator-configmaps"),
             ("Service", "stigg-operator"),
             ("Deployment", "stigg-operator"),
             (keys.KIND, keys.CLUSTER_DEFAULT_NAME),
         ]
     )
     for obj in rendered:
-        if obj["kind"] not in {"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"}:
+        cluster_scoped = {
+            "Namespace",
+            "CustomResourceDefinition",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
+        }
+        if obj["kind"] not in cluster_scoped:
             assert obj["metadata"]["namespace"] == NAMESPACE, obj["metadata"]
     labels = _one(rendered, "Namespace")["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"

@@ -1,0 +1,64 @@
+"""The ValidatingAdmissionPolicy in the manifests bounds what RBAC cannot: the operator's
+ServiceAccount may write only its own ``*-stigg-defaults`` ConfigMaps, anywhere."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from collections.abc import Iterator
+
+import pytest
+from kubernetes import client, config
+
+from stigg_localcluster import cluster
+from tests import waiting
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+OPERATOR_USER = "system:serviceaccount:stigg-system:stigg-operator"
+
+
+@pytest.fixture
+def as_operator(local_cluster: cluster.LocalCluster) -> Iterator[client.CoreV1Api]:
+    """Admin credentials impersonating the operator's ServiceAccount (with its RBAC applied)."""
+    local_cluster.kubectl("apply", "-f", str(ROOT / "manifests" / "namespace.yaml"))
+    for name in ("serviceaccount.yaml", "rbac.yaml", "configmap-policy.yaml"):
+        local_cluster.kubectl("apply", "-f", str(ROOT / "manifests" / name))
+    api = config.new_client_from_config(config_file=str(local_cluster.kubeconfig_path))
+    api.set_default_header("Impersonate-User", OPERATOR_USER)
+    api.set_default_header("Impersonate-Group", "system:serviceaccounts")
+    try:
+        yield client.CoreV1Api(api)
+    finally:
+        api.close()
+        local_cluster.kubectl("delete", "-f", str(ROOT / "manifests" / "configmap-policy.yaml"))
+
+
+def _configmap(name: str, managed: bool) -> client.V1ConfigMap:
+    labels = {"app.kubernetes.io/managed-by": "stigg-operator"} if managed else None
+    return client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name, labels=labels), data={"k": "v"})
+
+
+def test_operator_writes_only_its_own_configmaps(as_operator: client.CoreV1Api, namespace: str) -> None:
+    def try_create() -> bool:
+        try:
+            as_operator.create_namespaced_config_map(
+                namespace, _configmap("probe-stigg-defaults", managed=True)
+            )
+        except client.ApiException as error:
+            if error.status == 403 and "stigg-defaults" not in str(error.body):
+                return False  # RBAC or the policy not active yet
+            raise
+        return True
+
+    waiting.wait_for(try_create, what="the operator's own ConfigMap to be allowed")
+    for name, managed, where in (
+        ("aws-auth", True, "kube-system"),
+        ("app-settings", True, namespace),
+        ("shop-stigg-defaults", False, namespace),
+    ):
+        with pytest.raises(client.ApiException) as raised:
+            as_operator.create_namespaced_config_map(where, _configmap(name, managed))
+        assert raised.value.status == 403
+        assert (
+            "may only write its own *-stigg-defaults ConfigMaps" in json.loads(raised.value.body)["message"]
+        )
