@@ -20,7 +20,6 @@ import dataclasses
 import json
 import pathlib
 import shutil
-import socket
 import ssl
 import subprocess
 import time
@@ -30,6 +29,7 @@ from collections.abc import Sequence
 
 from stigg_localcluster import build, kubeconfig, processes
 from stigg_operator import pki
+from stigg_sidecar import childproc
 
 CONTROLLERS = (
     "deployment-controller",
@@ -54,14 +54,6 @@ class ClusterError(RuntimeError):
     """The cluster could not start or be found; the message says which component and why."""
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port that was free on ``host`` a moment ago (the kernel's choice)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @dataclasses.dataclass(frozen=True)
 class Ports:
     etcd_client: int
@@ -73,7 +65,7 @@ class Ports:
     def pick(cls) -> Ports:
         chosen: set[int] = set()
         while len(chosen) < 4:
-            chosen.add(free_port())
+            chosen.add(childproc.free_port())
         etcd_client, etcd_peer, apiserver, controller_manager = sorted(chosen)
         return cls(etcd_client, etcd_peer, apiserver, controller_manager)
 

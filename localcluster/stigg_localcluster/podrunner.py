@@ -30,7 +30,6 @@ import itertools
 import os
 import pathlib
 import shutil
-import signal
 import socket
 import subprocess
 import threading
@@ -42,17 +41,13 @@ from typing import Any
 
 from kubernetes import client
 
+from stigg_sidecar import childproc
+
 _ADDRESSES = itertools.count(2)
 
 
 class PodRunnerError(RuntimeError):
     """The container cannot be started as its spec says (the kubelet would not start it either)."""
-
-
-def _die_with_parent() -> None:
-    import ctypes  # noqa: PLC0415
-
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)
 
 
 @dataclasses.dataclass
@@ -314,7 +309,7 @@ class PodRunner:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 -- prctl only
+                preexec_fn=childproc.die_with_parent(),  # noqa: PLW1509 -- prctl only
             )
         running._sync = threading.Thread(
             target=running._sync_forever, args=(self.sync_interval,), daemon=True

@@ -16,7 +16,6 @@ not yet mean that its listening sockets are closed.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import dataclasses
 import os
 import pathlib
@@ -25,14 +24,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """``preexec_fn``: ask the kernel to SIGKILL this child when its parent thread exits."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+from stigg_sidecar import childproc
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +47,7 @@ def start(
     env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], ProcessRecord]:
     """Start ``argv`` in a new session with stdout and stderr appended to ``log_path``."""
-    preexec: Callable[[], None] | None = _die_with_parent if attached else None
+    preexec: Callable[[], None] | None = childproc.die_with_parent() if attached else None
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             list(argv),
