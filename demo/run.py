@@ -79,11 +79,8 @@ def run(
     show(local, "version")
     show(local, "get", "--raw", "/readyz", "--request-timeout=10s")
 
-    step("Apply the StiggEntitlements CRD and start the operator (its webhook on a loopback port)")
-    show(local, "apply", "--server-side", "-f", str(CRDS))
-    local.kubectl(
-        "wait", "--for=condition=Established", "crd/stiggentitlements.sidecar.stigg.io", "--timeout=30s"
-    )
+    step("The StiggEntitlements CRD is installed and the operator runs (its webhook on a loopback port)")
+    show(local, "get", "crd", "stiggentitlements.sidecar.stigg.io")
     show(local, "get", "mutatingwebhookconfigurations")
 
     step("A namespace opted in to injection, its Secret and StiggEntitlements, and an unchanged Deployment")
@@ -243,6 +240,11 @@ def main() -> int:
         local.kubeconfig_path, state_dir / "operator.log", env={"STIGG_OPERATOR_STATUS_INTERVAL_SECONDS": "2"}
     )
     try:
+        step("Install the CRD, then start the operator")
+        show(local, "apply", "--server-side", "-f", str(CRDS))
+        local.kubectl(
+            "wait", "--for=condition=Established", "crd/stiggentitlements.sidecar.stigg.io", "--timeout=30s"
+        )
         local.kubectl("create", "namespace", "stigg-system")
         operator.start(api)
         print(
@@ -252,6 +254,7 @@ def main() -> int:
         run_sidecar(api, emulator, state_dir)
     except BaseException:
         operator.stop()
+        print("operator log (last lines):\n" + "\n".join(operator.log().splitlines()[-15:]), file=sys.stderr)
         operator.remove_webhook(api)
         emulator.stop()
         local.stop()

@@ -54,7 +54,7 @@ def test_operator_writes_only_its_own_configmaps(as_operator: client.CoreV1Api, 
     for name, managed, where in (
         ("aws-auth", True, "kube-system"),
         ("app-settings", True, namespace),
-        ("shop-stigg-defaults", False, namespace),
+        ("other-stigg-defaults", False, namespace),
     ):
         with pytest.raises(client.ApiException) as raised:
             as_operator.create_namespaced_config_map(where, _configmap(name, managed))
