@@ -39,18 +39,26 @@ def _configmap(name: str, managed: bool) -> client.V1ConfigMap:
 
 
 def test_operator_writes_only_its_own_configmaps(as_operator: client.CoreV1Api, namespace: str) -> None:
-    def try_create() -> bool:
-        try:
-            as_operator.create_namespaced_config_map(
-                namespace, _configmap("probe-stigg-defaults", managed=True)
-            )
-        except client.ApiException as error:
-            if error.status == 403 and "stigg-defaults" not in str(error.body):
-                return False  # RBAC or the policy not active yet
-            raise
-        return True
+    probes = iter(range(10_000))
 
-    waiting.wait_for(try_create, what="the operator's own ConfigMap to be allowed")
+    def denied_in(where: str) -> bool:
+        name = f"probe-{next(probes)}"
+        try:
+            as_operator.create_namespaced_config_map(where, _configmap(name, managed=True))
+        except client.ApiException as error:
+            if error.status == 403 and "may only write its own" in str(error.body):
+                return True
+            if error.status == 403:
+                return False  # the RBAC just applied is not in force yet
+            raise
+        return False
+
+    def policy_in_force() -> bool:
+        """The apiserver takes a moment to apply a new policy: probe until it denies, everywhere."""
+        return all(denied_in(where) for where in ("kube-system", namespace))
+
+    waiting.wait_for(policy_in_force, what="the policy to be in force")
+    as_operator.create_namespaced_config_map(namespace, _configmap("shop-stigg-defaults", managed=True))
     for name, managed, where in (
         ("aws-auth", True, "kube-system"),
         ("app-settings", True, namespace),
@@ -59,6 +67,5 @@ def test_operator_writes_only_its_own_configmaps(as_operator: client.CoreV1Api, 
         with pytest.raises(client.ApiException) as raised:
             as_operator.create_namespaced_config_map(where, _configmap(name, managed))
         assert raised.value.status == 403
-        assert (
-            "may only write its own *-stigg-defaults ConfigMaps" in json.loads(raised.value.body)["message"]
-        )
+        message = json.loads(raised.value.body)["message"]
+        assert "may only write its own *-stigg-defaults ConfigMaps" in message
