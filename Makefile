@@ -11,7 +11,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export GOTOOLCHAIN ?= local
 
-.PHONY: help install cluster-bin demo test lint format up down clean constraints bench proto
+.PHONY: help install cluster-bin demo test lint format up down clean constraints bench proto system-deps
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -30,7 +30,12 @@ cluster-bin: $(STAMP)
 demo: cluster-bin
 	$(BIN)/python demo/run.py $(DEMO_ARGS)
 
-test: cluster-bin
+# Debian packages the tests run for real (a redis-server for the shared-cache tests).
+system-deps:
+	@command -v redis-server >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+
+test: cluster-bin system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: cluster-bin

@@ -3,8 +3,9 @@
 ``Checker`` owns the fail-safe order and nothing else (no wire types, no I/O of its own):
 
 1. a fresh cache entry answers at once (the hot path: a dict lookup and the pure rules);
-2. on a miss, one single-flight upstream fetch fills the cache (unknown customers are cached
-   too, for ``negative_ttl``, so they cannot hammer the upstream);
+2. on a miss, one single-flight load fills the cache: from Redis when configured and its entry
+   is fresh enough (``shared_cache``), else from the upstream (and written to Redis); unknown
+   customers are cached too, for ``negative_ttl``, so they cannot hammer the upstream;
 3. if the upstream fails, an expired entry still answers (stale-if-error);
 4. with no entry at all: the static default for the feature (is_fallback), then the
    request's own fallback option (is_fallback), and only then a denial with a reason.
@@ -16,9 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Sequence
 
-from stigg_sidecar import cache, defaults, metrics, model, semantics
+from stigg_sidecar import cache, defaults, metrics, model, semantics, shared_cache
 from stigg_sidecar.upstream import base
 
 logger = logging.getLogger(__name__)
@@ -39,17 +41,35 @@ class Checker:
         static_defaults: defaults.Defaults,
         policy: Policy,
         sidecar_metrics: metrics.Metrics,
+        shared: shared_cache.SharedCache | None = None,
     ) -> None:
         self.upstream = upstream
+        self.shared = shared
         self.cache = store
         self.defaults = static_defaults
         self.policy = policy
         self.metrics = sidecar_metrics
 
     async def _load(self, key: model.CustomerKey) -> cache.Loaded[model.EntitlementState]:
+        """Redis (when configured and fresh enough), else the upstream; Redis again if that fails."""
+        shared_entry = None
+        if self.shared is not None:
+            shared_entry = await self.shared.get(key)
+            if shared_entry is not None:
+                age = time.time() - shared_entry.fetched_at
+                if age < self.policy.ttl:
+                    return cache.Loaded(shared_entry.state, shared_entry.size, self.policy.ttl - age)
         if self.upstream is None:
             raise base.UpstreamUnavailable("offline")
-        fetched = await self.upstream.fetch(key)
+        try:
+            fetched = await self.upstream.fetch(key)
+        except base.UpstreamError:
+            if shared_entry is None:
+                raise
+            # A stale shared entry beats nothing; keep it briefly, then try the upstream again.
+            return cache.Loaded(shared_entry.state, shared_entry.size, self.policy.negative_ttl)
+        if self.shared is not None and fetched.state.exists:
+            await self.shared.put(fetched.state, fetched.size)
         ttl = self.policy.ttl if fetched.state.exists else self.policy.negative_ttl
         return cache.Loaded(fetched.state, fetched.size, ttl)
 
@@ -60,7 +80,7 @@ class Checker:
             self.metrics.cache_hits.inc()
             return hit[0]
         self.metrics.cache_misses.inc()
-        if self.upstream is None:
+        if self.upstream is None and self.shared is None:
             return None
         try:
             return await self.cache.load(key, lambda: self._load(key))

@@ -27,7 +27,7 @@ from aiohttp import web
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from stigg_sidecar import cache, checker, defaults, metrics, model, servicer, settings
+from stigg_sidecar import cache, checker, defaults, metrics, model, servicer, settings, shared_cache
 from stigg_sidecar.upstream import breaker, stigg
 from stigg_sidecar.v1 import sidecar_pb2, sidecar_pb2_grpc
 
@@ -84,8 +84,14 @@ class Sidecar:
         store: cache.Cache[model.CustomerKey, model.EntitlementState] = cache.Cache(
             max_bytes=config.cache_max_size_bytes
         )
+        self.shared = (
+            shared_cache.SharedCache(config.redis, self.metrics)
+            if config.redis is not None and not config.offline
+            else None
+        )
         self.checker = checker.Checker(
             upstream=upstream,
+            shared=self.shared,
             store=store,
             static_defaults=self.defaults,
             policy=checker.Policy(
@@ -151,6 +157,8 @@ class Sidecar:
             await self.http_runner.cleanup()
         if self.upstream is not None:
             await self.upstream.close()
+        if self.shared is not None:
+            await self.shared.close()
         logger.info("stopped")
 
     # -- HTTP -----------------------------------------------------------------------------------

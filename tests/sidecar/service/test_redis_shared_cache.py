@@ -1,0 +1,120 @@
+"""Redis as a shared cache between sidecars: a second sidecar answers its first check without an
+upstream call; with Redis killed, checks keep succeeding; once Redis is back, it is used again.
+Runs a real redis-server (installed by .ci/run)."""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from stigg_sidecar import childproc, client
+from stigg_sidecar.emulator import launcher
+from tests import waiting
+from tests.sidecar import conftest
+
+
+class RedisServer:
+    def __init__(self, workdir: pathlib.Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise AssertionError(
+                "redis-server is not installed (.ci/run installs it: apt-get install redis-server)"
+            )
+        self.binary = binary
+        self.workdir = workdir
+        self.port = childproc.free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=childproc.die_with_parent(),  # noqa: PLW1509 -- prctl only
+        )  # fmt: skip
+        waiting.wait_for(self._answers, timeout=10, what="redis-server to accept connections")
+
+    def _answers(self) -> bool:
+        try:
+            return bool(redis.Redis(port=self.port, socket_timeout=0.5).ping())
+        except redis.exceptions.RedisError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def stored(self) -> list[bytes]:
+        return sorted(redis.Redis(port=self.port).scan_iter("*"))
+
+
+@pytest.fixture
+def redis_server(tmp_path: pathlib.Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _env(emulator: launcher.RunningEmulator, server: RedisServer) -> dict[str, str]:
+    return {
+        **conftest.upstream_env(emulator),
+        "REDIS_ENVIRONMENT_PREFIX": "test-env",
+        "REDIS_HOST": "127.0.0.1",
+        "REDIS_PORT": str(server.port),
+        "REDIS_KEYS_TTL_IN_SECS": "600",
+    }
+
+
+async def test_second_sidecar_answers_from_redis(
+    emulator: launcher.RunningEmulator, redis_server: RedisServer, start_sidecar: conftest.SidecarFactory
+) -> None:
+    first = start_sidecar(_env(emulator, redis_server))
+    async with client.AsyncSidecarClient(first.grpc_target, timeout=5) as checks:
+        assert (await checks.get_boolean_entitlement("customer-pro", "feature-sso")).has_access
+    assert redis_server.stored() == [b"test-env:stigg-sidecar:v1:entitlements:customer-pro:"]
+
+    second = start_sidecar(_env(emulator, redis_server))
+    async with client.AsyncSidecarClient(second.grpc_target, timeout=5) as checks:
+        answer = await checks.get_metered_entitlement("customer-pro", "feature-api-calls", requested_usage=1)
+        assert (answer.has_access, answer.is_fallback, answer.entitlement.current_usage) == (
+            True,
+            False,
+            99000,
+        )
+    requests = await conftest.upstream_requests(emulator)
+    assert requests["byCustomer"] == {"customer-pro": 1}, "the second sidecar's first check came from Redis"
+
+
+async def test_checks_survive_a_redis_outage_and_use_it_again(
+    emulator: launcher.RunningEmulator, redis_server: RedisServer, start_sidecar: conftest.SidecarFactory
+) -> None:
+    sidecar = start_sidecar(_env(emulator, redis_server))
+    async with client.AsyncSidecarClient(sidecar.grpc_target, timeout=5) as checks:
+        redis_server.stop()
+        began = time.monotonic()
+        during = await checks.get_boolean_entitlement("customer-pro", "feature-sso")
+        assert (during.has_access, during.is_fallback) == (True, False), "answered from the upstream"
+        assert time.monotonic() - began < 2, "a dead Redis must not slow checks down much"
+        assert sidecar.metric("sidecar_redis_client_errors_total") >= 1
+        assert sidecar.http_json("/readyz")[0] == 200
+
+        redis_server.start()  # same port, empty
+        for customer in ("customer-free", "customer-enterprise"):
+            assert (
+                await checks.get_boolean_entitlement(customer, "feature-data-region")
+            ).has_access is not None
+    assert b"test-env:stigg-sidecar:v1:entitlements:customer-enterprise:" in redis_server.stored()
+    log = sidecar.log()
+    assert "redis read failed, serving from the in-process cache meanwhile" in log
+    assert "redis is reachable again" in log
