@@ -180,7 +180,7 @@ def run_sidecar(
 
             report = checks.report_usage("customer-free", "feature-api-calls", 700)
             after = checks.get_metered_entitlement("customer-free", "feature-api-calls", requested_usage=1)
-            print(f"reported 700 calls: upstream says {report.current_usage:.0f} used; "
+            print(f"reported 700 calls (durably queued for the upstream): {report.current_usage:.0f} used; "
                   f"the next check sees {after.entitlement.current_usage:.0f}")  # fmt: skip
             expect(after.entitlement.current_usage == 950, "the check after a report must see it")
 

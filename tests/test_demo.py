@@ -42,7 +42,7 @@ def test_demo_runs_and_stops_its_cluster(control_plane_binaries: build.Binaries)
     # Part 2: the sidecar beside the upstream emulator.
     assert re.search(r"^customer-pro may use feature-sso: True \([\d.]+ ms, a miss\)$", out, re.M)
     assert "reason=ACCESS_DENIED_REASON_REQUESTED_USAGE_EXCEEDING_LIMIT" in out
-    assert "upstream says 950 used; the next check sees 950" in out
+    assert "reported 700 calls (durably queued for the upstream): 950 used; the next check sees 950" in out
     assert "INVALID_ARGUMENT: options.requested_usage: must be a non-negative number" in out
     assert "customer-pro (cached): has_access=True, is_fallback=False" in out
     assert "customer-enterprise (never seen): has_access=False, is_fallback=True" in out

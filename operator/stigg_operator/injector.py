@@ -358,6 +358,7 @@ def sidecar_env(config: model.EffectiveConfig, log_level: str) -> list[dict[str,
     put("SIDECAR_BIND_ADDRESS", "0.0.0.0")  # noqa: S104 -- the kubelet probes the Pod IP
     put("LOG_LEVEL", log_level)
     put("SIDECAR_DEFAULTS_DIR", keys.DEFAULTS_MOUNT_PATH)
+    put("SIDECAR_STATE_DIR", keys.STATE_MOUNT_PATH)  # the usage outbox survives container restarts
     if config.defaults:
         # The same defaults as the mounted ConfigMap, which takes precedence while it exists: this
         # covers the first seconds of a brand-new resource and Pods served by cluster-default,

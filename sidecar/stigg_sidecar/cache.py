@@ -88,6 +88,11 @@ class Cache(Generic[K, V]):
             self.stats.stale_hits += 1
         return entry.value, fresh
 
+    def peek(self, key: K) -> V | None:
+        """The cached value (fresh or not) without counting a hit or touching the LRU order."""
+        entry = self._entries.get(key)
+        return None if entry is None else entry.value
+
     def put(self, key: K, value: V, *, size: int, ttl: float) -> None:
         """Store ``value`` (replacing any entry for ``key``), then evict down to ``max_bytes``."""
         self.invalidate(key)

@@ -18,9 +18,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 
-from stigg_sidecar import cache, defaults, metrics, model, semantics, shared_cache
+from stigg_sidecar import cache, defaults, metrics, model, outbox, semantics, shared_cache
 from stigg_sidecar.upstream import base
 
 logger = logging.getLogger(__name__)
@@ -42,9 +43,12 @@ class Checker:
         policy: Policy,
         sidecar_metrics: metrics.Metrics,
         shared: shared_cache.SharedCache | None = None,
+        usage_outbox: outbox.Outbox | None = None,
     ) -> None:
         self.upstream = upstream
         self.shared = shared
+        self.outbox = usage_outbox
+        self.on_outbox_added: Callable[[], None] = lambda: None
         self.cache = store
         self.defaults = static_defaults
         self.policy = policy
@@ -141,16 +145,42 @@ class Checker:
         return loaded.value.exists
 
     async def report_usage(self, reports: Sequence[base.UsageReport]) -> list[base.UsageResult]:
-        """Forward usage upstream and apply the new current usage to the cached state at once."""
+        """Accept usage: into the durable outbox (answered once committed, sent upstream in order)
+        when there is one, else straight upstream; either way the cached usage moves at once."""
         if self.upstream is None:
             raise base.UpstreamUnavailable("the sidecar is offline: usage cannot be reported")
-        results = await self.upstream.report_usage(reports)
-        for result in results:
-            if result.current_usage is not None:
-                self._apply_usage(
-                    result.customer_id, result.resource_id, result.feature_id, result.current_usage
-                )
-        return results
+        if self.outbox is None:
+            results = await self.upstream.report_usage(reports)
+            for result in results:
+                if result.current_usage is not None:
+                    self._apply_usage(
+                        result.customer_id, result.resource_id, result.feature_id, result.current_usage
+                    )
+            return results
+        keyed = [
+            dataclasses.replace(r, idempotency_key=r.idempotency_key or str(uuid.uuid4())) for r in reports
+        ]
+        await self.outbox.add_usage(keyed)
+        self.on_outbox_added()
+        return [self._apply_locally(report) for report in keyed]
+
+    def _apply_locally(self, report: base.UsageReport) -> base.UsageResult:
+        key = model.CustomerKey(report.customer_id, report.resource_id)
+        state = self.cache.peek(key)
+        entitlement = None if state is None else state.entitlements.get(report.feature_id)
+        usage = None
+        if entitlement is not None:
+            usage = report.value if report.set_total else entitlement.current_usage + report.value
+            self._apply_usage(report.customer_id, report.resource_id, report.feature_id, usage)
+        return base.UsageResult(
+            measurement_id=report.idempotency_key or "",
+            customer_id=report.customer_id,
+            feature_id=report.feature_id,
+            resource_id=report.resource_id,
+            current_usage=usage,
+            usage_period_start=None if entitlement is None else entitlement.usage_period_start,
+            usage_period_end=None if entitlement is None else entitlement.usage_period_end,
+        )
 
     def _apply_usage(self, customer_id: str, resource_id: str | None, feature_id: str, usage: float) -> None:
         def change(state: model.EntitlementState) -> model.EntitlementState:
@@ -161,4 +191,8 @@ class Checker:
     async def report_events(self, events: Sequence[base.UsageEvent]) -> None:
         if self.upstream is None:
             raise base.UpstreamUnavailable("the sidecar is offline: events cannot be reported")
-        await self.upstream.report_events(events)
+        if self.outbox is None:
+            await self.upstream.report_events(events)
+            return
+        await self.outbox.add_events(events)
+        self.on_outbox_added()

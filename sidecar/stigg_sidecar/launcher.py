@@ -83,6 +83,7 @@ def start(env: Mapping[str, str], log_path: pathlib.Path, *, timeout: float = 20
         "SIDECAR_BIND_ADDRESS": "127.0.0.1",
         "GRPC_PORT": str(grpc_port),
         "SIDECAR_HTTP_PORT": str(http_port),
+        "SIDECAR_STATE_DIR": str(log_path.parent / f"state-{grpc_port}"),
         **env,
     }
     with log_path.open("ab") as log:

@@ -78,6 +78,18 @@ class Metrics:
         self.defaults_loaded = prom.Gauge(
             "sidecar_defaults_features", "Features with a static default value", registry=r
         )
+        self.outbox_depth = prom.Gauge(
+            "sidecar_outbox_depth", "Reports and events waiting for the upstream", registry=r
+        )
+        self.outbox_oldest_age = prom.Gauge(
+            "sidecar_outbox_oldest_age_seconds", "Age of the oldest item waiting for the upstream", registry=r
+        )
+        self.outbox_sent = prom.Counter(
+            "sidecar_outbox_sent", "Outbox items the upstream accepted", registry=r
+        )
+        self.outbox_rejected = prom.Counter(
+            "sidecar_outbox_rejected", "Outbox items the upstream refused outright (dropped)", registry=r
+        )
         self.breaker_open = prom.Gauge(
             "sidecar_upstream_breaker_open", "1 while the upstream circuit breaker is open", registry=r
         )

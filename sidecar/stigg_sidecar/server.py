@@ -27,7 +27,7 @@ from aiohttp import web
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from stigg_sidecar import cache, checker, defaults, metrics, model, servicer, settings, shared_cache
+from stigg_sidecar import cache, checker, defaults, metrics, model, outbox, servicer, settings, shared_cache
 from stigg_sidecar.upstream import breaker, stigg
 from stigg_sidecar.v1 import sidecar_pb2, sidecar_pb2_grpc
 
@@ -89,9 +89,15 @@ class Sidecar:
             if config.redis is not None and not config.offline
             else None
         )
+        self.outbox = (
+            outbox.Outbox(config.state_dir / "outbox.sqlite3", max_items=config.outbox_max_items)
+            if upstream is not None
+            else None
+        )
         self.checker = checker.Checker(
             upstream=upstream,
             shared=self.shared,
+            usage_outbox=self.outbox,
             store=store,
             static_defaults=self.defaults,
             policy=checker.Policy(
@@ -106,11 +112,16 @@ class Sidecar:
         self.http_port = 0
         self.serving = False
         self._watcher: asyncio.Task[None] | None = None
+        self._drainer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         config = self.settings
         self.defaults.refresh()
         self._watcher = asyncio.create_task(self.defaults.watch(config.defaults_poll_seconds))
+        if self.outbox is not None and self.upstream is not None:
+            drainer = outbox.Drainer(self.outbox, self.upstream, self.metrics)
+            self.checker.on_outbox_added = drainer.wakeup.set
+            self._drainer = asyncio.create_task(drainer.run())
 
         server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
         sidecar_pb2_grpc.add_SidecarServiceServicer_to_server(
@@ -149,10 +160,13 @@ class Sidecar:
         await self.health.enter_graceful_shutdown()
         if self.grpc_server is not None:
             await self.grpc_server.stop(self.settings.shutdown_grace_seconds)
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
+        for task in (self._watcher, self._drainer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self.outbox is not None:
+            self.outbox.close()
         if self.http_runner is not None:
             await self.http_runner.cleanup()
         if self.upstream is not None:
@@ -187,6 +201,10 @@ class Sidecar:
         self.metrics.cache_bytes.set(self.checker.cache.bytes)
         self.metrics.cache_entries.set(len(self.checker.cache))
         self.metrics.defaults_loaded.set(len(self.defaults))
+        if self.outbox is not None:
+            depth, oldest = await self.outbox.stats()
+            self.metrics.outbox_depth.set(depth)
+            self.metrics.outbox_oldest_age.set(oldest)
         return web.Response(body=self.metrics.exposition(), content_type="text/plain", charset="utf-8")
 
 

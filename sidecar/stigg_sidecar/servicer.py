@@ -4,7 +4,8 @@ Each method converts the request (``wire``), asks the checker, converts the answ
 counts the outcome. This is the one place that maps errors to gRPC status codes:
 ``wire.InvalidRequest`` → INVALID_ARGUMENT (the message names the field); an upstream that
 cannot be reached for a write → UNAVAILABLE; an upstream that refuses a write →
-FAILED_PRECONDITION (our API key) or INVALID_ARGUMENT (its input). Checks never fail for
+FAILED_PRECONDITION (our API key) or INVALID_ARGUMENT (its input); a full usage outbox →
+RESOURCE_EXHAUSTED. Checks never fail for
 upstream reasons: the checker's fail-safe order always yields an answer.
 """
 
@@ -16,7 +17,7 @@ from typing import Any, NoReturn
 import grpc
 from google.protobuf import empty_pb2
 
-from stigg_sidecar import checker, metrics, model, semantics, wire
+from stigg_sidecar import checker, metrics, model, outbox, semantics, wire
 from stigg_sidecar.upstream import base
 from stigg_sidecar.v1 import sidecar_pb2 as pb
 from stigg_sidecar.v1 import sidecar_pb2_grpc as pb_grpc
@@ -253,6 +254,8 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
             await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
         try:
             (result,) = await self.checker.report_usage([report])
+        except outbox.OutboxFull as error:
+            await _abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
         except base.UpstreamError as error:
             await _upstream_failed(context, error)
         return wire.usage_result(result)
@@ -268,6 +271,8 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
             await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
         try:
             results = await self.checker.report_usage(reports)
+        except outbox.OutboxFull as error:
+            await _abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
         except base.UpstreamError as error:
             await _upstream_failed(context, error)
         return pb.ReportUsageBulkResponse(usages=[wire.usage_result(r) for r in results])
@@ -281,6 +286,8 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
             await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
         try:
             await self.checker.report_events(events)
+        except outbox.OutboxFull as error:
+            await _abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
         except base.UpstreamError as error:
             await _upstream_failed(context, error)
         return empty_pb2.Empty()

@@ -35,6 +35,8 @@ variable and the problem. The API key is kept out of ``repr`` and never appears 
 | SIDECAR_BREAKER_FAILURES | 5 | consecutive failures that open the circuit breaker |
 | SIDECAR_BREAKER_RESET_SECONDS | 10 | how long the breaker stays open before a trial request |
 | SIDECAR_SHUTDOWN_GRACE_SECONDS | 10 | how long SIGTERM waits for in-flight calls |
+| SIDECAR_STATE_DIR | /var/lib/stigg | the state volume: the usage outbox lives here |
+| SIDECAR_OUTBOX_MAX_ITEMS | 100000 | reports and events the outbox holds at most (then RESOURCE_EXHAUSTED) |
 """
 
 from __future__ import annotations
@@ -94,6 +96,8 @@ class Settings:
     breaker_failures: int = 5
     breaker_reset_seconds: float = 10.0
     shutdown_grace_seconds: float = 10.0
+    state_dir: pathlib.Path = pathlib.Path("/var/lib/stigg")
+    outbox_max_items: int = 100_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -153,6 +157,8 @@ class Settings:
             breaker_failures=env.integer("SIDECAR_BREAKER_FAILURES", 5, low=1, high=1000),
             breaker_reset_seconds=env.seconds("SIDECAR_BREAKER_RESET_SECONDS", 10.0),
             shutdown_grace_seconds=env.seconds("SIDECAR_SHUTDOWN_GRACE_SECONDS", 10.0),
+            state_dir=pathlib.Path(environ.get("SIDECAR_STATE_DIR", "").strip() or "/var/lib/stigg"),
+            outbox_max_items=env.integer("SIDECAR_OUTBOX_MAX_ITEMS", 100_000, low=1, high=10**8),
         )
 
 

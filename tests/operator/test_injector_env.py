@@ -38,6 +38,7 @@ def test_full_spec_wires_every_variable() -> None:
         "SIDECAR_BIND_ADDRESS": {"name": "SIDECAR_BIND_ADDRESS", "value": "0.0.0.0"},  # noqa: S104
         "LOG_LEVEL": {"name": "LOG_LEVEL", "value": "debug"},
         "SIDECAR_DEFAULTS_DIR": {"name": "SIDECAR_DEFAULTS_DIR", "value": keys.DEFAULTS_MOUNT_PATH},
+        "SIDECAR_STATE_DIR": {"name": "SIDECAR_STATE_DIR", "value": keys.STATE_MOUNT_PATH},
         "ENTITLEMENTS_FALLBACK": {
             "name": "ENTITLEMENTS_FALLBACK",
             "value": '{"feature-api-calls":{"hasAccess":true,"usageLimit":100}}',
@@ -59,6 +60,7 @@ def test_minimal_spec_leaves_unset_options_to_the_sidecar_defaults() -> None:
         "SIDECAR_BIND_ADDRESS",
         "LOG_LEVEL",
         "SIDECAR_DEFAULTS_DIR",
+        "SIDECAR_STATE_DIR",
     }
     assert env["GRPC_PORT"]["value"] == "50051"
     assert env["LOG_LEVEL"]["value"] == "info"

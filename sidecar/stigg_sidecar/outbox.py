@@ -1,0 +1,223 @@
+"""The durable usage outbox: reports and events the sidecar accepted, until the upstream has them.
+
+A report is answered only once it is committed to SQLite (``SIDECAR_STATE_DIR/outbox.sqlite3``,
+the Pod's state volume), with the idempotency key it will carry upstream. ``Drainer`` sends the
+rows in order (consecutive usage reports as one bulk call, events likewise) and deletes them
+only after the upstream accepted them; a restart resumes with the same rows and keys, and the
+upstream's idempotency keeps a resent report from counting twice. So neither an outage nor a
+SIGKILL loses or doubles anything. The outbox is bounded: when full, ``OutboxFull`` (the caller
+gets RESOURCE_EXHAUSTED) rather than silent loss. A batch the upstream refuses outright (4xx:
+an unknown feature, say) would block everything behind it forever, so it is logged, counted
+(``sidecar_outbox_rejected_total``) and dropped.
+
+SQLite runs in WAL mode with ``synchronous=NORMAL``: durable across a process crash (which is
+what a SIGKILL is); all access goes through one worker thread, in submission order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import dataclasses
+import datetime
+import json
+import logging
+import pathlib
+import sqlite3
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from stigg_sidecar import metrics
+from stigg_sidecar.upstream import base
+
+logger = logging.getLogger(__name__)
+
+USAGE, EVENT = "usage", "event"
+
+
+class OutboxFull(Exception):
+    """The outbox holds its maximum: the report was not accepted."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    seq: int
+    kind: str
+    payload: dict[str, Any]
+    created: float
+
+
+def _usage_payload(report: base.UsageReport) -> dict[str, Any]:
+    return {
+        "customerId": report.customer_id,
+        "featureId": report.feature_id,
+        "value": report.value,
+        "resourceId": report.resource_id,
+        "set": report.set_total,
+        "dimensions": dict(report.dimensions),
+        "timestamp": report.timestamp.isoformat() if report.timestamp else None,
+        "key": report.idempotency_key,
+    }
+
+
+def _usage_report(payload: dict[str, Any]) -> base.UsageReport:
+    stamp = payload["timestamp"]
+    return base.UsageReport(
+        customer_id=payload["customerId"],
+        feature_id=payload["featureId"],
+        value=payload["value"],
+        resource_id=payload["resourceId"],
+        set_total=payload["set"],
+        dimensions=payload["dimensions"],
+        timestamp=datetime.datetime.fromisoformat(stamp) if stamp else None,
+        idempotency_key=payload["key"],
+    )
+
+
+def _event_payload(event: base.UsageEvent) -> dict[str, Any]:
+    return {
+        "eventName": event.event_name,
+        "customerId": event.customer_id,
+        "key": event.idempotency_key,
+        "resourceId": event.resource_id,
+        "dimensions": dict(event.dimensions),
+        "timestamp": event.timestamp.isoformat() if event.timestamp else None,
+    }
+
+
+def _usage_event(payload: dict[str, Any]) -> base.UsageEvent:
+    stamp = payload["timestamp"]
+    return base.UsageEvent(
+        event_name=payload["eventName"],
+        customer_id=payload["customerId"],
+        idempotency_key=payload["key"],
+        resource_id=payload["resourceId"],
+        dimensions=payload["dimensions"],
+        timestamp=datetime.datetime.fromisoformat(stamp) if stamp else None,
+    )
+
+
+class Outbox:
+    def __init__(self, path: pathlib.Path, *, max_items: int) -> None:
+        self.path = path
+        self.max_items = max_items
+        self._worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
+        self._db: sqlite3.Connection | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._db is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+                " kind TEXT NOT NULL, payload TEXT NOT NULL, created REAL NOT NULL)"
+            )
+            self._db = db
+        return self._db
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._worker, fn, *args)
+
+    def _add(self, kind: str, payloads: Sequence[dict[str, Any]]) -> None:
+        db = self._connect()
+        (depth,) = db.execute("SELECT COUNT(*) FROM outbox").fetchone()
+        if depth + len(payloads) > self.max_items:
+            raise OutboxFull(f"the usage outbox holds {depth} of at most {self.max_items} items")
+        now = time.time()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(
+                "INSERT INTO outbox (kind, payload, created) VALUES (?, ?, ?)",
+                [(kind, json.dumps(p, separators=(",", ":")), now) for p in payloads],
+            )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    async def add_usage(self, reports: Sequence[base.UsageReport]) -> None:
+        await self._run(self._add, USAGE, [_usage_payload(r) for r in reports])
+
+    async def add_events(self, events: Sequence[base.UsageEvent]) -> None:
+        await self._run(self._add, EVENT, [_event_payload(e) for e in events])
+
+    def _peek(self, limit: int) -> list[Row]:
+        rows = (
+            self._connect()
+            .execute("SELECT seq, kind, payload, created FROM outbox ORDER BY seq LIMIT ?", (limit,))
+            .fetchall()
+        )
+        return [Row(seq, kind, json.loads(payload), created) for seq, kind, payload, created in rows]
+
+    async def peek(self, limit: int) -> list[Row]:
+        rows: list[Row] = await self._run(self._peek, limit)
+        return rows
+
+    def _remove(self, seqs: Sequence[int]) -> None:
+        self._connect().executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
+
+    async def remove(self, seqs: Sequence[int]) -> None:
+        await self._run(self._remove, seqs)
+
+    def _stats(self) -> tuple[int, float]:
+        depth, oldest = self._connect().execute("SELECT COUNT(*), MIN(created) FROM outbox").fetchone()
+        return depth, 0.0 if oldest is None else max(0.0, time.time() - oldest)
+
+    async def stats(self) -> tuple[int, float]:
+        """(number of items waiting, age in seconds of the oldest)."""
+        result: tuple[int, float] = await self._run(self._stats)
+        return result
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._worker.submit(self._db.close).result()
+        self._worker.shutdown(wait=True)
+
+
+class Drainer:
+    """Sends the outbox upstream in order; runs as a task for the sidecar's lifetime."""
+
+    def __init__(
+        self, outbox: Outbox, upstream: base.Upstream, sidecar_metrics: metrics.Metrics, *, batch: int = 100
+    ) -> None:
+        self.outbox = outbox
+        self.upstream = upstream
+        self.metrics = sidecar_metrics
+        self.batch = batch
+        self.wakeup = asyncio.Event()
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while True:
+            rows = await self.outbox.peek(self.batch)
+            if not rows:
+                self.wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wakeup.wait(), timeout=1.0)
+                continue
+            kind = rows[0].kind
+            run = rows[: next((i for i, r in enumerate(rows) if r.kind != kind), len(rows))]
+            try:
+                if kind == USAGE:
+                    await self.upstream.report_usage([_usage_report(r.payload) for r in run])
+                else:
+                    await self.upstream.report_events([_usage_event(r.payload) for r in run])
+            except base.UpstreamRejected as error:
+                if error.status in {401, 403}:  # our key: retrying later may work (a fixed Secret)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                logger.error("the upstream refused %d %s report(s), dropping them: %s", len(run), kind, error)
+                self.metrics.outbox_rejected.inc(len(run))
+            except base.UpstreamError as error:
+                logger.debug("the outbox waits for the upstream: %s", error)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            await self.outbox.remove([r.seq for r in run])
+            self.metrics.outbox_sent.inc(len(run))
+            backoff = 0.2
