@@ -10,6 +10,7 @@ import pytest
 from stigg_sidecar import client
 from stigg_sidecar import launcher as sidecar_launcher
 from stigg_sidecar.emulator import launcher
+from tests import waiting
 from tests.sidecar import conftest
 
 
@@ -50,7 +51,12 @@ async def test_refused_api_key_serves_defaults_and_never_logs_the_key(
         assert (answer.has_access, answer.is_fallback) == (True, True)
         accepted = await sidecar_client.report_usage("customer-pro", "feature-api-calls", 1)
         assert accepted.measurement_id, "kept in the outbox until the key is fixed"
-    assert sidecar.metric("sidecar_invalid_api_key_errors_total") >= 2
+    # The fetch was refused, and so is the outbox's attempt to send the report (it keeps it).
+    waiting.wait_for(
+        lambda: sidecar.metric("sidecar_invalid_api_key_errors_total") >= 2,
+        timeout=10,
+        what="the outbox's attempt to be refused too",
+    )
     assert sidecar.metric("sidecar_outbox_depth") == 1
     log = sidecar.log()
     assert "refused the API key" in log
