@@ -184,8 +184,7 @@ def main() -> int:
             )
         misses = sidecar.metric("sidecar_cache_misses_total")
     finally:
-        echo.terminate()
-        echo.wait(10)
+        childproc.stop(echo, 10)
         sidecar.stop()
         emulator.stop()
 

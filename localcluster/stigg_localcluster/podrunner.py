@@ -137,13 +137,8 @@ class RunningContainer:
         self._stop.set()
         if self._sync is not None:
             self._sync.join(5)
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            childproc.stop(self.process, 15)
 
     # -- volumes ---------------------------------------------------------------------------------
     def _read(self, projection: _Projection) -> tuple[str | None, dict[str, bytes] | None]:

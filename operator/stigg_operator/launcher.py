@@ -83,21 +83,20 @@ class RunningOperator:
             return sock.connect_ex(("127.0.0.1", self.port)) == 0
 
     def stop(self, grace: float = 20.0) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(grace)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            childproc.stop(self.process, grace)
 
     def remove_webhook(self, api: client.ApiClient) -> None:
-        """A stale Fail-policy webhook blocks every later Pod creation: remove it on the way out."""
-        try:
-            client.AdmissionregistrationV1Api(api).delete_mutating_webhook_configuration(self.webhook_config)
-        except client.ApiException as error:
-            if error.status != 404:
-                raise
+        remove_webhook(api, self.webhook_config)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def remove_webhook(api: client.ApiClient, name: str) -> None:
+    """A stale Fail-policy webhook blocks every later Pod creation: remove it on the way out."""
+    try:
+        client.AdmissionregistrationV1Api(api).delete_mutating_webhook_configuration(name)
+    except client.ApiException as error:
+        if error.status != 404:
+            raise

@@ -1,11 +1,13 @@
-"""Helpers for running our servers as child processes (the launchers of the sidecar and the
-upstream emulator): a free loopback port, and a child that dies with its parent."""
+"""Helpers for running our servers as child processes (the launchers of the sidecar, the
+upstream emulator and the operator, the Pod runner): a free loopback port, a child that dies
+with its parent, and a graceful stop."""
 
 from __future__ import annotations
 
 import ctypes
 import signal
 import socket
+import subprocess
 import sys
 from collections.abc import Callable
 
@@ -34,3 +36,15 @@ def free_port(host: str = "127.0.0.1") -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def stop(process: subprocess.Popen[bytes], grace: float) -> int:
+    """SIGTERM, wait up to ``grace`` seconds, then SIGKILL; the exit status. Idempotent."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode

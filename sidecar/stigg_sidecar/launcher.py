@@ -65,14 +65,7 @@ class RunningSidecar:
 
     def stop(self, grace: float = 15.0) -> int:
         """SIGTERM, wait up to ``grace`` seconds (then SIGKILL); the exit status."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(grace)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return childproc.stop(self.process, grace)
 
 
 def start(env: Mapping[str, str], log_path: pathlib.Path, *, timeout: float = 20.0) -> RunningSidecar:

@@ -12,6 +12,7 @@ from kubernetes import client
 
 from stigg_localcluster import cluster
 from stigg_operator import keys, launcher
+from tests import waiting
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 OPERATOR_NAMESPACE = "stigg-system"
@@ -71,16 +72,12 @@ def operator(
         yield running
     finally:
         running.stop()
-        remove_webhook(api_client)
+        running.remove_webhook(api_client)
 
 
 def remove_webhook(api: client.ApiClient) -> None:
-    """A stale Fail-policy webhook would block every later Pod creation: always remove it."""
-    try:
-        client.AdmissionregistrationV1Api(api).delete_mutating_webhook_configuration(WEBHOOK_CONFIG)
-    except client.ApiException as error:
-        if error.status != 404:
-            raise
+    """The tests' webhook configuration, removed whether an operator runs or not."""
+    launcher.remove_webhook(api, WEBHOOK_CONFIG)
 
 
 def make_resource(name: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -111,3 +108,14 @@ def resource_status(api: client.ApiClient, namespace: str, name: str) -> dict[st
 
 def condition(status: dict[str, Any], kind: str) -> dict[str, Any] | None:
     return next((c for c in status.get("conditions") or [] if c["type"] == kind), None)
+
+
+def wait_ready(api: client.ApiClient, namespace: str, name: str, what: str = "Ready=True") -> dict[str, Any]:
+    """Wait until the resource reports Ready=True; its Ready condition."""
+    ready: dict[str, Any] = waiting.wait_for(
+        lambda: (
+            (c := condition(resource_status(api, namespace, name), "Ready")) and c["status"] == "True" and c
+        ),
+        what=what,
+    )
+    return ready

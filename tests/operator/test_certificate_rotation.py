@@ -43,7 +43,7 @@ def fast_rotating_operator(
         yield running
     finally:
         running.stop()
-        conftest.remove_webhook(api_client)
+        running.remove_webhook(api_client)
         core.delete_namespaced_secret(secret_name, conftest.OPERATOR_NAMESPACE)
 
 

@@ -37,7 +37,7 @@ def test_secret_round_trip_and_garbage() -> None:
     assert certs.needs_renewal(None, HOSTS, NOW, datetime.timedelta(0))
 
 
-def test_live_context_swaps_certificates(tmp_path: object) -> None:
+def test_live_context_swaps_certificates() -> None:
     first = certs.issue(HOSTS, datetime.timedelta(hours=1))
     live = certs.LiveCerts(first)
     second = certs.issue(HOSTS, datetime.timedelta(hours=1), previous=first)

@@ -76,12 +76,10 @@ def test_inheritance_and_cascade(api_client: client.ApiClient, namespace: str) -
         ),
         what="cluster-default's defaults merged into the namespace's ConfigMap",
     )
-    ready = waiting.wait_for(
-        lambda: (
-            (c := conftest.condition(conftest.resource_status(api_client, namespace, "shop"), "Ready"))
-            and c["status"] == "True"
-            and c
-        ),
+    ready = conftest.wait_ready(
+        api_client,
+        namespace,
+        "shop",
         what="Ready=True with the API key Secret inherited from cluster-default",
     )
     assert ready["reason"] == "Reconciled"

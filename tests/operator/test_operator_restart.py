@@ -20,15 +20,7 @@ def test_restart_keeps_status_ca_and_single_injection(
         keys.GROUP, keys.VERSION, namespace, keys.PLURAL,
         conftest.make_resource("shop", {"apiKeySecretRef": {"name": "stigg-api-key"}}),
     )  # fmt: skip
-    waiting.wait_for(
-        lambda: (
-            (conftest.condition(conftest.resource_status(api_client, namespace, "shop"), "Ready") or {}).get(
-                "status"
-            )
-            == "True"
-        ),
-        what="Ready=True",
-    )
+    conftest.wait_ready(api_client, namespace, "shop")
     pod = client.V1Pod(
         metadata=client.V1ObjectMeta(name="before"),
         spec=client.V1PodSpec(containers=[client.V1Container(name="app", image="example/app:1")]),

@@ -18,7 +18,6 @@ from stigg_localcluster import podrunner
 from stigg_operator import keys
 from stigg_sidecar import client as sidecar_client
 from stigg_sidecar.emulator import catalog, launcher
-from tests import waiting
 from tests.operator import conftest
 
 
@@ -61,15 +60,7 @@ def test_injected_sidecar_runs_from_its_spec(
     custom.create_namespaced_custom_object(
         keys.GROUP, keys.VERSION, namespace, keys.PLURAL, conftest.make_resource("shop", spec)
     )
-    waiting.wait_for(
-        lambda: (
-            (conftest.condition(conftest.resource_status(api_client, namespace, "shop"), "Ready") or {}).get(
-                "status"
-            )
-            == "True"
-        ),
-        what="Ready=True",
-    )
+    conftest.wait_ready(api_client, namespace, "shop")
     pod = core.create_namespaced_pod(
         namespace,
         client.V1Pod(

@@ -94,15 +94,7 @@ def test_missing_secret_then_created(
     assert (degraded["status"], degraded["reason"]) == ("True", "SecretNotFound")
 
     conftest.make_secret(api_client, namespace, "not-yet")
-    waiting.wait_for(
-        lambda: (
-            (conftest.condition(conftest.resource_status(api_client, namespace, "shop"), "Ready") or {}).get(
-                "status"
-            )
-            == "True"
-        ),
-        what="Ready=True once the Secret exists",
-    )
+    conftest.wait_ready(api_client, namespace, "shop", what="Ready=True once the Secret exists")
 
 
 def test_someone_elses_configmap_is_never_taken_over(

@@ -15,10 +15,14 @@ from stigg_sidecar.emulator import catalog, launcher
 API_KEY = "sk-test-7d1c0b"  # a test key: asserted never to appear in logs or errors
 
 
+def _start_emulator() -> launcher.RunningEmulator:
+    return launcher.start(catalog_path=catalog.SAMPLE_PATH, latency_ms=0, api_key=API_KEY)
+
+
 @pytest.fixture
 def emulator() -> Iterator[launcher.RunningEmulator]:
     """A fresh emulator with the sample catalog and no added latency."""
-    running = launcher.start(catalog_path=catalog.SAMPLE_PATH, latency_ms=0, api_key=API_KEY)
+    running = _start_emulator()
     try:
         yield running
     finally:
@@ -89,7 +93,7 @@ async def set_faults(emulator: launcher.RunningEmulator, **faults: object) -> No
 @pytest.fixture(scope="module")
 def module_emulator() -> Iterator[launcher.RunningEmulator]:
     """One emulator for a whole test module (for tests that only read, or reset what they change)."""
-    running = launcher.start(catalog_path=catalog.SAMPLE_PATH, latency_ms=0, api_key=API_KEY)
+    running = _start_emulator()
     try:
         yield running
     finally:

@@ -18,7 +18,6 @@ import dataclasses
 import os
 import pathlib
 import select
-import signal
 import subprocess
 import sys
 import time
@@ -47,16 +46,10 @@ class RunningEmulator:
 
     def stop(self, timeout: float = 10.0) -> int:
         """SIGTERM, wait up to ``timeout`` seconds (then SIGKILL); the exit status."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        code = childproc.stop(self.process, timeout)
         if self.process.stdout is not None:
             self.process.stdout.close()
-        return self.process.returncode
+        return code
 
     def __enter__(self) -> RunningEmulator:
         return self

@@ -111,9 +111,10 @@ async def test_checks_survive_a_redis_outage_and_use_it_again(
 
         redis_server.start()  # same port, empty
         for customer in ("customer-free", "customer-enterprise"):
-            assert (
-                await checks.get_boolean_entitlement(customer, "feature-data-region")
-            ).has_access is not None
+            answer = await checks.get_enum_entitlement(
+                customer, "feature-data-region", requested_values=["us"]
+            )
+            assert (answer.has_access, answer.is_fallback) == (True, False)
     assert b"test-env:stigg-sidecar:v1:entitlements:customer-enterprise:" in redis_server.stored()
     log = sidecar.log()
     assert "redis read failed, serving from the in-process cache meanwhile" in log
