@@ -28,6 +28,16 @@ def cluster_default(api_client: client.ApiClient, operator: conftest.Operator) -
         keys.GROUP, keys.VERSION, conftest.OPERATOR_NAMESPACE, keys.PLURAL,
         conftest.make_resource(keys.CLUSTER_DEFAULT_NAME, CLUSTER_SPEC),
     )  # fmt: skip
+    # Its status is written after kopf indexed it: from then on the webhook sees this spec.
+    waiting.wait_for(
+        lambda: (
+            conftest.resource_status(api_client, conftest.OPERATOR_NAMESPACE, keys.CLUSTER_DEFAULT_NAME).get(
+                "observedGeneration"
+            )
+            == 1
+        ),
+        what="the operator to index cluster-default",
+    )
     try:
         yield
     finally:
