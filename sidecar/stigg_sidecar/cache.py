@@ -8,6 +8,10 @@
   serve them when the upstream fails (stale-if-error). ``get`` says whether an entry is fresh.
 * **Single flight**: concurrent ``load`` calls for one key share one loader call; the others
   await its result (or its exception).
+* **As of when**: each entry remembers the moment its value was current (for a load, when
+  the loader *started* asking). A live event stream keeps entries current from the moment it
+  subscribed, so ``get(key, fresh_since=t)`` counts an entry as of ``t`` or later as fresh
+  whatever its TTL; ``held_before(t)`` lists the others, which a resync must refresh.
 
 Runs on one event loop; no locks are needed because nothing here awaits between reading and
 writing the table.
@@ -18,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import math
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
@@ -31,18 +36,21 @@ class Entry(Generic[V]):
     value: V
     size: int
     expires_at: float
+    as_of: float
 
-    def fresh(self, now: float) -> bool:
-        return now < self.expires_at
+    def fresh(self, now: float, since: float | None = None) -> bool:
+        return now < self.expires_at or (since is not None and self.as_of >= since)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Loaded(Generic[V]):
-    """What a loader returns: the value, its size in bytes, and how long it stays fresh."""
+    """What a loader returns: the value, its size in bytes, how long it stays fresh, and the
+    moment it was current as of (None: when the loader returned)."""
 
     value: V
     size: int
     ttl: float
+    as_of: float | None = None
 
 
 @dataclasses.dataclass(slots=True)
@@ -74,14 +82,20 @@ class Cache(Generic[K, V]):
     def bytes(self) -> int:
         return self._bytes
 
-    def get(self, key: K) -> tuple[V, bool] | None:
-        """``(value, is_fresh)`` for a cached key, expired entries included; marks it recently used."""
+    def now(self) -> float:
+        return self._clock()
+
+    def get(self, key: K, fresh_since: float | None = None) -> tuple[V, bool] | None:
+        """``(value, is_fresh)`` for a cached key, expired entries included; marks it recently used.
+
+        With ``fresh_since``, an entry current as of that moment or later is fresh even past its TTL.
+        """
         entry = self._entries.get(key)
         if entry is None:
             self.stats.misses += 1
             return None
         self._entries.move_to_end(key)
-        fresh = entry.fresh(self._clock())
+        fresh = entry.fresh(self._clock(), fresh_since)
         if fresh:
             self.stats.hits += 1
         else:
@@ -93,12 +107,17 @@ class Cache(Generic[K, V]):
         entry = self._entries.get(key)
         return None if entry is None else entry.value
 
-    def put(self, key: K, value: V, *, size: int, ttl: float) -> None:
+    def size_of(self, key: K) -> int | None:
+        entry = self._entries.get(key)
+        return None if entry is None else entry.size
+
+    def put(self, key: K, value: V, *, size: int, ttl: float, as_of: float | None = None) -> None:
         """Store ``value`` (replacing any entry for ``key``), then evict down to ``max_bytes``."""
         self.invalidate(key)
         if size > self.max_bytes:
             return  # would evict everything else and still not fit
-        self._entries[key] = Entry(value, size, self._clock() + ttl)
+        now = self._clock()
+        self._entries[key] = Entry(value, size, now + ttl, now if as_of is None else as_of)
         self._bytes += size
         while self._bytes > self.max_bytes:
             _, evicted = self._entries.popitem(last=False)
@@ -112,6 +131,16 @@ class Cache(Generic[K, V]):
             return False
         self._entries[key] = dataclasses.replace(entry, value=change(entry.value))
         return True
+
+    def expire(self, key: K) -> None:
+        """Make an entry stale (it still answers if a reload fails) and as of long ago."""
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries[key] = dataclasses.replace(entry, expires_at=-math.inf, as_of=-math.inf)
+
+    def held_before(self, moment: float) -> list[K]:
+        """The keys whose entries are current only as of before ``moment``."""
+        return [key for key, entry in self._entries.items() if entry.as_of < moment]
 
     def invalidate(self, key: K) -> None:
         entry = self._entries.pop(key, None)
@@ -135,7 +164,7 @@ class Cache(Generic[K, V]):
         self.stats.loads += 1
         try:
             loaded = await loader()
-            self.put(key, loaded.value, size=loaded.size, ttl=loaded.ttl)
+            self.put(key, loaded.value, size=loaded.size, ttl=loaded.ttl, as_of=loaded.as_of)
             return loaded.value
         finally:
             self._inflight.pop(key, None)

@@ -11,6 +11,12 @@
    request's own fallback option (is_fallback), and only then a denial with a reason.
 
 ``OFFLINE=true`` (no upstream) goes straight to step 4.
+
+While the real-time stream is live (``live_since`` is set, by ``realtime.Follower``), an entry
+current as of the moment the stream subscribed stays fresh past its TTL: the stream's events
+keep it current (``apply_entitlements``, ``apply_usage``). A fetch that an event overtakes
+(the event arrived while the fetch was in flight, so its answer may predate the change) is
+repeated, so an older answer never overwrites a newer event.
 """
 
 from __future__ import annotations
@@ -25,6 +31,15 @@ from stigg_sidecar import cache, defaults, metrics, model, outbox, semantics, sh
 from stigg_sidecar.upstream import base
 
 logger = logging.getLogger(__name__)
+_REFETCHES = 3  # how many times an overtaken fetch is repeated before its answer is taken anyway
+
+
+@dataclasses.dataclass(slots=True)
+class _Watch:
+    """Fetches in flight for one key, and how many events for it arrived meanwhile."""
+
+    fetches: int = 0
+    changes: int = 0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -53,33 +68,98 @@ class Checker:
         self.defaults = static_defaults
         self.policy = policy
         self.metrics = sidecar_metrics
+        self.live_since: float | None = None
+        self._watching: dict[model.CustomerKey, _Watch] = {}
 
-    async def _load(self, key: model.CustomerKey) -> cache.Loaded[model.EntitlementState]:
+    async def _load(
+        self, key: model.CustomerKey, *, shared_first: bool = True
+    ) -> cache.Loaded[model.EntitlementState]:
         """Redis (when configured and fresh enough), else the upstream; Redis again if that fails."""
         shared_entry = None
-        if self.shared is not None:
+        if self.shared is not None and shared_first:
             shared_entry = await self.shared.get(key)
             if shared_entry is not None:
                 age = time.time() - shared_entry.fetched_at
                 if age < self.policy.ttl:
-                    return cache.Loaded(shared_entry.state, shared_entry.size, self.policy.ttl - age)
+                    return cache.Loaded(
+                        shared_entry.state, shared_entry.size, self.policy.ttl - age, self.cache.now() - age
+                    )
         if self.upstream is None:
             raise base.UpstreamUnavailable("offline")
         try:
-            fetched = await self.upstream.fetch(key)
+            fetched, as_of = await self._fetch(key)
         except base.UpstreamError:
             if shared_entry is None:
                 raise
             # A stale shared entry beats nothing; keep it briefly, then try the upstream again.
-            return cache.Loaded(shared_entry.state, shared_entry.size, self.policy.negative_ttl)
+            return cache.Loaded(shared_entry.state, shared_entry.size, self.policy.negative_ttl, -1.0)
         if self.shared is not None and fetched.state.exists:
             await self.shared.put(fetched.state, fetched.size)
         ttl = self.policy.ttl if fetched.state.exists else self.policy.negative_ttl
-        return cache.Loaded(fetched.state, fetched.size, ttl)
+        return cache.Loaded(fetched.state, fetched.size, ttl, as_of)
+
+    async def _fetch(self, key: model.CustomerKey) -> tuple[base.Fetched, float]:
+        """Fetch from the upstream, again if an event for the key arrived meanwhile; with the
+        moment the answer is current as of."""
+        assert self.upstream is not None  # noqa: S101 -- _load checked it
+        watch = self._watching.setdefault(key, _Watch())
+        watch.fetches += 1
+        try:
+            for _ in range(_REFETCHES):
+                seen, as_of = watch.changes, self.cache.now()
+                fetched = await self.upstream.fetch(key)
+                if watch.changes == seen:
+                    break
+            return fetched, as_of
+        finally:
+            watch.fetches -= 1
+            if not watch.fetches:
+                del self._watching[key]
+
+    def note_change(self, key: model.CustomerKey) -> None:
+        """An event for ``key`` arrived: a fetch of it in flight may predate it."""
+        watch = self._watching.get(key)
+        if watch is not None:
+            watch.changes += 1
+
+    def apply_entitlements(
+        self, key: model.CustomerKey, entitlements: Sequence[model.Entitlement]
+    ) -> model.EntitlementState | None:
+        """Replace a held customer's entitlements (an event); the new state, or None if not held."""
+        self.note_change(key)
+        size = self.cache.size_of(key)
+        if size is None:
+            return None
+        state = model.EntitlementState(key=key, entitlements={e.feature.id: e for e in entitlements})
+        self.cache.put(key, state, size=size, ttl=self.policy.ttl)
+        return state
+
+    def apply_usage(
+        self,
+        key: model.CustomerKey,
+        feature_id: str,
+        current_usage: float,
+        entitlement: model.Entitlement | None,
+    ) -> model.EntitlementState | None:
+        """Update a held customer's usage of one feature (an event); the new state, or None."""
+        self.note_change(key)
+
+        def change(state: model.EntitlementState) -> model.EntitlementState:
+            if entitlement is not None and entitlement.feature.id == feature_id:
+                return state.with_entitlement(entitlement.with_usage(current_usage))
+            return state.with_usage(feature_id, current_usage)
+
+        if not self.cache.update(key, change):
+            return None
+        return self.cache.peek(key)
+
+    async def refresh(self, key: model.CustomerKey) -> None:
+        """Fetch the key from the upstream (not Redis, which may be as stale) into the cache."""
+        await self.cache.load(key, lambda: self._load(key, shared_first=False))
 
     async def state(self, key: model.CustomerKey) -> model.EntitlementState | None:
         """The freshest entitlement state available, or None when nothing is known."""
-        hit = self.cache.get(key)
+        hit = self.cache.get(key, self.live_since)
         if hit is not None and hit[1]:
             self.metrics.cache_hits.inc()
             return hit[0]
@@ -140,8 +220,8 @@ class Checker:
         """Drop the cached state and fetch it again; True if the customer exists upstream."""
         if self.upstream is None:
             raise base.UpstreamUnavailable("the sidecar is offline: there is nothing to reload from")
-        loaded = await self._load(key)
-        self.cache.put(key, loaded.value, size=loaded.size, ttl=loaded.ttl)
+        loaded = await self._load(key, shared_first=False)
+        self.cache.put(key, loaded.value, size=loaded.size, ttl=loaded.ttl, as_of=loaded.as_of)
         return loaded.value.exists
 
     async def report_usage(self, reports: Sequence[base.UsageReport]) -> list[base.UsageResult]:

@@ -23,6 +23,7 @@ CHECK_METHODS = (
 OUTCOMES = ("granted", "denied", "fallback", "invalid", "error")
 FALLBACK_SOURCES = ("defaults", "request", "none")
 UPSTREAM_OPERATIONS = ("fetch", "report_usage", "report_events")
+STREAM_EVENT_KINDS = ("entitlements", "usage", "malformed")
 
 
 class Metrics:
@@ -89,6 +90,25 @@ class Metrics:
         )
         self.outbox_rejected = prom.Counter(
             "sidecar_outbox_rejected", "Outbox items the upstream refused outright (dropped)", registry=r
+        )
+        self.stream_connected = prom.Gauge(
+            "sidecar_stream_connected", "1 while the real-time event stream is followed", registry=r
+        )
+        self.stream_connects = prom.Counter(
+            "sidecar_stream_connects", "Event stream connections that reached their subscriptions", registry=r
+        )
+        self.stream_disconnects = prom.Counter(
+            "sidecar_stream_disconnects", "Event stream connections lost or refused", registry=r
+        )
+        stream_events = prom.Counter(
+            "sidecar_stream_events", "Event stream events received, by kind", ["kind"], registry=r
+        )
+        self.stream_events = {kind: stream_events.labels(kind) for kind in STREAM_EVENT_KINDS}
+        self.resyncs = prom.Counter(
+            "sidecar_stream_resyncs", "Refreshes of the held entries after (re)connecting", registry=r
+        )
+        self.resynced_entries = prom.Counter(
+            "sidecar_stream_resynced_entries", "Entries refreshed by resyncs", registry=r
         )
         self.breaker_open = prom.Gauge(
             "sidecar_upstream_breaker_open", "1 while the upstream circuit breaker is open", registry=r

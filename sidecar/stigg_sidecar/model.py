@@ -141,3 +141,9 @@ class EntitlementState:
         updated = dict(self.entitlements)
         updated[feature_id] = entitlement.with_usage(current_usage)
         return dataclasses.replace(self, entitlements=updated)
+
+    def with_entitlement(self, entitlement: Entitlement) -> EntitlementState:
+        """A copy with one feature's entitlement replaced (or added)."""
+        updated = dict(self.entitlements)
+        updated[entitlement.feature.id] = entitlement
+        return dataclasses.replace(self, entitlements=updated)

@@ -10,6 +10,10 @@ HTTP (``SIDECAR_HTTP_PORT``): ``/livez`` answers ``{"status":"UP"}`` while the p
 in ``/readyz``'s body and in the metrics, but does not make the sidecar unready: a fail-safe
 sidecar still answers (from cache or defaults) when the upstream is down. ``/metrics`` is the
 Prometheus exposition.
+
+With ``WS_ENABLED`` (the default) the sidecar follows the upstream's real-time stream
+(``upstream.stream`` connects, ``realtime`` applies); ``/readyz`` shows it as ``"stream":
+"live"``, ``"connecting"`` or ``"disabled"``.
 """
 
 from __future__ import annotations
@@ -27,8 +31,19 @@ from aiohttp import web
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from stigg_sidecar import cache, checker, defaults, metrics, model, outbox, servicer, settings, shared_cache
-from stigg_sidecar.upstream import breaker, stigg
+from stigg_sidecar import (
+    cache,
+    checker,
+    defaults,
+    metrics,
+    model,
+    outbox,
+    realtime,
+    servicer,
+    settings,
+    shared_cache,
+)
+from stigg_sidecar.upstream import breaker, stigg, stream
 from stigg_sidecar.v1 import sidecar_pb2, sidecar_pb2_grpc
 
 logger = logging.getLogger(__name__)
@@ -105,6 +120,18 @@ class Sidecar:
             ),
             sidecar_metrics=self.metrics,
         )
+        self.follower: realtime.Follower | None = None
+        self.stream: stream.StreamClient | None = None
+        if config.ws_enabled and upstream is not None:
+            self.follower = realtime.Follower(self.checker, self.metrics)
+            self.stream = stream.StreamClient(
+                url=config.ws_url,
+                api_key=config.api_key,
+                listener=self.follower,
+                sidecar_metrics=self.metrics,
+                keepalive=config.ws_keepalive_seconds,
+                reconnect_max=config.ws_reconnect_max_seconds,
+            )
         self.health = health.aio.HealthServicer()
         self.grpc_server: grpc.aio.Server | None = None
         self.http_runner: web.AppRunner | None = None
@@ -113,6 +140,7 @@ class Sidecar:
         self.serving = False
         self._watcher: asyncio.Task[None] | None = None
         self._drainer: asyncio.Task[None] | None = None
+        self._background: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         config = self.settings
@@ -122,6 +150,9 @@ class Sidecar:
             drainer = outbox.Drainer(self.outbox, self.upstream, self.metrics)
             self.checker.on_outbox_added = drainer.wakeup.set
             self._drainer = asyncio.create_task(drainer.run())
+        if self.stream is not None and self.follower is not None:
+            self._background.append(asyncio.create_task(self.stream.run()))
+            self._background.append(asyncio.create_task(self.follower.write_shared()))
 
         server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
         sidecar_pb2_grpc.add_SidecarServiceServicer_to_server(
@@ -160,11 +191,13 @@ class Sidecar:
         await self.health.enter_graceful_shutdown()
         if self.grpc_server is not None:
             await self.grpc_server.stop(self.settings.shutdown_grace_seconds)
-        for task in (self._watcher, self._drainer):
+        for task in (self._watcher, self._drainer, *self._background):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        if self.follower is not None:
+            await self.follower.close()
         if self.outbox is not None:
             self.outbox.close()
         if self.http_runner is not None:
@@ -195,6 +228,10 @@ class Sidecar:
             body["upstream"] = "offline"
         else:
             body["upstream"] = self.upstream.breaker.state.value
+        if self.stream is None:
+            body["stream"] = "disabled"
+        else:
+            body["stream"] = "live" if self.stream.connected else "connecting"
         return web.json_response(body, status=200 if ready else 503)
 
     async def _metrics(self, _: web.Request) -> web.Response:

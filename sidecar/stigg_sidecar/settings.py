@@ -12,7 +12,7 @@ variable and the problem. The API key is kept out of ``repr`` and never appears 
 | EDGE_ENABLED | true | read entitlements from the Edge API |
 | EDGE_API_URL | https://edge.api.stigg.io | Edge API base URL |
 | WS_ENABLED | true | follow the real-time event stream |
-| WS_URL | wss://api.stigg.io | event stream base URL |
+| WS_URL | wss://api.stigg.io | event stream base URL (``/graphql`` is appended) |
 | REDIS_ENVIRONMENT_PREFIX | (unset: no Redis) | enables the shared Redis cache, namespacing its keys |
 | REDIS_HOST / REDIS_PORT / REDIS_DB | localhost / 6379 / 0 | Redis server |
 | REDIS_USERNAME / REDIS_PASSWORD | (unset) | Redis credentials |
@@ -37,6 +37,8 @@ variable and the problem. The API key is kept out of ``repr`` and never appears 
 | SIDECAR_SHUTDOWN_GRACE_SECONDS | 10 | how long SIGTERM waits for in-flight calls |
 | SIDECAR_STATE_DIR | /var/lib/stigg | the state volume: the usage outbox lives here |
 | SIDECAR_OUTBOX_MAX_ITEMS | 100000 | reports and events the outbox holds at most (then RESOURCE_EXHAUSTED) |
+| SIDECAR_WS_KEEPALIVE_SECONDS | 10 | ping the stream after this long without a message; drop it after twice |
+| SIDECAR_WS_RECONNECT_MAX_SECONDS | 30 | the cap of the stream's reconnect backoff |
 """
 
 from __future__ import annotations
@@ -98,6 +100,8 @@ class Settings:
     shutdown_grace_seconds: float = 10.0
     state_dir: pathlib.Path = pathlib.Path("/var/lib/stigg")
     outbox_max_items: int = 100_000
+    ws_keepalive_seconds: float = 10.0
+    ws_reconnect_max_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -159,6 +163,8 @@ class Settings:
             shutdown_grace_seconds=env.seconds("SIDECAR_SHUTDOWN_GRACE_SECONDS", 10.0),
             state_dir=pathlib.Path(environ.get("SIDECAR_STATE_DIR", "").strip() or "/var/lib/stigg"),
             outbox_max_items=env.integer("SIDECAR_OUTBOX_MAX_ITEMS", 100_000, low=1, high=10**8),
+            ws_keepalive_seconds=env.seconds("SIDECAR_WS_KEEPALIVE_SECONDS", 10.0),
+            ws_reconnect_max_seconds=env.seconds("SIDECAR_WS_RECONNECT_MAX_SECONDS", 30.0),
         )
 
 

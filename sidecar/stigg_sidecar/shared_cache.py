@@ -1,7 +1,10 @@
 """The optional Redis layer between the in-process cache and the upstream (Stigg's ``REDIS_*``).
 
 Replicas share warm entries, and a restarted sidecar starts warm: every upstream fetch is
-written to Redis, and an in-process miss reads Redis before going upstream. Keys are
+written to Redis, and an in-process miss reads Redis before going upstream. Stream events are
+written too (``realtime``): an entitlements event replaces the entry (as of now), a usage event
+updates it in place (keeping its fetch time); an entry no replica holds is only ever updated,
+never created, by an event (``SET XX``), so Redis holds what replicas asked for. Keys are
 namespaced by ``REDIS_ENVIRONMENT_PREFIX`` and expire after ``REDIS_KEYS_TTL_IN_SECS`` (-1:
 never). A Redis entry carries the time it was fetched: younger than the in-process TTL, it
 answers like a fresh fetch; older, the upstream is asked and the Redis entry is kept as a stale
@@ -20,6 +23,7 @@ import datetime
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as redis_asyncio
@@ -174,12 +178,36 @@ class SharedCache:
             logger.warning("ignoring an unreadable shared-cache entry for %s: %s", key.customer_id, error)
             return None
 
-    async def put(self, state: model.EntitlementState, size: int) -> None:
+    async def put(self, state: model.EntitlementState, size: int, *, only_if_present: bool = False) -> None:
+        """Write a state current as of now (``only_if_present``: only over an existing entry)."""
         entry = SharedEntry(state=state, fetched_at=time.time(), size=size)
         try:
-            await self._client.set(self.key(state.key), encode(entry), ex=self._ttl)
+            await self._client.set(self.key(state.key), encode(entry), ex=self._ttl, xx=only_if_present)
         except (redis.exceptions.RedisError, OSError) as error:
             self._failed("write", error)
+            return
+        self._ok()
+
+    async def update(
+        self, key: model.CustomerKey, change: Callable[[model.EntitlementState], model.EntitlementState]
+    ) -> None:
+        """Change an existing entry in place (its fetch time and expiry kept); absent: nothing."""
+        entry = await self.get(key)
+        if entry is None:
+            return
+        updated = dataclasses.replace(entry, state=change(entry.state))
+        try:
+            await self._client.set(self.key(key), encode(updated), xx=True, keepttl=True)
+        except (redis.exceptions.RedisError, OSError) as error:
+            self._failed("write", error)
+            return
+        self._ok()
+
+    async def delete(self, key: model.CustomerKey) -> None:
+        try:
+            await self._client.delete(self.key(key))
+        except (redis.exceptions.RedisError, OSError) as error:
+            self._failed("delete", error)
             return
         self._ok()
 

@@ -6,6 +6,7 @@ Product endpoints (``X-API-KEY`` required; counted, then subject to ``faults``):
     GET  /v1/c/{customerId}/entitlements-state.json[?resourceId=R]   the Edge API
     GET  /v1/c/{customerId}/entitlements.json[?resourceId=R]         its legacy path, same answer
     POST /graphql                                                    four GraphQL operations
+    GET  /graphql (WebSocket, graphql-transport-ws)                  the real-time stream (``stream``)
 
 The Edge answer is ``{"data":{"entitlementsState":{"entitlements":[...],"accessDeniedReason":
 null}}}``; an unknown, archived or unsubscribed customer, or an unknown resource, is still a
@@ -25,7 +26,9 @@ both as ``{"errors":[{"message":...,"extensions":{"code":...}}]}`` with Stigg's 
 
 Every product request is counted on arrival; then an outage answers ``503``, latency is
 waited, an error draw answers ``500``; then a missing or wrong ``X-API-KEY`` answers ``401``.
-The key is compared in constant time and never logged, echoed or put in an error.
+The key is compared in constant time and never logged, echoed or put in an error. A stream
+connection is counted (``stream:graphql``) and faulted the same way before its upgrade, and
+takes its key in ``connection_init`` instead; starting an outage drops every stream connection.
 
 Admin endpoints (no key, no faults, not counted; JSON in and out, ``400`` naming the field
 on invalid input):
@@ -39,6 +42,10 @@ on invalid input):
     GET  /_emulator/events               events reported through ReportEvent
     POST /_emulator/catalog/reload       re-read the catalog file (customers and usage reset)
     POST /_emulator/reset                back to the state at start (also counters, events, faults)
+    GET  /_emulator/stream               stream connections, subscriptions and events published
+    POST /_emulator/stream/drop          close every stream connection (clients must reconnect)
+
+Changes made through the admin endpoints are published on the stream like any other change.
 """
 
 from __future__ import annotations
@@ -55,12 +62,13 @@ from typing import Any
 
 from aiohttp import web
 
-from stigg_sidecar.emulator import catalog, faults, state
+from stigg_sidecar.emulator import catalog, faults, state, stream
 
 logger = logging.getLogger(__name__)
 
 STATE = web.AppKey("emulator_state", state.EmulatorState)
 API_KEY = web.AppKey("emulator_api_key", str)
+HUB = web.AppKey("emulator_stream_hub", stream.Hub)
 
 OPERATIONS = ("GetEntitlementsState", "ReportUsage", "ReportUsageBulk", "ReportEvent")
 OPERATION_HEADER = "x-graphql-operation-name"
@@ -68,6 +76,7 @@ API_KEY_HEADER = "X-API-KEY"
 
 _EDGE_PREFIX = "edge:"
 _GRAPHQL_ROUTE = "graphql"
+STREAM_ENDPOINT = "stream:graphql"
 _CALL = "emulator.graphql_call"  # the parsed GraphQL request, kept on the aiohttp request
 _OPERATION_IN_DOCUMENT = re.compile(r"^\s*(?:query|mutation)\s+([_A-Za-z][_0-9A-Za-z]*)", re.MULTILINE)
 
@@ -78,10 +87,14 @@ def create_app(emulator: state.EmulatorState, *, api_key: str) -> web.Applicatio
     app = web.Application(middlewares=[_product_gate])
     app[STATE] = emulator
     app[API_KEY] = api_key
+    hub = app[HUB] = stream.Hub()
+    emulator.publish = hub.publish
+    app.on_shutdown.append(_drop_streams)
     router = app.router
     router.add_get("/v1/c/{customerId}/entitlements-state.json", _edge, name="edge:entitlements-state")
     router.add_get("/v1/c/{customerId}/entitlements.json", _edge, name="edge:entitlements")
     router.add_post("/graphql", _graphql, name=_GRAPHQL_ROUTE)
+    router.add_get("/graphql", _stream)
     router.add_get("/_emulator/healthz", _healthz)
     router.add_get("/_emulator/requests", _get_requests)
     router.add_post("/_emulator/requests/reset", _reset_requests)
@@ -93,7 +106,13 @@ def create_app(emulator: state.EmulatorState, *, api_key: str) -> web.Applicatio
     router.add_get("/_emulator/events", _get_events)
     router.add_post("/_emulator/catalog/reload", _reload_catalog)
     router.add_post("/_emulator/reset", _reset)
+    router.add_get("/_emulator/stream", _get_stream)
+    router.add_post("/_emulator/stream/drop", _drop_stream)
     return app
+
+
+async def _drop_streams(app: web.Application) -> None:
+    await app[HUB].close_all("the emulator is shutting down")
 
 
 # -- the gate in front of product endpoints: counters, faults, API key ---------------------
@@ -141,6 +160,20 @@ async def _faulted_or_authorized(
 
 def _errors(status: int, message: str, code: str) -> web.Response:
     return web.json_response({"errors": [{"message": message, "extensions": {"code": code}}]}, status=status)
+
+
+# -- the real-time stream -------------------------------------------------------------------
+
+
+async def _stream(request: web.Request) -> web.StreamResponse:
+    emulator = request.app[STATE]
+    emulator.counters.record(STREAM_ENDPOINT, ())
+    failure = await emulator.faults.apply()
+    if failure is not None:
+        emulator.counters.record_status(failure)
+        return _errors(failure, "the upstream is unavailable (emulated)", "ServiceUnavailable")
+    emulator.counters.record_status(101)
+    return await stream.serve(request, request.app[HUB], request.app[API_KEY])
 
 
 # -- the Edge API ---------------------------------------------------------------------------
@@ -464,9 +497,12 @@ async def _put_faults(request: web.Request) -> web.Response:
         settings = current.settings.updated(body)
     except faults.FaultSettingsError as exc:
         return _bad_request(str(exc))
+    outage_starts = settings.outage and not current.settings.outage
     current.settings = settings
     if "seed" in body:
         current.reseed(seed)
+    if outage_starts:
+        await request.app[HUB].close_all("emulated outage")
     logger.info("fault settings now %s", settings.as_json())
     return web.json_response(settings.as_json())
 
@@ -525,6 +561,16 @@ async def _reset(request: web.Request) -> web.Response:
     except catalog.CatalogError as exc:
         return _bad_request(str(exc))
     return web.json_response(_catalog_summary(emulator.catalog))
+
+
+async def _get_stream(request: web.Request) -> web.Response:
+    return web.json_response(request.app[HUB].as_json())
+
+
+async def _drop_stream(request: web.Request) -> web.Response:
+    dropped = await request.app[HUB].close_all("dropped by the emulator's admin endpoint")
+    logger.info("dropped %d stream connections", dropped)
+    return web.json_response({"dropped": dropped})
 
 
 def _catalog_summary(loaded: catalog.Catalog) -> dict[str, Any]:

@@ -44,6 +44,11 @@ class RunningEmulator:
     def admin_url(self) -> str:
         return f"{self.base_url}/_emulator"
 
+    @property
+    def ws_url(self) -> str:
+        """The stream's base URL, as ``WS_URL`` takes it (the sidecar appends ``/graphql``)."""
+        return "ws" + self.base_url.removeprefix("http")
+
     def stop(self, timeout: float = 10.0) -> int:
         """SIGTERM, wait up to ``timeout`` seconds (then SIGKILL); the exit status."""
         code = childproc.stop(self.process, timeout)

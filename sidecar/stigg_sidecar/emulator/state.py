@@ -23,6 +23,12 @@ the status each was answered with, so a test can prove how many requests reached
 ``reload`` re-reads the catalog file and discards customers and usage changed since (admin
 changes, reported usage); counters, events, idempotency keys and faults are kept. ``reset``
 additionally clears those and restores the fault settings the emulator started with.
+
+Every change is also published, as Stigg's real-time stream would (``publish``, which the app
+wires to ``stream.Hub.publish``): ``entitlementsUpdated`` with a customer's (and each of its
+resources') entitlements whenever ``put_customer``, ``delete_customer``, ``reload`` or ``reset``
+changed them (a deleted customer's list is empty), and ``usageUpdated`` for every applied usage
+report (a replayed idempotency key publishes nothing, since nothing changed).
 """
 
 from __future__ import annotations
@@ -36,9 +42,14 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from stigg_sidecar.emulator import catalog, faults
+from stigg_sidecar.emulator import catalog, faults, stream
 
 UsageKey = tuple[str, str | None, str]  # (customer id, resource id or None, feature id)
+Publisher = Callable[[str, dict[str, Any]], None]  # (root field, payload), e.g. ``stream.Hub.publish``
+
+
+def _publish_nowhere(field: str, payload: dict[str, Any]) -> None:
+    """The default publisher, for an emulator state with no stream attached."""
 
 
 def utc_now() -> datetime.datetime:
@@ -146,6 +157,7 @@ class EmulatorState:
     ) -> None:
         self.catalog_path = catalog_path
         self.clock = clock
+        self.publish: Publisher = _publish_nowhere
         self._initial_faults = fault_settings or faults.FaultSettings()
         self._seed = seed
         self.faults = faults.Faults(self._initial_faults, seed=seed)
@@ -158,6 +170,7 @@ class EmulatorState:
     # -- catalog and customers -----------------------------------------------------------
 
     def _load(self, loaded: catalog.Catalog) -> None:
+        before = self._snapshot() if hasattr(self, "customers") else {}
         now = self.clock()
         self.catalog = loaded
         self.customers: dict[str, catalog.Customer] = dict(loaded.customers)
@@ -165,6 +178,34 @@ class EmulatorState:
         self.usage: dict[UsageKey, UsageRecord] = {}
         for customer in self.customers.values():
             self._seed_usage(customer, now)
+        after = self._snapshot()
+        for customer_id in sorted(before.keys() | after.keys()):
+            if before.get(customer_id) != after.get(customer_id):
+                self._publish_entitlements(customer_id, before.get(customer_id, (None,))[0])
+
+    def _snapshot(self) -> dict[str, tuple[catalog.Customer | None, dict[UsageKey, float]]]:
+        """Per customer: its definition and usage values, to tell which ones a reload changed."""
+        usage: dict[str, dict[UsageKey, float]] = {}
+        for key, record in self.usage.items():
+            usage.setdefault(key[0], {})[key] = record.value
+        return {
+            customer_id: (customer, usage.get(customer_id, {}))
+            for customer_id, customer in self.customers.items()
+        }
+
+    def _publish_entitlements(self, customer_id: str, previous: catalog.Customer | None = None) -> None:
+        """Publish the customer's entitlements, and each resource's (also those it just lost)."""
+        current = self.customers.get(customer_id)
+        resources: dict[str | None, None] = {None: None}
+        for holder in (previous, current):
+            if holder is not None:
+                resources.update(dict.fromkeys(holder.resources))
+        for resource_id in resources:
+            entitlements = self.entitlements_state(customer_id, resource_id)["entitlements"]
+            self.publish(
+                stream.ENTITLEMENTS_UPDATED,
+                {"customerId": customer_id, "resourceId": resource_id, "entitlements": entitlements},
+            )
 
     def _seed_usage(self, customer: catalog.Customer, now: datetime.datetime) -> None:
         holders: list[tuple[str | None, catalog.Subscription]] = [(None, customer.subscription)]
@@ -192,19 +233,22 @@ class EmulatorState:
 
     def put_customer(self, customer: catalog.Customer) -> bool:
         """Create or replace a customer, with the usage its definition gives; True if created."""
-        created = customer.id not in self.customers
+        previous = self.customers.get(customer.id)
         self._drop_usage(customer.id)
         now = self.clock()
         self.customers[customer.id] = customer
         self.updated_at[customer.id] = now
         self._seed_usage(customer, now)
-        return created
+        self._publish_entitlements(customer.id, previous)
+        return previous is None
 
     def delete_customer(self, customer_id: str) -> bool:
-        if self.customers.pop(customer_id, None) is None:
+        previous = self.customers.pop(customer_id, None)
+        if previous is None:
             return False
         self.updated_at.pop(customer_id, None)
         self._drop_usage(customer_id)
+        self._publish_entitlements(customer_id, previous)
         return True
 
     def _drop_usage(self, customer_id: str) -> None:
@@ -352,4 +396,29 @@ class EmulatorState:
         }
         if report.idempotency_key is not None:
             self._usage_results[report.idempotency_key] = result
+        self._publish_usage(key, result)
         return result
+
+    def _publish_usage(self, key: UsageKey, result: Mapping[str, Any]) -> None:
+        customer_id, resource_id, feature_id = key
+        entitlement = next(
+            (
+                rendered
+                for rendered in self.entitlements_state(customer_id, resource_id)["entitlements"]
+                if rendered["feature"]["refId"] == feature_id
+            ),
+            None,
+        )
+        usage = {
+            name: result[name]
+            for name in (
+                "customerId",
+                "resourceId",
+                "featureId",
+                "currentUsage",
+                "usagePeriodStart",
+                "usagePeriodEnd",
+                "nextResetDate",
+            )
+        }
+        self.publish(stream.USAGE_UPDATED, {"usage": usage, "entitlement": entitlement})

@@ -7,10 +7,16 @@ currentUsage, enumValues, resetPeriod, usage period dates, ``feature{featureType
 refId, featureUnits, featureUnitsPlural}``). Enum values are GraphQL names (``CustomerNotFound``,
 ``Incremental``); unknown ones degrade to a safe value rather than failing the whole answer.
 Malformed structure raises ``ParseError``.
+
+The real-time stream's ``next`` payloads parse to ``EntitlementsUpdated`` (``entitlementsUpdated
+{customerId resourceId entitlements}``: the customer's whole list, replacing what is held) and
+``UsageUpdated`` (``usageUpdated {usage {customerId resourceId featureId currentUsage ...}
+entitlement}``: one feature's usage, with its entitlement when the server sends it).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import re
 from collections.abc import Mapping
@@ -133,3 +139,60 @@ def graphql_data(body: object) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
         raise ParseError("the body has no data object")
     return data
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EntitlementsUpdated:
+    key: model.CustomerKey
+    entitlements: tuple[model.Entitlement, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UsageUpdated:
+    key: model.CustomerKey
+    feature_id: str
+    current_usage: float
+    entitlement: model.Entitlement | None
+
+
+StreamEvent = EntitlementsUpdated | UsageUpdated
+
+
+def _customer_key(raw: Mapping[str, Any], where: str) -> model.CustomerKey:
+    customer_id = raw.get("customerId")
+    if not isinstance(customer_id, str) or not customer_id:
+        raise ParseError(f"{where}.customerId must be a non-empty string")
+    resource_id = raw.get("resourceId")
+    return model.CustomerKey(customer_id, str(resource_id) if resource_id else None)
+
+
+def stream_event(data: object) -> StreamEvent | None:
+    """A subscription's ``payload.data`` → an event; None for a field the sidecar does not follow."""
+    if not isinstance(data, Mapping):
+        raise ParseError("the event has no data object")
+    updated = data.get("entitlementsUpdated")
+    if isinstance(updated, Mapping):
+        items = updated.get("entitlements") or []
+        if not isinstance(items, list):
+            raise ParseError("entitlementsUpdated.entitlements must be a list")
+        return EntitlementsUpdated(
+            key=_customer_key(updated, "entitlementsUpdated"),
+            entitlements=tuple(entitlement(item) for item in items if isinstance(item, Mapping)),
+        )
+    usage_updated = data.get("usageUpdated")
+    if isinstance(usage_updated, Mapping):
+        usage = usage_updated.get("usage")
+        if not isinstance(usage, Mapping):
+            raise ParseError("usageUpdated.usage must be an object")
+        feature_id = usage.get("featureId")
+        current = _optional_float(usage.get("currentUsage"), "usageUpdated.usage.currentUsage")
+        if not isinstance(feature_id, str) or not feature_id or current is None:
+            raise ParseError("usageUpdated.usage needs featureId and currentUsage")
+        raw_entitlement = usage_updated.get("entitlement")
+        return UsageUpdated(
+            key=_customer_key(usage, "usageUpdated.usage"),
+            feature_id=feature_id,
+            current_usage=current,
+            entitlement=entitlement(raw_entitlement) if isinstance(raw_entitlement, Mapping) else None,
+        )
+    return None

@@ -1,0 +1,234 @@
+"""The real-time stream client: Stigg's GraphQL subscriptions over WebSocket, reconnecting forever.
+
+``StreamClient.run`` connects to ``{WS_URL}/graphql`` with the ``graphql-transport-ws``
+subprotocol, sends ``connection_init`` with the API key in ``payload.headers`` (as Stigg's
+SDKs do), waits for ``connection_ack``, subscribes to ``entitlementsUpdated`` and
+``usageUpdated``, and hands every event to its ``Listener``. The protocol has no
+acknowledgement of a subscription, so the client follows its subscribe messages with a
+``ping``: the server handles one connection's messages in order, so its ``pong`` means the
+subscriptions are in place, and only then is the listener told ``connected(since)``, ``since``
+being the monotonic time the ping was sent: everything fetched before it may have missed an
+event and must be refreshed (the listener's resync).
+
+Keep-alive: when nothing arrives for ``keepalive`` seconds the client pings; if nothing arrives
+for another ``keepalive`` the connection is dead (a half-open TCP connection never says so) and
+is dropped. Any failure (refused, 5xx on the upgrade, closed, dead, a malformed message) leads
+to ``disconnected()`` and a reconnect after an exponential backoff with jitter, capped at
+``reconnect_max`` seconds and reset by a connection that reached its subscriptions. A refused
+API key (close 4401/4403) is logged without the key and retried at the cap. An event that
+cannot be parsed is logged and skipped; it does not cost the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from typing import Any, Protocol
+
+import aiohttp
+
+from stigg_sidecar import metrics
+from stigg_sidecar.upstream import parse, stigg
+
+logger = logging.getLogger(__name__)
+
+PROTOCOL = "graphql-transport-ws"
+ENTITLEMENTS_SUBSCRIPTION = (
+    "subscription OnEntitlementsUpdated { entitlementsUpdated { customerId resourceId"
+    f" entitlements {{ {stigg.ENTITLEMENT_FIELDS} }} }} }}"
+)
+USAGE_SUBSCRIPTION = (
+    "subscription OnUsageUpdated { usageUpdated { usage { customerId resourceId featureId currentUsage"
+    f" usagePeriodStart usagePeriodEnd nextResetDate }} entitlement {{ {stigg.ENTITLEMENT_FIELDS} }} }} }}"
+)
+_REFUSED_KEY_CODES = (4401, 4403)
+_MAX_MESSAGE_BYTES = 16 << 20
+
+
+class Listener(Protocol):
+    """What the client reports to: the sidecar's ``realtime.Follower``."""
+
+    def connected(self, since: float) -> None:
+        """Subscriptions are live; entries current only as of before ``since`` may be stale."""
+
+    def event(self, event: parse.StreamEvent) -> None: ...
+
+    def disconnected(self) -> None: ...
+
+
+class StreamError(Exception):
+    """The connection failed or broke; the message says how (never with the API key)."""
+
+
+class StreamClient:
+    def __init__(
+        self,
+        *,
+        url: str,
+        api_key: str,
+        listener: Listener,
+        sidecar_metrics: metrics.Metrics,
+        keepalive: float = 10.0,
+        reconnect_max: float = 30.0,
+        backoff_base: float = 0.25,
+    ) -> None:
+        self.url = url.rstrip("/") + "/graphql"
+        self._api_key = api_key
+        self._listener = listener
+        self._metrics = sidecar_metrics
+        self._keepalive = keepalive
+        self._reconnect_max = reconnect_max
+        self._backoff_base = backoff_base
+        self._documents = (ENTITLEMENTS_SUBSCRIPTION, USAGE_SUBSCRIPTION)
+        self.connected = False
+
+    async def run(self) -> None:
+        """Connect, follow, reconnect: until cancelled."""
+        failures = 0
+        async with aiohttp.ClientSession() as session:
+            while True:
+                reached_subscriptions = False
+                try:
+                    reached_subscriptions = await self._follow(session)
+                except StreamError as error:
+                    self._lost(f"{error}", refused_key=False)
+                except _KeyRefused as error:
+                    self._lost(str(error), refused_key=True)
+                    failures = max(failures, 64)
+                except (aiohttp.ClientError, OSError, TimeoutError) as error:
+                    self._lost(_describe(error), refused_key=False)
+                if reached_subscriptions:
+                    failures = 0
+                cap = min(self._reconnect_max, self._backoff_base * 2 ** min(failures, 16))
+                failures += 1
+                await asyncio.sleep(cap / 2 + random.uniform(0, cap / 2))  # noqa: S311 -- jitter only
+
+    def _lost(self, why: str, *, refused_key: bool) -> None:
+        was_connected = self.connected
+        self.connected = False
+        self._metrics.stream_connected.set(0)
+        self._metrics.stream_disconnects.inc()
+        if refused_key:
+            self._metrics.invalid_api_key.inc()
+            logger.error("the event stream refused the API key: %s", why)
+        elif was_connected:
+            logger.warning("event stream lost (%s): reconnecting; entitlements follow the TTL meanwhile", why)
+        else:
+            logger.info("event stream unavailable (%s): retrying", why)
+        self._listener.disconnected()
+
+    async def _follow(self, session: aiohttp.ClientSession) -> bool:
+        """One connection, from the upgrade to its end; True if it reached its subscriptions.
+
+        Ends only by raising: ``StreamError`` / ``_KeyRefused`` / a client error.
+        """
+        reached = False
+        try:
+            async with session.ws_connect(
+                self.url,
+                protocols=(PROTOCOL,),
+                autoping=True,
+                heartbeat=None,
+                timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=2.0),
+                max_msg_size=_MAX_MESSAGE_BYTES,
+            ) as socket:
+                await socket.send_json(
+                    {"type": "connection_init", "payload": {"headers": {"X-API-KEY": self._api_key}}}
+                )
+                ack = await self._receive(socket)
+                if ack.get("type") != "connection_ack":
+                    raise StreamError(f"expected connection_ack, got {ack.get('type')!r}")
+                for number, document in enumerate(self._documents, start=1):
+                    await socket.send_json(
+                        {"id": str(number), "type": "subscribe", "payload": {"query": document}}
+                    )
+                since = time.monotonic()
+                await socket.send_json({"type": "ping"})
+                while True:
+                    message = await self._receive(socket)
+                    if message.get("type") == "pong":
+                        break
+                    await self._handle(socket, message)
+                reached = True
+                self.connected = True
+                self._metrics.stream_connected.set(1)
+                self._metrics.stream_connects.inc()
+                logger.info("following the event stream at %s", self.url)
+                self._listener.connected(since)
+                await self._follow_messages(socket)
+        except aiohttp.WSServerHandshakeError as error:
+            raise StreamError(f"the upgrade was answered {error.status}") from None
+        return reached  # pragma: no cover -- _follow_messages only ends by raising
+
+    async def _follow_messages(self, socket: aiohttp.ClientWebSocketResponse) -> None:
+        awaiting_pong = False
+        while True:
+            try:
+                message = await self._receive(socket)
+            except TimeoutError:
+                if awaiting_pong:
+                    raise StreamError(f"no answer to a ping within {self._keepalive:g}s") from None
+                await socket.send_json({"type": "ping"})
+                awaiting_pong = True
+                continue
+            awaiting_pong = False
+            await self._handle(socket, message)
+
+    async def _handle(self, socket: aiohttp.ClientWebSocketResponse, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "next":
+            payload = message.get("payload")
+            data = payload.get("data") if isinstance(payload, dict) else None
+            try:
+                event = parse.stream_event(data)
+            except parse.ParseError as error:
+                self._metrics.stream_events["malformed"].inc()
+                logger.warning("skipping a malformed stream event: %s", error)
+                return
+            if event is not None:
+                kind_name = "entitlements" if isinstance(event, parse.EntitlementsUpdated) else "usage"
+                self._metrics.stream_events[kind_name].inc()
+                self._listener.event(event)
+        elif kind == "ping":
+            await socket.send_json({"type": "pong"})
+        elif kind == "error":
+            logger.error(
+                "the event stream refused subscription %s: %s", message.get("id"), message.get("payload")
+            )
+        elif kind == "complete":
+            raise StreamError(f"the server completed subscription {message.get('id')}")
+
+    async def _receive(self, socket: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
+        """The next protocol message; raises on close, on a non-JSON message, and after the
+        keep-alive interval without any (``TimeoutError``)."""
+        message = await socket.receive(timeout=self._keepalive)
+        if message.type == aiohttp.WSMsgType.TEXT:
+            try:
+                parsed = json.loads(message.data)
+            except json.JSONDecodeError:
+                raise StreamError("the server sent a message that is not JSON") from None
+            if not isinstance(parsed, dict):
+                raise StreamError("the server sent a message that is not a JSON object")
+            return parsed
+        if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
+            code = socket.close_code
+            reason = message.extra if isinstance(message.extra, str) else ""
+            if code in _REFUSED_KEY_CODES:
+                raise _KeyRefused(f"closed with {code} {reason}".strip())
+            raise StreamError(f"the server closed the connection ({code} {reason})".strip())
+        if message.type == aiohttp.WSMsgType.ERROR:
+            raise StreamError(f"connection error: {_describe(socket.exception())}")
+        raise StreamError(f"unexpected {message.type.name} message")
+
+
+class _KeyRefused(Exception):
+    pass
+
+
+def _describe(error: BaseException | None) -> str:
+    if error is None:
+        return "unknown error"
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
