@@ -42,6 +42,7 @@ on invalid input):
     GET  /_emulator/events               events reported through ReportEvent
     POST /_emulator/catalog/reload       re-read the catalog file (customers and usage reset)
     POST /_emulator/reset                back to the state at start (also counters, events, faults)
+                                         (stream connections stay open; the changes are published)
     GET  /_emulator/stream               stream connections, subscriptions and events published
     POST /_emulator/stream/drop          close every stream connection (clients must reconnect)
 
@@ -560,6 +561,7 @@ async def _reset(request: web.Request) -> web.Response:
         emulator.reset()
     except catalog.CatalogError as exc:
         return _bad_request(str(exc))
+    request.app[HUB].reset_counts()
     return web.json_response(_catalog_summary(emulator.catalog))
 
 

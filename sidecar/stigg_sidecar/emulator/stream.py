@@ -81,6 +81,9 @@ class Hub:
 
     def __init__(self) -> None:
         self.connections: set[Connection] = set()
+        self.reset_counts()
+
+    def reset_counts(self) -> None:
         self.published: dict[str, int] = dict.fromkeys(FIELDS, 0)
         self.accepted = 0
 
@@ -99,12 +102,19 @@ class Hub:
                 )
 
     async def close_all(self, reason: str) -> int:
-        """Drop every connection (the clients see an abnormal close and reconnect); how many."""
+        """Drop every connection (closed 1001 "going away": clients reconnect); how many.
+
+        The closes run concurrently, each waiting for its client's answer (bounded by the
+        socket's close timeout), so one client that does not read cannot hold up the others.
+        """
         dropped = list(self.connections)
         self.connections.clear()
-        for connection in dropped:
+
+        async def close(connection: Connection) -> None:
             with contextlib.suppress(Exception):
                 await connection.socket.close(code=WSCloseCode.GOING_AWAY, message=reason.encode())
+
+        await asyncio.gather(*(close(connection) for connection in dropped))
         return len(dropped)
 
     def as_json(self) -> dict[str, Any]:

@@ -214,7 +214,7 @@ class StreamClient:
                 raise StreamError("the server sent a message that is not a JSON object")
             return parsed
         if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
-            code = socket.close_code
+            code = message.data if message.type == aiohttp.WSMsgType.CLOSE else socket.close_code
             reason = message.extra if isinstance(message.extra, str) else ""
             if code in _REFUSED_KEY_CODES:
                 raise _KeyRefused(f"closed with {code} {reason}".strip())

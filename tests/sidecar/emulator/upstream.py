@@ -2,14 +2,45 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
+import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 
-from stigg_sidecar.emulator import app
+from stigg_sidecar.emulator import app, stream
 
 Json = Any
+ENTITLEMENTS_DOCUMENT = "subscription OnEntitlementsUpdated { entitlementsUpdated { customerId } }"
+USAGE_DOCUMENT = "subscription OnUsageUpdated { usageUpdated { usage { customerId } } }"
+
+
+async def next_message(socket: aiohttp.ClientWebSocketResponse, timeout: float = 5.0) -> Json:
+    """The next JSON message, or ``{"closed": code, "reason": ...}`` if the server closed."""
+    message = await socket.receive(timeout=timeout)
+    if message.type == aiohttp.WSMsgType.TEXT:
+        return json.loads(message.data)
+    code = message.data if message.type == aiohttp.WSMsgType.CLOSE else socket.close_code
+    return {"closed": code, "reason": message.extra}
+
+
+async def next_event(socket: aiohttp.ClientWebSocketResponse, timeout: float = 5.0) -> tuple[str, str, Json]:
+    """The next ``next`` message: (subscription id, root field, payload)."""
+    message = await next_message(socket, timeout)
+    assert message.get("type") == "next", message
+    [(field, payload)] = message["payload"]["data"].items()
+    return message["id"], field, payload
+
+
+async def no_message_within(socket: aiohttp.ClientWebSocketResponse, seconds: float) -> bool:
+    try:
+        await socket.receive(timeout=seconds)
+    except TimeoutError:
+        return True
+    return False
 
 
 @dataclasses.dataclass
@@ -77,5 +108,31 @@ class Upstream:
 
     async def counters(self) -> Json:
         status, body = await self.admin("GET", "requests")
+        assert status == 200
+        return body
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self, *, init: Json = None, subscribe: bool = True
+    ) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
+        """A stream connection, initialised with the API key (or ``init``, the whole
+        connection_init message) and subscribed to both events as ids "e" and "u"."""
+        async with self.session.ws_connect(
+            f"{self.base_url}/graphql", protocols=(stream.PROTOCOL,)
+        ) as socket:
+            await socket.send_json(
+                init or {"type": "connection_init", "payload": {"headers": {"X-API-KEY": self.api_key}}}
+            )
+            if init is None:
+                assert await next_message(socket) == {"type": "connection_ack"}
+            if subscribe and init is None:
+                for sid, document in (("e", ENTITLEMENTS_DOCUMENT), ("u", USAGE_DOCUMENT)):
+                    await socket.send_json({"id": sid, "type": "subscribe", "payload": {"query": document}})
+                await socket.send_json({"type": "ping"})
+                assert await next_message(socket) == {"type": "pong"}
+            yield socket
+
+    async def stream_status(self) -> Json:
+        status, body = await self.admin("GET", "stream")
         assert status == 200
         return body
