@@ -61,7 +61,8 @@ async def test_usage_reports_publish_usage_and_a_replay_publishes_nothing(upstre
             status, body = await upstream.report_usage(
                 customerId="customer-free", featureId="feature-api-calls", value=5, idempotencyKey="k-1"
             )
-            assert status == 200 and body["data"]["reportUsage"]["currentUsage"] == 255
+            assert status == 200
+            assert body["data"]["reportUsage"]["currentUsage"] == 255
         sid, field, payload = await upstream_client.next_event(socket)
         assert (sid, field) == ("u", "usageUpdated")
         usage = payload["usage"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import json
@@ -18,18 +17,18 @@ ENTITLEMENTS_DOCUMENT = "subscription OnEntitlementsUpdated { entitlementsUpdate
 USAGE_DOCUMENT = "subscription OnUsageUpdated { usageUpdated { usage { customerId } } }"
 
 
-async def next_message(socket: aiohttp.ClientWebSocketResponse, timeout: float = 5.0) -> Json:
-    """The next JSON message, or ``{"closed": code, "reason": ...}`` if the server closed."""
-    message = await socket.receive(timeout=timeout)
+async def next_message(socket: aiohttp.ClientWebSocketResponse) -> Json:
+    """The next JSON message (within 5 s), or ``{"closed": code, "reason": ...}`` if the server closed."""
+    message = await socket.receive(timeout=5.0)
     if message.type == aiohttp.WSMsgType.TEXT:
         return json.loads(message.data)
     code = message.data if message.type == aiohttp.WSMsgType.CLOSE else socket.close_code
     return {"closed": code, "reason": message.extra}
 
 
-async def next_event(socket: aiohttp.ClientWebSocketResponse, timeout: float = 5.0) -> tuple[str, str, Json]:
+async def next_event(socket: aiohttp.ClientWebSocketResponse) -> tuple[str, str, Json]:
     """The next ``next`` message: (subscription id, root field, payload)."""
-    message = await next_message(socket, timeout)
+    message = await next_message(socket)
     assert message.get("type") == "next", message
     [(field, payload)] = message["payload"]["data"].items()
     return message["id"], field, payload
