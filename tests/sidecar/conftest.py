@@ -40,6 +40,32 @@ def upstream_env(emulator: launcher.RunningEmulator) -> dict[str, str]:
     }
 
 
+def stream_env(emulator: launcher.RunningEmulator) -> dict[str, str]:
+    """``upstream_env`` with the real-time stream on, reconnecting within a second."""
+    return {
+        **upstream_env(emulator),
+        "WS_ENABLED": "true",
+        "WS_URL": emulator.ws_url,
+        "SIDECAR_WS_RECONNECT_MAX_SECONDS": "1",
+        "SIDECAR_WS_KEEPALIVE_SECONDS": "2",
+    }
+
+
+async def emulator_admin(
+    emulator: launcher.RunningEmulator, method: str, path: str, body: object = None
+) -> tuple[int, object]:
+    """A request to the emulator's ``/_emulator/{path}``: (status, JSON answer or None)."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, f"{emulator.admin_url}/{path}", json=body) as response,
+    ):
+        return response.status, (await response.json() if response.content_length else None)
+
+
+def stream_live(sidecar: sidecar_launcher.RunningSidecar) -> bool:
+    return sidecar.http_json("/readyz")[1].get("stream") == "live"
+
+
 SidecarFactory = Callable[[Mapping[str, str]], sidecar_launcher.RunningSidecar]
 
 
