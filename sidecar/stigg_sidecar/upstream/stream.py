@@ -84,23 +84,22 @@ class StreamClient:
         self._backoff_base = backoff_base
         self._documents = (ENTITLEMENTS_SUBSCRIPTION, USAGE_SUBSCRIPTION)
         self.connected = False
+        self._reached = False  # the current connection got as far as its subscriptions
 
     async def run(self) -> None:
         """Connect, follow, reconnect: until cancelled."""
         failures = 0
         async with aiohttp.ClientSession() as session:
             while True:
-                reached_subscriptions = False
+                self._reached = False
                 try:
-                    reached_subscriptions = await self._follow(session)
-                except StreamError as error:
-                    self._lost(f"{error}", refused_key=False)
+                    await self._follow(session)
                 except _KeyRefused as error:
                     self._lost(str(error), refused_key=True)
                     failures = max(failures, 64)
-                except (aiohttp.ClientError, OSError, TimeoutError) as error:
+                except (StreamError, aiohttp.ClientError, OSError, TimeoutError) as error:
                     self._lost(_describe(error), refused_key=False)
-                if reached_subscriptions:
+                if self._reached:
                     failures = 0
                 cap = min(self._reconnect_max, self._backoff_base * 2 ** min(failures, 16))
                 failures += 1
@@ -120,48 +119,43 @@ class StreamClient:
             logger.info("event stream unavailable (%s): retrying", why)
         self._listener.disconnected()
 
-    async def _follow(self, session: aiohttp.ClientSession) -> bool:
-        """One connection, from the upgrade to its end; True if it reached its subscriptions.
-
-        Ends only by raising: ``StreamError`` / ``_KeyRefused`` / a client error.
-        """
-        reached = False
+    async def _follow(self, session: aiohttp.ClientSession) -> None:
+        """One connection, from the upgrade to its end, which is always an exception."""
         try:
-            async with session.ws_connect(
-                self.url,
-                protocols=(PROTOCOL,),
-                autoping=True,
-                heartbeat=None,
-                timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=2.0),
-                max_msg_size=_MAX_MESSAGE_BYTES,
-            ) as socket:
-                await socket.send_json(
-                    {"type": "connection_init", "payload": {"headers": {"X-API-KEY": self._api_key}}}
+            async with asyncio.timeout(self._keepalive):  # a server that accepts but never answers
+                socket = await session.ws_connect(
+                    self.url,
+                    protocols=(PROTOCOL,),
+                    autoping=True,
+                    heartbeat=None,
+                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=2.0),
+                    max_msg_size=_MAX_MESSAGE_BYTES,
                 )
-                ack = await self._receive(socket)
-                if ack.get("type") != "connection_ack":
-                    raise StreamError(f"expected connection_ack, got {ack.get('type')!r}")
-                for number, document in enumerate(self._documents, start=1):
-                    await socket.send_json(
-                        {"id": str(number), "type": "subscribe", "payload": {"query": document}}
-                    )
-                since = time.monotonic()
-                await socket.send_json({"type": "ping"})
-                while True:
-                    message = await self._receive(socket)
-                    if message.get("type") == "pong":
-                        break
-                    await self._handle(socket, message)
-                reached = True
-                self.connected = True
-                self._metrics.stream_connected.set(1)
-                self._metrics.stream_connects.inc()
-                logger.info("following the event stream at %s", self.url)
-                self._listener.connected(since)
-                await self._follow_messages(socket)
+        except TimeoutError:
+            raise StreamError(f"the upgrade was not answered within {self._keepalive:g}s") from None
         except aiohttp.WSServerHandshakeError as error:
             raise StreamError(f"the upgrade was answered {error.status}") from None
-        return reached  # pragma: no cover -- _follow_messages only ends by raising
+        async with socket:
+            await socket.send_json(
+                {"type": "connection_init", "payload": {"headers": {"X-API-KEY": self._api_key}}}
+            )
+            ack = await self._receive(socket)
+            if ack.get("type") != "connection_ack":
+                raise StreamError(f"expected connection_ack, got {ack.get('type')!r}")
+            for number, document in enumerate(self._documents, start=1):
+                await socket.send_json(
+                    {"id": str(number), "type": "subscribe", "payload": {"query": document}}
+                )
+            since = time.monotonic()
+            await socket.send_json({"type": "ping"})
+            while (message := await self._receive(socket)).get("type") != "pong":
+                await self._handle(socket, message)
+            self._reached = self.connected = True
+            self._metrics.stream_connected.set(1)
+            self._metrics.stream_connects.inc()
+            logger.info("following the event stream at %s", self.url)
+            self._listener.connected(since)
+            await self._follow_messages(socket)
 
     async def _follow_messages(self, socket: aiohttp.ClientWebSocketResponse) -> None:
         awaiting_pong = False

@@ -119,3 +119,39 @@ async def test_checks_survive_a_redis_outage_and_use_it_again(
     log = sidecar.log()
     assert "redis read failed, serving from the in-process cache meanwhile" in log
     assert "redis is reachable again" in log
+
+
+async def test_stream_events_are_written_to_redis(
+    emulator: launcher.RunningEmulator, redis_server: RedisServer, start_sidecar: conftest.SidecarFactory
+) -> None:
+    """A sidecar following the stream writes its events to Redis, so a replica that starts
+    later answers the changed entitlements and usage without any upstream call."""
+    following = start_sidecar({**_env(emulator, redis_server), **conftest.stream_env(emulator)})
+    waiting.wait_for(lambda: conftest.stream_live(following), timeout=10, what="the stream to be live")
+    async with client.AsyncSidecarClient(following.grpc_target, timeout=10) as stub:
+        assert not (await stub.get_boolean_entitlement("customer-free", "feature-sso")).has_access
+        await conftest.emulator_admin(emulator, "PUT", "customers/customer-free", {"plan": "plan-pro"})
+        await conftest.emulator_admin(emulator, "PUT", "customers/customer-pro", {"plan": "plan-free"})
+
+        async def applied() -> bool:
+            return (await stub.get_boolean_entitlement("customer-free", "feature-sso")).has_access
+
+        await waiting.eventually(applied, within=5, what="the plan change to reach the sidecar")
+        report = await stub.report_usage("customer-free", "feature-api-calls", 40)
+        assert report.current_usage == 40  # the plan change re-seeded the usage at 0
+    waiting.wait_for(
+        lambda: following.metric("sidecar_stream_events_total", 'kind="usage"') == 1,
+        timeout=5,
+        what="the usage event",
+    )
+    assert redis_server.stored() == [b"test-env:stigg-sidecar:v1:entitlements:customer-free:"], (
+        "an event for a customer no replica holds (customer-pro) is not written"
+    )
+
+    before = (await conftest.upstream_requests(emulator))["total"]
+    replica = start_sidecar(_env(emulator, redis_server))  # no stream: only Redis can know
+    async with client.AsyncSidecarClient(replica.grpc_target, timeout=10) as stub:
+        assert (await stub.get_boolean_entitlement("customer-free", "feature-sso")).has_access
+        calls = await stub.get_metered_entitlement("customer-free", "feature-api-calls")
+        assert (calls.entitlement.usage_limit, calls.entitlement.current_usage) == (100000, 40)
+    assert (await conftest.upstream_requests(emulator))["total"] == before
