@@ -42,6 +42,7 @@ bench: cluster-bin
 	$(BIN)/python bench/cluster_start.py
 	$(BIN)/python bench/sidecar_checks.py
 	$(BIN)/python bench/admission.py
+	$(BIN)/python bench/stream_propagation.py
 
 proto: $(STAMP)
 	$(BIN)/python proto/generate.py

@@ -7,8 +7,9 @@
 2. The sidecar: the injected sidecar of one Pod is started from its Pod spec (the Pod runner
    stands in for the kubelet) beside the upstream emulator (a stand-in for Stigg's API, 100 ms
    per call like the real Edge API); its probes pass and it answers checks: a miss, cache hits,
-   a metered limit, a usage report, an invalid request; then, with the upstream killed, from its
-   cache and from the defaults, and a defaults edit in the resource reaches it without a restart.
+   a metered limit, a usage report, an invalid request; a plan upgrade upstream reaches it by the
+   real-time stream in milliseconds; then, with the upstream killed, it answers from its cache and
+   from the defaults, and a defaults edit in the resource reaches it without a restart.
 
     python demo/run.py           run the demo and stop everything afterwards
     python demo/run.py --keep    leave the cluster running and print the KUBECONFIG export
@@ -23,6 +24,7 @@ import shutil
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -64,12 +66,12 @@ def wait_for_pods(local: cluster.LocalCluster, namespace: str, count: int, timeo
     raise SystemExit(f"demo failed: {count} Pods did not appear in {namespace} within {timeout:.0f}s")
 
 
-def wait_until(probe: Callable[[], bool], what: str, timeout: float = 60) -> None:
+def wait_until(probe: Callable[[], bool], what: str, timeout: float = 60, interval: float = 0.2) -> None:
     deadline = time.monotonic() + timeout
     while not probe():
         if time.monotonic() > deadline:
             raise SystemExit(f"demo failed: {what} within {timeout:.0f}s")
-        time.sleep(0.2)
+        time.sleep(interval)
 
 
 def run(
@@ -94,7 +96,9 @@ def run(
         f"--from-literal=SERVER_API_KEY={emulator.api_key}",
     )  # fmt: skip
     show(local, "apply", "-f", str(HERE / "stiggentitlements.yaml"))
-    upstream = {"spec": {"upstream": {"edgeApiUrl": emulator.base_url, "apiUrl": emulator.base_url}}}
+    upstream = {"spec": {"upstream": {
+        "edgeApiUrl": emulator.base_url, "apiUrl": emulator.base_url, "wsUrl": emulator.ws_url,
+    }}}  # fmt: skip
     show(local, "patch", "stigg", "shop", "-n", "shop", "--type=merge", "-p", json.dumps(upstream))
     wait_until(lambda: "True" in local.kubectl("get", "stigg", "shop", "-n", "shop", "-o",
                "jsonpath={.status.conditions[?(@.type=='Ready')].status}"), "the resource to be Ready")  # fmt: skip
@@ -189,6 +193,8 @@ def run_sidecar(
             except grpc.RpcError as error:
                 print(f"an invalid request: {error.code().name}: {error.details()}")
 
+            show_realtime(checks, sidecar, emulator)
+
             step("Kill the upstream: the sidecar still answers, from its cache and then from its defaults")
             emulator.stop()
             cached = checks.get_boolean_entitlement("customer-pro", "feature-sso")
@@ -214,6 +220,41 @@ def run_sidecar(
             print(f"  sidecar log: {line}")
     finally:
         runner.stop_all()
+
+
+def show_realtime(
+    checks: client.SidecarClient,
+    sidecar: podrunner.RunningContainer,
+    emulator: emulator_launcher.RunningEmulator,
+) -> None:
+    step("Upgrade customer-free to plan-pro upstream: the real-time stream brings it to the sidecar")
+    wait_until(lambda: sidecar_json(sidecar, "/readyz").get("stream") == "live", "the stream to be live")
+    before = checks.get_boolean_entitlement("customer-free", "feature-sso")
+    print(f"customer-free may use feature-sso: {before.has_access} (cached)")
+    print('$ curl -X PUT <emulator>/_emulator/customers/customer-free -d \'{"plan": "plan-pro"}\'')
+    began = time.perf_counter()
+    upgrade = urllib.request.Request(  # noqa: S310 -- the emulator on loopback
+        f"{emulator.admin_url}/customers/customer-free",
+        method="PUT",
+        data=b'{"plan": "plan-pro"}',
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(upgrade, timeout=5).close()  # noqa: S310 -- the emulator on loopback
+    wait_until(
+        lambda: checks.get_boolean_entitlement("customer-free", "feature-sso").has_access,
+        "the upgrade to reach the sidecar",
+        interval=0.001,
+    )
+    print(f"customer-free may use feature-sso: True, {(time.perf_counter() - began) * 1000:.0f} ms after "
+          "the upgrade was sent: by the stream, with no refetch and no TTL wait")  # fmt: skip
+
+
+def sidecar_json(sidecar: podrunner.RunningContainer, path: str) -> dict[str, object]:
+    """GET one of the sidecar's HTTP endpoints at its Pod IP."""
+    url = f"http://{sidecar.address(keys.HTTP_PORT_NAME)}{path}"
+    with urllib.request.urlopen(url, timeout=5) as answer:
+        body: dict[str, object] = json.loads(answer.read())
+        return body
 
 
 def pb_reason(value: int) -> str:
