@@ -8,6 +8,8 @@ free port. Once listening it prints exactly one line, ``listening on http://HOST
 stdout (flushed) and nothing else there, so a parent process can read the address; logs go to
 stderr. SIGTERM or SIGINT stops it cleanly (in-flight requests get a few seconds) with exit
 status 0; an invalid catalog exits with status 2 and a message naming the place in the file.
+SIGHUP re-reads the catalog file, like ``POST /_emulator/catalog/reload`` (publishing what
+changed on the stream); an invalid file is logged and changes nothing.
 
 The API key comes from ``--api-key``, else the ``STIGG_EMULATOR_API_KEY`` environment variable
 (preferred: a command line is visible to every local user), else ``DEFAULT_API_KEY``, a fixed
@@ -97,6 +99,7 @@ async def _serve(emulator: state.EmulatorState, *, api_key: str, host: str, port
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, _reload, emulator)
         logger.info(
             "serving %d customers from %s (faults: %s)",
             len(emulator.customers),
@@ -108,6 +111,15 @@ async def _serve(emulator: state.EmulatorState, *, api_key: str, host: str, port
         logger.info("stopping")
     finally:
         await runner.cleanup()
+
+
+def _reload(emulator: state.EmulatorState) -> None:
+    try:
+        emulator.reload()
+    except catalog.CatalogError as exc:
+        logger.error("SIGHUP: the catalog was not reloaded: %s", exc)
+        return
+    logger.info("SIGHUP: catalog reloaded from %s", emulator.catalog_path)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pathlib
 import shutil
+import signal
 
 import aiohttp
 
@@ -125,3 +126,27 @@ async def test_reads_publish_nothing(upstream: Upstream) -> None:
         await upstream.graphql("GetEntitlementsState", {"query": {"customerId": "customer-pro"}})
         await upstream.admin("GET", "usage/customer-pro")
         assert await upstream_client.no_message_within(socket, 0.2)
+
+
+async def test_sighup_reloads_the_catalog_file_and_publishes(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "catalog.yaml"
+    shutil.copy(catalog.SAMPLE_PATH, path)
+    with launcher.start(catalog_path=path, latency_ms=0, api_key="k") as running:
+        async with aiohttp.ClientSession() as session:
+            upstream = Upstream(base_url=running.base_url, api_key="k", session=session)
+            async with upstream.stream() as socket:
+                path.write_text("features: [}")  # invalid: logged, nothing changes
+                running.process.send_signal(signal.SIGHUP)
+                assert await upstream_client.no_message_within(socket, 0.3)
+                text = catalog.SAMPLE_PATH.read_text()
+                path.write_text(
+                    text.replace(
+                        "  - id: customer-free\n    plan: plan-free\n",
+                        "  - id: customer-free\n    plan: plan-pro\n",
+                    )
+                )
+                running.process.send_signal(signal.SIGHUP)
+                _, field, payload = await upstream_client.next_event(socket)
+                assert (field, payload["customerId"]) == ("entitlementsUpdated", "customer-free")
+                assert _by_feature(payload)["feature-sso"]["isGranted"] is True
+        assert running.process.poll() is None, "SIGHUP must not stop the emulator"
