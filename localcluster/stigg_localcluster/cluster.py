@@ -46,7 +46,8 @@ CONTROLLERS = (
     "root-ca-certificate-publisher-controller",
     "endpointslice-controller",
 )
-SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/16"  # allocated only: no traffic ever goes to it here
+# A loopback range: the Pod runner's stand-in for kube-proxy listens on a Service's ClusterIP itself.
+SERVICE_CLUSTER_IP_RANGE = "127.96.0.0/16"
 _STATE_FILE = "state.json"
 
 

@@ -6,11 +6,15 @@ are ``model`` (merge), ``reconcile`` (ConfigMap and status) and ``certs``/``webh
 
 * Index ``entitlements``: every StiggEntitlements by (namespace, name) → its spec, uid and
   status conditions. The webhook reads it on the admission path (never the API).
-* Index ``injected``: Pods carrying the sidecar, by the resource they were injected from.
+* Index ``injected``: Pods carrying the sidecar (``workloads.InjectedPod``: their wiring hash
+  and owning workload), by the resource they were injected from.
 * Reconcile on create, update, resume, and periodically (a task, not a kopf timer): render
   the effective configuration (cluster-default merged in) into the resource's ConfigMap
-  (owned by it, so deleting the resource deletes it), check the referenced Secrets, write
-  the status. A change to cluster-default reconciles every resource that inherits from it.
+  (owned by it, so deleting the resource deletes it), check the referenced Secrets, keep up
+  what the resource implies (``upkeep``: standalone objects, rollouts, Pods missing their
+  sidecar), write the status. A change to cluster-default reconciles every resource that
+  inherits from it.
+* Workloads: ``workload_handlers`` carries a workload's opt-in annotation into its template.
 * Startup: the webhook's certificates (from their Secret, renewed when due), the webhook server
   with a live-swappable TLS context, and the MutatingWebhookConfiguration with its caBundle.
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -27,7 +32,19 @@ import kopf
 from kubernetes import client
 from kubernetes import config as kubeconfig
 
-from stigg_operator import certs, keys, model, reconcile, settings, webhook, webhookconfig
+from stigg_operator import (
+    certs,
+    keys,
+    kubeapi,
+    model,
+    reconcile,
+    settings,
+    upkeep,
+    webhook,
+    webhookconfig,
+    workload_handlers,
+    workloads,
+)
 
 logger = logging.getLogger(__name__)
 Index = Mapping[Any, Any]
@@ -82,10 +99,17 @@ def reconcile_one(  # noqa: PLR0917 -- one resource's coordinates, then the two 
     entry: Mapping[str, Any],
     entitlements: Index,
     injected: Index,
+    *,
+    ledger: upkeep.Ledger,
+    missing: list[dict[str, Any]] | None = None,
+    cleanup: bool = False,
 ) -> model.EffectiveConfig | None:
-    """Render one resource's ConfigMap and write its status; the effective config if usable."""
-    core = client.CoreV1Api()
-    custom = client.CustomObjectsApi()
+    """Render one resource's ConfigMap, keep up what it implies, and write its status; the
+    effective config if usable. ``missing``: the opted-in Pods it serves that have no sidecar
+    (None: not looked for this time); ``cleanup``: look for objects a previous mode left."""
+    api = kubeapi.shared_client()
+    core = client.CoreV1Api(api)
+    custom = client.CustomObjectsApi(api)
     spec: Mapping[str, Any] = entry["spec"]
     is_cluster_default = (namespace, name) == (config.namespace, keys.CLUSTER_DEFAULT_NAME)
     if not is_cluster_default:
@@ -112,6 +136,23 @@ def reconcile_one(  # noqa: PLR0917 -- one resource's coordinates, then the two 
         kopf.adopt(body, owner=kopf.Body(owner))  # type: ignore[arg-type]
         problem = _apply_configmap(core, body) or problem
         configmap_name = effective.configmap_name
+    extra: dict[str, Any] = {}
+    if effective is not None:
+        extra["mode"] = effective.mode
+        standalone_block, standalone_problem = upkeep.standalone_objects(
+            api,
+            effective,
+            entry["uid"],
+            cluster_wide=is_cluster_default,
+            cleanup=cleanup or entry.get("mode") == model.STANDALONE_MODE,
+        )
+        problem = problem or standalone_problem
+        extra["standalone"] = standalone_block
+        extra["workloads"] = upkeep.rollout(api, effective, injected.get(f"{namespace}/{name}", []))
+        if missing is not None:
+            extra["missingSidecars"] = len(missing)
+            upkeep.repair(api, effective, missing, ledger)
+        extra["repairedPods"] = ledger.repaired.get((namespace, name), 0)
     status = reconcile.status(
         problem=problem,
         generation=entry["generation"],
@@ -119,6 +160,7 @@ def reconcile_one(  # noqa: PLR0917 -- one resource's coordinates, then the two 
         configmap_name=configmap_name,
         previous_conditions=entry.get("conditions") or [],
         now=_now(),
+        extra=extra,
     )
     try:
         custom.patch_namespaced_custom_object_status(
@@ -136,6 +178,7 @@ def _entry(body: Mapping[str, Any]) -> dict[str, Any]:
         "uid": body["metadata"]["uid"],
         "generation": body["metadata"].get("generation", 1),
         "conditions": list((body.get("status") or {}).get("conditions") or []),
+        "mode": (body.get("status") or {}).get("mode"),
     }
 
 
@@ -149,19 +192,25 @@ def register(registry: kopf.OperatorRegistry, config: settings.Settings) -> None
         return {(namespace, name): _entry(body)}
 
     @kopf.index("", "v1", "pods", labels={keys.INJECTED_LABEL: "true"}, id="injected", registry=registry)
-    def injected(*, annotations: Mapping[str, str], name: str, **_: Any) -> dict[str, str] | None:
-        recorded = annotations.get(keys.INJECTED_ANNOTATION)
-        return {recorded.split("@", 1)[0]: name} if recorded else None
+    def injected(*, body: kopf.Body, **_: Any) -> dict[str, workloads.InjectedPod] | None:
+        pod = workloads.injected_pod(dict(body))
+        return {pod.resource: pod} if pod is not None else None
+
+    ledger = upkeep.Ledger()
 
     def _reconcile(namespace: str, name: str, body: kopf.Body, indexes: Mapping[str, Any]) -> None:
         entitlements: Index = indexes["entitlements"]
         injected: Index = indexes["injected"]
-        reconcile_one(config, namespace, name, _entry(body), entitlements, injected)
+        reconcile_one(
+            config, namespace, name, _entry(body), entitlements, injected, ledger=ledger, cleanup=True
+        )
         if (namespace, name) == (config.namespace, keys.CLUSTER_DEFAULT_NAME):
             for (other_ns, other_name), entries in list(entitlements.items()):
                 if (other_ns, other_name) != (namespace, name):
                     for entry in entries:
-                        reconcile_one(config, other_ns, other_name, entry, entitlements, injected)
+                        reconcile_one(
+                            config, other_ns, other_name, entry, entitlements, injected, ledger=ledger
+                        )
 
     @kopf.on.create(*resource, registry=registry)
     @kopf.on.update(*resource, field="spec", registry=registry)
@@ -177,6 +226,7 @@ def register(registry: kopf.OperatorRegistry, config: settings.Settings) -> None
         _reconcile(namespace or "", name, body, kwargs)
 
     webhook.register(registry, config)
+    workload_handlers.register(registry, config)
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
@@ -200,7 +250,7 @@ def register(registry: kopf.OperatorRegistry, config: settings.Settings) -> None
         )
         settings.admission.managed = None  # the configuration is ours: see webhookconfig
         await asyncio.to_thread(_apply_webhook_configuration, config, live.current.ca_pem)
-        memo["shared"] = {}
+        memo["shared"] = {"ledger": ledger}
         memo["rotation"] = asyncio.create_task(_rotate_forever(config, live))
         memo["refresh"] = asyncio.create_task(_refresh_forever(config, memo))
 
@@ -271,11 +321,29 @@ async def _refresh_forever(config: settings.Settings, memo: kopf.Memo) -> None:
         if indexes is None:
             continue
         entitlements, injected = indexes["entitlements"], indexes["injected"]
+        ledger: upkeep.Ledger = memo["shared"]["ledger"]
+        try:
+            missing = await asyncio.to_thread(
+                upkeep.find_missing, kubeapi.shared_client(), config, entitlements, ledger
+            )
+        except Exception:
+            logger.exception("looking for Pods without their sidecar failed")
+            missing = None
         for (namespace, name), entries in list(entitlements.items()):
             for entry in list(entries):
                 try:
                     await asyncio.to_thread(
-                        reconcile_one, config, namespace, name, entry, entitlements, injected
+                        functools.partial(
+                            reconcile_one,
+                            config,
+                            namespace,
+                            name,
+                            entry,
+                            entitlements,
+                            injected,
+                            ledger=ledger,
+                            missing=None if missing is None else missing.get((namespace, name), []),
+                        )
                     )
                 except Exception:  # one resource's trouble must not stop the others' status
                     logger.exception("refreshing the status of %s/%s failed", namespace, name)

@@ -217,8 +217,12 @@ def patch(pod: Mapping[str, Any], config: model.EffectiveConfig) -> list[dict[st
     spec: Mapping[str, Any] | None = pod.get("spec")
     if not isinstance(spec, Mapping):
         raise InjectionError("spec: the Pod has no spec")
-    pod_annotations: Mapping[str, str] = metadata.get("annotations") or {}
     containers: Sequence[Mapping[str, Any]] = spec.get("containers") or []
+    if config.is_standalone:
+        # Standalone mode: the shared Service's address, nothing else (no container, no volume).
+        env_ops = _app_env_ops(containers, config.standalone_host, config.sidecar.grpc_port)
+        return env_ops + _injected_metadata_ops(pod, config)
+    pod_annotations: Mapping[str, str] = metadata.get("annotations") or {}
     init_containers: Sequence[Mapping[str, Any]] = spec.get("initContainers") or []
     volumes: Sequence[Mapping[str, Any]] = spec.get("volumes") or []
 
@@ -231,16 +235,28 @@ def patch(pod: Mapping[str, Any], config: model.EffectiveConfig) -> list[dict[st
     else:
         ops.append({"op": "add", "path": "/spec/initContainers/0", "value": sidecar})
 
-    new_volumes = [
-        {"name": keys.DEFAULTS_VOLUME, "configMap": {"name": config.configmap_name, "optional": True}},
-        {"name": keys.STATE_VOLUME, "emptyDir": {"sizeLimit": STATE_SIZE_LIMIT}},
-    ]
+    new_volumes = sidecar_volumes(config)
     if spec.get("volumes") is None:
         ops.append({"op": "add", "path": "/spec/volumes", "value": new_volumes})
     else:
         ops.extend({"op": "add", "path": "/spec/volumes/-", "value": volume} for volume in new_volumes)
 
-    app_env = {keys.APP_HOST_ENV: "localhost", keys.APP_PORT_ENV: str(config.sidecar.grpc_port)}
+    ops.extend(_app_env_ops(containers, "localhost", config.sidecar.grpc_port))
+    return ops + _injected_metadata_ops(pod, config)
+
+
+def sidecar_volumes(config: model.EffectiveConfig) -> list[dict[str, Any]]:
+    """The defaults ConfigMap (as a directory, optional) and the state ``emptyDir``."""
+    return [
+        {"name": keys.DEFAULTS_VOLUME, "configMap": {"name": config.configmap_name, "optional": True}},
+        {"name": keys.STATE_VOLUME, "emptyDir": {"sizeLimit": STATE_SIZE_LIMIT}},
+    ]
+
+
+def _app_env_ops(containers: Sequence[Mapping[str, Any]], host: str, port: int) -> list[dict[str, Any]]:
+    """Tell every app container where the sidecar is, without overriding what it sets itself."""
+    app_env = {keys.APP_HOST_ENV: host, keys.APP_PORT_ENV: str(port)}
+    ops: list[dict[str, Any]] = []
     for index, container in enumerate(containers):
         env = container.get("env")
         defined = {entry.get("name") for entry in env or ()}
@@ -249,7 +265,13 @@ def patch(pod: Mapping[str, Any], config: model.EffectiveConfig) -> list[dict[st
             ops.append({"op": "add", "path": f"/spec/containers/{index}/env", "value": missing})
         else:
             ops.extend({"op": "add", "path": f"/spec/containers/{index}/env/-", "value": e} for e in missing)
+    return ops
 
+
+def _injected_metadata_ops(pod: Mapping[str, Any], config: model.EffectiveConfig) -> list[dict[str, Any]]:
+    """Record the injection: the annotation (resource and wiring hash) and the label."""
+    ops: list[dict[str, Any]] = []
+    metadata: Mapping[str, Any] = pod.get("metadata") or {}
     injected_annotation = {keys.INJECTED_ANNOTATION: injected_value(config)}
     injected_label = {keys.INJECTED_LABEL: "true"}
     if pod.get("metadata") is None:

@@ -14,6 +14,10 @@ KIND = "StiggEntitlements"
 NAMESPACE_INJECTION_LABEL = f"{GROUP}/injection"  # = "enabled" on a namespace
 POD_INJECT_LABEL = f"{GROUP}/inject"  # = "true" opts a Pod in, "false" opts it out
 
+# On a Deployment, StatefulSet or DaemonSet: "true" opts its Pods in, "false" out (the operator
+# carries it into the Pod template as POD_INJECT_LABEL, with CONFIG_ANNOTATION if set).
+WORKLOAD_INJECT_ANNOTATION = f"{GROUP}/inject"
+
 # Per-Pod annotations read by the webhook.
 CONFIG_ANNOTATION = f"{GROUP}/config"  # which StiggEntitlements to use
 IMAGE_ANNOTATION = f"{GROUP}/image"
@@ -26,6 +30,17 @@ MEMORY_LIMIT_ANNOTATION = f"{GROUP}/memory-limit"
 # Written by the webhook on the Pods it injects.
 INJECTED_ANNOTATION = f"{GROUP}/injected"  # "<namespace>/<resource>@<config hash>"
 INJECTED_LABEL = f"{GROUP}/injected"  # = "true", for counting injected Pods with a selector
+
+# Stamped on a Pod template to roll its workload onto a changed configuration (a wiring hash).
+ROLLOUT_ANNOTATION = f"{GROUP}/rollout-wiring"
+
+# Server-side apply field managers: opt-in template fields, and rollout stamps.
+FIELD_MANAGER = "stigg-operator"
+ROLLOUT_FIELD_MANAGER = "stigg-operator-rollout"
+
+# Events the operator posts on Pods.
+MISSING_SIDECAR_REASON = "StiggSidecarMissing"
+REPAIR_REASON = "StiggSidecarRepair"
 
 # Names.
 CLUSTER_DEFAULT_NAME = "cluster-default"
@@ -46,3 +61,8 @@ SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 def configmap_name(resource_name: str) -> str:
     """The defaults ConfigMap rendered for a StiggEntitlements resource."""
     return f"{resource_name}-stigg-defaults"
+
+
+def standalone_name(resource_name: str) -> str:
+    """The shared Deployment, Service, PodDisruptionBudget, NetworkPolicy and HPA of standalone mode."""
+    return f"{resource_name}-stigg-sidecar"

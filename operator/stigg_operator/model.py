@@ -56,6 +56,26 @@ class SidecarContainerConfig:
     )
 
 
+SIDECAR_MODE = "Sidecar"
+STANDALONE_MODE = "Standalone"
+
+
+@dataclasses.dataclass(frozen=True)
+class Autoscaling:
+    min_replicas: int
+    max_replicas: int
+    target_cpu_utilization: int = 80
+
+
+@dataclasses.dataclass(frozen=True)
+class StandaloneConfig:
+    """The shared sidecar Deployment of standalone mode."""
+
+    replicas: int = 2
+    min_available: int = 1
+    autoscaling: Autoscaling | None = None
+
+
 @dataclasses.dataclass(frozen=True)
 class OperatorDefaults:
     """What the operator itself contributes when no resource says otherwise."""
@@ -83,11 +103,27 @@ class EffectiveConfig:
     cache_ttl_seconds: int | None = None
     redis: RedisConfig | None = None
     failure_policy: str = "Fail"
-    mode: str = "sidecar"
+    mode: str = SIDECAR_MODE
+    standalone: StandaloneConfig = dataclasses.field(default_factory=StandaloneConfig)
+    rollout_on_change: bool = False
+    repair_missing_sidecars: bool = False
 
     @property
     def configmap_name(self) -> str:
         return keys.configmap_name(self.name)
+
+    @property
+    def is_standalone(self) -> bool:
+        return self.mode == STANDALONE_MODE
+
+    @property
+    def standalone_name(self) -> str:
+        return keys.standalone_name(self.name)
+
+    @property
+    def standalone_host(self) -> str:
+        """The shared Service's DNS name, as Pods in any namespace resolve it."""
+        return f"{self.standalone_name}.{self.namespace}.svc"
 
     @property
     def ref(self) -> str:
@@ -105,7 +141,9 @@ class EffectiveConfig:
         sidecars through the mounted ConfigMap, no restart needed)."""
         wiring = dataclasses.asdict(self)
         wiring.pop("defaults")
-        wiring.pop("failure_policy")  # a webhook setting: it never reaches the Pods
+        # Settings of the operator's own behaviour, and of the shared Deployment: never in a Pod.
+        for field in ("failure_policy", "rollout_on_change", "repair_missing_sidecars", "standalone"):
+            wiring.pop(field)
         return hashlib.sha256(json.dumps(wiring, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
@@ -170,6 +208,10 @@ def effective(namespace: str, name: str, spec: Spec, operator: OperatorDefaults)
     if sidecar.grpc_port == sidecar.http_port:
         raise SpecError("spec.sidecar.httpPort: must differ from spec.sidecar.grpcPort")
     injection: Mapping[str, Any] = spec.get("injection") or {}
+    mode = str(spec.get("mode") or SIDECAR_MODE)
+    mode = {m.lower(): m for m in (SIDECAR_MODE, STANDALONE_MODE)}.get(mode.lower(), mode)
+    if mode not in (SIDECAR_MODE, STANDALONE_MODE):
+        raise SpecError(f"spec.mode: must be {SIDECAR_MODE} or {STANDALONE_MODE}, got {mode!r}")
     return EffectiveConfig(
         namespace=namespace,
         name=name,
@@ -186,5 +228,33 @@ def effective(namespace: str, name: str, spec: Spec, operator: OperatorDefaults)
         cache_ttl_seconds=cache.get("ttlSeconds"),
         redis=redis,
         failure_policy=str(injection.get("failurePolicy") or operator.failure_policy),
-        mode=str(spec.get("mode") or "sidecar"),
+        mode=mode,
+        standalone=_standalone(spec.get("standalone") or {}),
+        rollout_on_change=bool(spec.get("rolloutOnChange", False)),
+        repair_missing_sidecars=bool(spec.get("repairMissingSidecars", False)),
     )
+
+
+def _standalone(raw: Mapping[str, Any]) -> StandaloneConfig:
+    scaling: Mapping[str, Any] | None = raw.get("autoscaling")
+    autoscaling = None
+    if scaling:
+        autoscaling = Autoscaling(
+            min_replicas=int(scaling.get("minReplicas", 2)),
+            max_replicas=int(scaling["maxReplicas"]),
+            target_cpu_utilization=int(scaling.get("targetCPUUtilizationPercentage", 80)),
+        )
+        if autoscaling.max_replicas < autoscaling.min_replicas:
+            raise SpecError("spec.standalone.autoscaling.maxReplicas: must be at least minReplicas")
+    standalone = StandaloneConfig(
+        replicas=int(raw.get("replicas", 2)),
+        min_available=int(raw.get("minAvailable", 1)),
+        autoscaling=autoscaling,
+    )
+    floor = autoscaling.min_replicas if autoscaling else standalone.replicas
+    if standalone.min_available > floor:
+        raise SpecError(
+            f"spec.standalone.minAvailable: {standalone.min_available} is more than the {floor} replicas, "
+            "so the PodDisruptionBudget could never be met"
+        )
+    return standalone

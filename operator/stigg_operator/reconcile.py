@@ -96,7 +96,9 @@ def status(
     configmap_name: str | None,
     previous_conditions: Sequence[Mapping[str, Any]],
     now: datetime.datetime,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The status to merge-patch; ``extra`` adds blocks others computed (a None value removes one)."""
     previous = {str(c.get("type")): c for c in previous_conditions}
     if problem is None:
         ready = _condition(
@@ -113,4 +115,5 @@ def status(
     }
     if configmap_name:
         body["configMap"] = configmap_name
+    body.update(extra or {})
     return body

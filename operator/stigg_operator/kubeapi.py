@@ -1,0 +1,174 @@
+"""Generic Kubernetes calls the typed client lacks or spreads over many classes.
+
+Server-side apply (``apply``), get and delete for any namespaced kind named by its
+``apiVersion`` and plural, through the kubernetes client's ``ApiClient.call_api`` (so the same
+credentials and TLS settings), and a core/v1 Event on an object (``post_event``). A 404 is
+``None`` from ``get`` and ``False`` from ``delete``; other API errors raise
+``kubernetes.client.ApiException``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import json
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from kubernetes import client
+
+logger = logging.getLogger(__name__)
+APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
+
+
+@functools.cache
+def shared_client() -> client.ApiClient:
+    """One API client (and its connection pool) for the operator's own calls, made on first use,
+    after the kube config is loaded."""
+    return client.ApiClient()
+
+
+def _path(api_version: str, plural: str, namespace: str, name: str | None = None) -> str:
+    prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    return f"{prefix}/namespaces/{namespace}/{plural}" + (f"/{name}" if name else "")
+
+
+def _call(
+    api: client.ApiClient,
+    method: str,
+    path: str,
+    *,
+    query_params: list[tuple[str, str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+    body: Any = None,
+) -> Any:
+    """One request with the client's credentials; the decoded JSON answer, ``ApiException`` if not 2xx."""
+    request = api.param_serialize(
+        method,
+        path,
+        query_params=query_params or [],
+        header_params={"Accept": "application/json", **(headers or {})},
+        body=body,
+        auth_settings=["BearerToken"],
+    )
+    response = api.call_api(*request)
+    data = response.read()
+    text = data.decode() if isinstance(data, bytes) else str(data or "")
+    if not 200 <= response.status <= 299:
+        raise client.ApiException.from_response(http_resp=response, body=text, data=None)
+    return json.loads(text) if text else None
+
+
+def apply(
+    api: client.ApiClient,
+    api_version: str,
+    plural: str,
+    body: Mapping[str, Any],
+    *,
+    manager: str,
+    force: bool,
+) -> dict[str, Any]:
+    """Server-side apply ``body`` (which names the object) as ``manager``; the object after it."""
+    metadata = body["metadata"]
+    result: dict[str, Any] = _call(
+        api,
+        "PATCH",
+        _path(api_version, plural, metadata["namespace"], metadata["name"]),
+        query_params=[("fieldManager", manager), ("force", "true" if force else "false")],
+        headers={"Content-Type": APPLY_CONTENT_TYPE},
+        body=dict(body),
+    )
+    return result
+
+
+def get(
+    api: client.ApiClient, api_version: str, plural: str, namespace: str, name: str
+) -> dict[str, Any] | None:
+    try:
+        found: dict[str, Any] = _call(api, "GET", _path(api_version, plural, namespace, name))
+    except client.ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+    return found
+
+
+def list_items(
+    api: client.ApiClient,
+    api_version: str,
+    plural: str,
+    *,
+    namespace: str | None = None,
+    label_selector: str | None = None,
+) -> list[dict[str, Any]]:
+    """The objects of a kind (in one namespace, or all), as plain dicts with apiVersion and kind."""
+    prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    path = f"{prefix}/namespaces/{namespace}/{plural}" if namespace else f"{prefix}/{plural}"
+    query = [("labelSelector", label_selector)] if label_selector else []
+    listed: dict[str, Any] = _call(api, "GET", path, query_params=query)
+    kind = str(listed.get("kind", "")).removesuffix("List")
+    return [{"apiVersion": api_version, "kind": kind, **item} for item in listed.get("items") or ()]
+
+
+def delete(api: client.ApiClient, api_version: str, plural: str, namespace: str, name: str) -> bool:
+    try:
+        _call(
+            api,
+            "DELETE",
+            _path(api_version, plural, namespace, name),
+            body={"propagationPolicy": "Background"},
+            headers={"Content-Type": "application/json"},
+        )
+    except client.ApiException as error:
+        if error.status == 404:
+            return False
+        raise
+    return True
+
+
+def post_event(
+    api: client.ApiClient,
+    target: Mapping[str, Any],
+    *,
+    reason: str,
+    message: str,
+    event_type: str = "Warning",
+    component: str = "stigg-operator",
+) -> None:
+    """A core/v1 Event about ``target`` (an object with apiVersion, kind and metadata)."""
+    metadata = target["metadata"]
+    now = datetime.datetime.now(datetime.UTC)
+    event = {
+        "metadata": {
+            "name": f"{metadata['name']}.{uuid.uuid4().hex[:12]}",
+            "namespace": metadata["namespace"],
+        },
+        "involvedObject": {
+            "apiVersion": target.get("apiVersion", "v1"),
+            "kind": target.get("kind", "Pod"),
+            "name": metadata["name"],
+            "namespace": metadata["namespace"],
+            "uid": metadata.get("uid"),
+        },
+        "reason": reason,
+        "message": message[:1024],
+        "type": event_type,
+        "source": {"component": component},
+        "reportingComponent": component,
+        "reportingInstance": component,
+        "firstTimestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "lastTimestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "count": 1,
+    }
+    try:
+        client.CoreV1Api(api).create_namespaced_event(metadata["namespace"], event)
+    except client.ApiException as error:  # an Event is best effort: never fail the work for it
+        logger.warning(
+            "could not post event %s on %s/%s: %s",
+            reason,
+            metadata["namespace"],
+            metadata["name"],
+            error.reason,
+        )
