@@ -17,6 +17,10 @@ and runs one of its containers as a local process, the way the Pod spec says:
 * **image**: no images here; ``images`` maps an image to the local command that plays it.
 * **probes**: ``httpGet`` and ``tcpSocket`` probes run against the Pod IP and the (named)
   container port, with the spec's period and failure threshold.
+* **Services**: ``expose`` stands in for kube-proxy (its old userspace mode): it listens on a
+  Service's ClusterIP (the local control plane allocates them from a loopback range) and each
+  port, and forwards every connection to a ready container the runner runs whose Pod the
+  Service selects, at the ``targetPort`` (a number or a container port's name), round robin.
 
 These rewrites are the emulation of a Pod's filesystem and network namespace; everything else
 (names, keys, ports, paths within the mounts, probe paths) is used exactly as the spec gives it.
@@ -25,6 +29,7 @@ These rewrites are the emulation of a Pod's filesystem and network namespace; ev
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import itertools
 import os
@@ -209,6 +214,7 @@ class PodRunner:
         self.workdir = workdir
         self.sync_interval = sync_interval
         self.running: list[RunningContainer] = []
+        self.proxies: list[ServiceProxy] = []
 
     def _resolve_env(
         self, pod: Mapping[str, Any], container: Mapping[str, Any], pod_ip: str
@@ -313,7 +319,103 @@ class PodRunner:
         self.running.append(running)
         return running
 
+    def expose(self, service: Mapping[str, Any]) -> ServiceProxy:
+        """Serve ``service`` (as the API returns it, a plain dict) at its ClusterIP; see the docstring."""
+        proxy = ServiceProxy(self, service)
+        proxy.start()
+        self.proxies.append(proxy)
+        return proxy
+
     def stop_all(self) -> None:
+        for proxy in self.proxies:
+            proxy.stop()
+        self.proxies.clear()
         for running in self.running:
             running.stop()
         self.running.clear()
+
+
+class ServiceProxy:
+    """A stand-in for kube-proxy for one Service: TCP forwarding from ClusterIP:port to its Pods."""
+
+    def __init__(self, runner: PodRunner, service: Mapping[str, Any]) -> None:
+        self.runner = runner
+        self.service = service
+        self.cluster_ip = str(service["spec"]["clusterIP"])
+        self.namespace = str(service["metadata"]["namespace"])
+        self.selector: Mapping[str, str] = service["spec"].get("selector") or {}
+        self._listeners: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._turn = itertools.count()
+        self.connections = 0
+
+    def start(self) -> None:
+        for port in self.service["spec"]["ports"]:
+            listener = socket.create_server((self.cluster_ip, int(port["port"])))
+            listener.settimeout(0.2)
+            self._listeners.append(listener)
+            threading.Thread(target=self._accept, args=(listener, port["targetPort"]), daemon=True).start()
+
+    def backends(self, target_port: int | str) -> list[tuple[str, int]]:
+        """(Pod IP, port) of the running, ready containers this Service selects."""
+        found = []
+        for running in self.runner.running:
+            labels = running.pod["metadata"].get("labels") or {}
+            if running.pod["metadata"]["namespace"] != self.namespace:
+                continue
+            if not self.selector or any(labels.get(k) != v for k, v in self.selector.items()):
+                continue
+            if running.process is None or running.process.poll() is not None:
+                continue
+            if (
+                isinstance(target_port, str)
+                and not target_port.isdigit()
+                and target_port not in running.ports
+            ):
+                continue
+            if running.container.get("readinessProbe") and not running.probe_once("readinessProbe"):
+                continue
+            found.append((running.pod_ip, running._port(target_port)))
+        return found
+
+    def _accept(self, listener: socket.socket, target_port: int | str) -> None:
+        while not self._stop.is_set():
+            try:
+                downstream, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            backends = self.backends(target_port)
+            if not backends:
+                downstream.close()  # no ready endpoint: the connection is refused, as by kube-proxy
+                continue
+            self.connections += 1
+            backend = backends[next(self._turn) % len(backends)]
+            try:
+                upstream = socket.create_connection(backend, timeout=5)
+            except OSError:
+                downstream.close()
+                continue
+            upstream.settimeout(None)
+            for source, sink in ((downstream, upstream), (upstream, downstream)):
+                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for listener in self._listeners:
+            listener.close()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    """Copy bytes one way until either side closes, then close both."""
+    try:
+        while chunk := source.recv(65536):
+            sink.sendall(chunk)
+    except OSError:
+        pass
+    finally:
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
