@@ -10,6 +10,8 @@
    a metered limit, a usage report, an invalid request; a plan upgrade upstream reaches it by the
    real-time stream in milliseconds; then, with the upstream killed, it answers from its cache and
    from the defaults, and a defaults edit in the resource reaches it without a restart.
+3. A workload opt-in (between the two): in a namespace that is not opted in, annotating one
+   Deployment gets its Pods the sidecar; re-applying the team's manifest keeps it, with no rollout.
 
     python demo/run.py           run the demo and stop everything afterwards
     python demo/run.py --keep    leave the cluster running and print the KUBECONFIG export
@@ -132,6 +134,59 @@ def run(
     wait_until(lambda: local.kubectl("get", "stigg", "shop", "-n", "shop", "-o",
                "jsonpath={.status.injectedPods}") == "2", "the status to count 2 injected Pods")  # fmt: skip
     show(local, "get", "stigg", "-n", "shop")
+
+
+def opt_in_workload(local: cluster.LocalCluster, emulator: emulator_launcher.RunningEmulator) -> None:
+    step("Another team's namespace is not opted in; it annotates one Deployment instead")
+    manifest = str(HERE / "billing.yaml")
+    local.kubectl("create", "namespace", "billing")
+    local.kubectl(
+        "wait", "--for=jsonpath={.metadata.name}=default", "serviceaccount/default", "-n", "billing"
+    )
+    local.kubectl(
+        "create", "secret", "generic", "stigg-server-api-key", "-n", "billing",
+        f"--from-literal=SERVER_API_KEY={emulator.api_key}",
+    )  # fmt: skip
+    show(local, "apply", "-f", manifest)
+    columns = ("custom-columns=POD:.metadata.name,INIT:.spec.initContainers[*].name,"
+               "APP:.spec.containers[*].name,LABEL:.metadata.labels.sidecar\\.stigg\\.io/inject")  # fmt: skip
+
+    def pods(injected: bool) -> bool:
+        listed = local.kubectl("get", "pods", "-n", "billing", "-o", "json")
+        items = [p for p in json.loads(listed)["items"] if not p["metadata"].get("deletionTimestamp")]
+        with_sidecar = [p for p in items if p["spec"].get("initContainers")]
+        return len(items) == 2 and len(with_sidecar) == (2 if injected else 0)
+
+    wait_until(lambda: pods(injected=False), "the Deployment's Pods, without the sidecar")
+    show(local, "get", "pods", "-n", "billing", "-o", columns)
+    show(
+        local,
+        "annotate",
+        "deployment",
+        "invoices",
+        "-n",
+        "billing",
+        f"{keys.WORKLOAD_INJECT_ANNOTATION}=true",
+    )
+    wait_until(lambda: pods(injected=True), "the annotated Deployment's Pods to be injected")
+    show(local, "get", "pods", "-n", "billing", "-o", columns)
+    print(
+        "the operator carried the opt-in into the Pod template, as its own server-side apply field manager:"
+    )
+    template = "jsonpath={.spec.template.metadata.labels}{'\\n'}{.metadata.managedFields[*].manager}"
+    show(local, "get", "deployment", "invoices", "-n", "billing", "-o", template)
+    generation = local.kubectl(
+        "get", "deployment", "invoices", "-n", "billing", "-o", "jsonpath={.metadata.generation}"
+    )
+    step("Re-apply the team's unchanged manifest (as GitOps does): the opt-in stays, nothing rolls")
+    show(local, "apply", "-f", manifest)
+    time.sleep(3)
+    after = local.kubectl(
+        "get", "deployment", "invoices", "-n", "billing", "-o", "jsonpath={.metadata.generation}"
+    )
+    expect(after == generation and pods(injected=True), "re-applying must keep the opt-in without a rollout")
+    print(f"generation {after} (unchanged); both Pods still carry the sidecar")
+    show(local, "get", "stigg", "-A")
 
 
 def expect(condition: bool, story: str) -> None:
@@ -292,6 +347,7 @@ def main() -> int:
             f"upstream emulator at {emulator.base_url}; operator webhook at {operator.env['STIGG_OPERATOR_WEBHOOK_URL']}"
         )
         run(local, api, emulator)
+        opt_in_workload(local, emulator)
         run_sidecar(api, emulator, state_dir)
     except BaseException:
         operator.stop()

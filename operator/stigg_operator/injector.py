@@ -1,5 +1,9 @@
 """The sidecar injection as a pure function: a Pod and an ``EffectiveConfig`` in, a JSON Patch out.
 
+(In Standalone mode, ``patch`` only tells the app containers where the shared sidecar is,
+``STIGG_SIDECAR_HOST``/``STIGG_SIDECAR_PORT`` at its Service, and records the injection; what
+follows describes Sidecar mode.)
+
 No I/O, no kopf, no Kubernetes client: the webhook adapter hands over the Pod of an
 AdmissionReview as plain dicts and returns what ``patch`` computes as the review's RFC 6902
 JSON Patch. Everything the Pod will get is decided here, so it is tested here, on dicts.
