@@ -25,6 +25,7 @@ import asyncio
 import datetime
 import functools
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -314,7 +315,9 @@ async def _refresh_forever(config: settings.Settings, memo: kopf.Memo) -> None:
     """Every few seconds, count injected Pods and re-check Secrets for every resource (a Secret
     created later turns its resource Ready). A task of the operator's own rather than a kopf
     timer: timers put a finalizer on every resource, which blocks deleting it (and its
-    namespace) whenever the operator is not running."""
+    namespace) whenever the operator is not running. Pods missing their sidecar are looked for
+    every ``drift_interval_seconds`` (a list of every opted-in namespace's Pods)."""
+    next_drift_scan = 0.0
     while True:
         await asyncio.sleep(config.status_interval_seconds)
         indexes = memo["shared"].get("indexes")
@@ -322,13 +325,15 @@ async def _refresh_forever(config: settings.Settings, memo: kopf.Memo) -> None:
             continue
         entitlements, injected = indexes["entitlements"], indexes["injected"]
         ledger: upkeep.Ledger = memo["shared"]["ledger"]
-        try:
-            missing = await asyncio.to_thread(
-                upkeep.find_missing, kubeapi.shared_client(), config, entitlements, ledger
-            )
-        except Exception:
-            logger.exception("looking for Pods without their sidecar failed")
-            missing = None
+        missing = None  # not looked for this round: the status keeps the last count
+        if time.monotonic() >= next_drift_scan:
+            next_drift_scan = time.monotonic() + config.drift_interval_seconds
+            try:
+                missing = await asyncio.to_thread(
+                    upkeep.find_missing, kubeapi.shared_client(), config, entitlements, ledger
+                )
+            except Exception:
+                logger.exception("looking for Pods without their sidecar failed")
         for (namespace, name), entries in list(entitlements.items()):
             for entry in list(entries):
                 try:

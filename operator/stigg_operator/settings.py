@@ -14,6 +14,7 @@
 | STIGG_OPERATOR_FAILURE_POLICY | Fail | the webhook's failurePolicy (Fail or Ignore) |
 | STIGG_OPERATOR_SIDECAR_IMAGE | ghcr.io/stigg-entitlements/sidecar:0.1.0 | the image injected by default |
 | STIGG_OPERATOR_STATUS_INTERVAL_SECONDS | 10 | how often injected Pods are counted and Secrets re-checked |
+| STIGG_OPERATOR_DRIFT_INTERVAL_SECONDS | 60 | how often opted-in Pods are searched for a missing sidecar |
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Settings:
     failure_policy: str = "Fail"
     sidecar_image: str = "ghcr.io/stigg-entitlements/sidecar:0.1.0"
     status_interval_seconds: float = 10.0
+    drift_interval_seconds: float = 60.0
 
     @property
     def operator_defaults(self) -> model.OperatorDefaults:
@@ -108,4 +110,5 @@ class Settings:
             failure_policy=failure_policy,
             sidecar_image=get("STIGG_OPERATOR_SIDECAR_IMAGE", "ghcr.io/stigg-entitlements/sidecar:0.1.0"),
             status_interval_seconds=float(integer("STIGG_OPERATOR_STATUS_INTERVAL_SECONDS", 10, 1, 3600)),
+            drift_interval_seconds=float(integer("STIGG_OPERATOR_DRIFT_INTERVAL_SECONDS", 60, 1, 86400)),
         )

@@ -36,6 +36,7 @@ class Operator(launcher.RunningOperator):
     ) -> None:
         env = {
             "STIGG_OPERATOR_STATUS_INTERVAL_SECONDS": "1",
+            "STIGG_OPERATOR_DRIFT_INTERVAL_SECONDS": "1",
             "STIGG_OPERATOR_SIDECAR_IMAGE": TEST_IMAGE,
             **extra_env,
         }
