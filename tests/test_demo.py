@@ -36,7 +36,17 @@ def test_demo_runs_and_stops_its_cluster(control_plane_binaries: build.Binaries)
         == 2
     )
     assert "SERVER_API_KEY=<from Secret stigg-server-api-key>" in out
-    assert re.search(r"^shop\s+True\s+sidecar\s+2\s", out, re.M), "status: Ready and 2 injected Pods"
+    assert re.search(r"^shop\s+True\s+Sidecar\s+2\s", out, re.M), "status: Ready and 2 injected Pods"
+    # A workload opted in by its annotation, in a namespace that is not.
+    assert (
+        len(re.findall(r"^invoices-[a-z0-9]+-[a-z0-9]+\s+stigg-sidecar\s+invoices\s+true$", out, re.M)) == 2
+    )
+    assert "(unchanged); both Pods still carry the sidecar" in out
+    assert re.search(r"^billing\s+billing\s+True\s+Sidecar\s+2\s", out, re.M)
+    # The real-time stream.
+    assert re.search(
+        r"^customer-free may use feature-sso: True, \d+ ms after the upgrade was sent", out, re.M
+    )
     assert re.search(r"startup probe passed after [\d.]+s; readiness True, liveness True", out)
     assert out.rstrip().endswith("Demo complete: the cluster is stopped.")
     # Part 2: the sidecar beside the upstream emulator.

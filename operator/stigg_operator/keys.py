@@ -34,9 +34,11 @@ INJECTED_LABEL = f"{GROUP}/injected"  # = "true", for counting injected Pods wit
 # Stamped on a Pod template to roll its workload onto a changed configuration (a wiring hash).
 ROLLOUT_ANNOTATION = f"{GROUP}/rollout-wiring"
 
-# Server-side apply field managers: opt-in template fields, and rollout stamps.
+# Server-side apply field managers: opt-in template fields, rollout stamps, and the objects of
+# Standalone mode (each its own, so that one's apply never releases another's fields).
 FIELD_MANAGER = "stigg-operator"
 ROLLOUT_FIELD_MANAGER = "stigg-operator-rollout"
+STANDALONE_FIELD_MANAGER = "stigg-operator-standalone"
 
 # Events the operator posts on Pods.
 MISSING_SIDECAR_REASON = "StiggSidecarMissing"

@@ -94,7 +94,7 @@ def standalone_objects(
             or (existing["metadata"].get("annotations") or {}).get(APPLIED_ANNOTATION) != digest
         ):
             current = kubeapi.apply(
-                api, kind.api_version, kind.plural, desired, manager=keys.FIELD_MANAGER, force=True
+                api, kind.api_version, kind.plural, desired, manager=keys.STANDALONE_FIELD_MANAGER, force=True
             )
             logger.info("Standalone mode: applied %s %s/%s", kind.kind, effective.namespace, name)
         if kind is standalone.DEPLOYMENT and current is not None:

@@ -79,6 +79,9 @@ def register(registry: kopf.OperatorRegistry, config: settings.Settings) -> None
 
         @kopf.on.event("apps", "v1", plural, id=f"opt-in-{plural}", registry=registry)
         def opt_in(*, body: kopf.Body, type: str | None, namespace: str | None, **_: Any) -> None:
-            if type == "DELETED" or namespace in skipped or body.get("metadata", {}).get("deletionTimestamp"):
+            metadata = body.get("metadata", {})
+            if type == "DELETED" or namespace in skipped or metadata.get("deletionTimestamp"):
                 return
+            if any(ref.get("kind") == keys.KIND for ref in metadata.get("ownerReferences") or ()):
+                return  # Standalone mode's own Deployment: never opted in or out
             sync_opt_in(kubeapi.shared_client(), dict(body), reported)

@@ -46,7 +46,7 @@ def test_create_list_patch_and_status(api_client: client.ApiClient, namespace: s
         GROUP, VERSION, namespace, PLURAL, _resource("main", defaults={"feature-01": {"hasAccess": True}})
     )
     # Structural-schema defaulting happened on the server.
-    assert created["spec"]["mode"] == "sidecar"
+    assert created["spec"]["mode"] == "Sidecar"
     assert created["spec"]["apiKeySecretRef"]["key"] == "SERVER_API_KEY"
     assert created["metadata"]["generation"] == 1
 

@@ -196,6 +196,9 @@ def test_standalone_mode_serves_opted_in_pods_through_its_service(
         what="the status to show Sidecar mode",
     )
     assert "standalone" not in status
+    assert "opt-in-deployments' failed" not in operator.log(), (
+        "the shared Deployment is not a workload to opt in"
+    )
     again = waiting.wait_for(
         lambda: _try_pod(core, namespace, "after"), what="a Pod injected in Sidecar mode"
     )

@@ -102,6 +102,21 @@ def test_annotating_a_statefulset_injects_its_pods(
 
 
 @pytest.mark.usefixtures("operator")
+def test_annotating_a_daemonset_carries_the_opt_in_into_its_template(
+    api_client: client.ApiClient, local_cluster: cluster.LocalCluster, namespace: str
+) -> None:
+    """(No node here, so a DaemonSet makes no Pods: its template is what there is to see.)"""
+    _setup(api_client, namespace)
+    manifests.apply(local_cluster, namespace, manifests.daemonset("agent", annotations=OPT_IN))
+    apps = client.AppsV1Api(api_client)
+    waiting.wait_for(
+        lambda: apps.read_namespaced_daemon_set("agent", namespace).spec.template.metadata.labels.get(
+            keys.POD_INJECT_LABEL) == "true",
+        what="the opt-in label on the DaemonSet's template",
+    )  # fmt: skip
+
+
+@pytest.mark.usefixtures("operator")
 def test_opting_out_in_a_labelled_namespace_and_a_named_config(
     api_client: client.ApiClient, local_cluster: cluster.LocalCluster, namespace: str
 ) -> None:

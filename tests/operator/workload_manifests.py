@@ -54,6 +54,22 @@ def statefulset(name: str, *, annotations: dict[str, str] | None = None) -> str:
     return yaml.safe_dump(body)
 
 
+def daemonset(name: str, *, annotations: dict[str, str] | None = None) -> str:
+    body: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": name, **({"annotations": annotations} if annotations else {})},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "agent", "image": "example/agent:1"}]},
+            },
+        },
+    }
+    return yaml.safe_dump(body)
+
+
 def apply(local: cluster.LocalCluster, namespace: str, manifest: str, *extra: str) -> None:
     local.kubectl("apply", "-n", namespace, "-f", "-", *extra, input_text=manifest)
 
