@@ -4,14 +4,18 @@ real process (``python -m stigg_operator``) whose webhook the real apiserver cal
 from __future__ import annotations
 
 import pathlib
+import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from kubernetes import client
 
-from stigg_localcluster import cluster
+from stigg_localcluster import cluster, podrunner
 from stigg_operator import keys, launcher
+from stigg_sidecar.emulator import catalog
+from stigg_sidecar.emulator import launcher as emulator_launcher
 from tests import waiting
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -120,3 +124,42 @@ def wait_ready(api: client.ApiClient, namespace: str, name: str, what: str = "Re
         what=what,
     )
     return ready
+
+
+@pytest.fixture
+def emulator() -> Iterator[emulator_launcher.RunningEmulator]:
+    """The upstream emulator, accepting the key ``make_secret`` stores."""
+    running = emulator_launcher.start(
+        catalog_path=catalog.SAMPLE_PATH, latency_ms=0, api_key="sk-test-secret"
+    )
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def runner(api_client: client.ApiClient, tmp_path: pathlib.Path) -> Iterator[podrunner.PodRunner]:
+    """The Pod runner (a stand-in for the kubelet), playing the test image with the real sidecar."""
+    pods = podrunner.PodRunner(
+        api_client, {TEST_IMAGE: [sys.executable, "-m", "stigg_sidecar"]}, tmp_path / "pods"
+    )
+    try:
+        yield pods
+    finally:
+        pods.stop_all()
+
+
+def mark_ready(core: client.CoreV1Api, namespace: str, name: str) -> None:
+    """Report a Pod running and ready, as the kubelet would (there is no kubelet here)."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    core.patch_namespaced_pod_status(
+        name,
+        namespace,
+        {
+            "status": {
+                "phase": "Running",
+                "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now}],
+            }
+        },
+    )

@@ -21,21 +21,6 @@ def _events(core: client.CoreV1Api, namespace: str, reason: str) -> list[Any]:
     return [e for e in core.list_namespaced_event(namespace).items if e.reason == reason]
 
 
-def _mark_ready(core: client.CoreV1Api, namespace: str, name: str) -> None:
-    """What the kubelet would report for a running Pod (there is no kubelet here)."""
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    core.patch_namespaced_pod_status(
-        name,
-        namespace,
-        {
-            "status": {
-                "phase": "Running",
-                "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now}],
-            }
-        },
-    )
-
-
 def test_pods_created_without_the_webhook_are_reported_then_repaired(
     api_client: client.ApiClient,
     local_cluster: cluster.LocalCluster,
@@ -101,7 +86,7 @@ def test_pods_created_without_the_webhook_are_reported_then_repaired(
     assert (status["missingSidecars"], status["repairedPods"]) == (1, 1)
 
     for pod in (replacement, remaining):  # as the kubelet would once both run
-        _mark_ready(core, namespace, pod.metadata.name)
+        conftest.mark_ready(core, namespace, pod.metadata.name)
     manifests.wait_pods(core, namespace, "web", 2, injected=True)
     status = waiting.wait_for(
         lambda: (

@@ -6,10 +6,7 @@ running sidecar without a restart."""
 
 from __future__ import annotations
 
-import pathlib
-import sys
 import time
-from collections.abc import Iterator
 
 import pytest
 from kubernetes import client
@@ -17,28 +14,8 @@ from kubernetes import client
 from stigg_localcluster import podrunner
 from stigg_operator import keys
 from stigg_sidecar import client as sidecar_client
-from stigg_sidecar.emulator import catalog, launcher
+from stigg_sidecar.emulator import launcher
 from tests.operator import conftest
-
-
-@pytest.fixture
-def emulator() -> Iterator[launcher.RunningEmulator]:
-    running = launcher.start(catalog_path=catalog.SAMPLE_PATH, latency_ms=0, api_key="sk-test-secret")
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
-def runner(api_client: client.ApiClient, tmp_path: pathlib.Path) -> Iterator[podrunner.PodRunner]:
-    pods = podrunner.PodRunner(
-        api_client, {conftest.TEST_IMAGE: [sys.executable, "-m", "stigg_sidecar"]}, tmp_path / "pods"
-    )
-    try:
-        yield pods
-    finally:
-        pods.stop_all()
 
 
 @pytest.mark.slow

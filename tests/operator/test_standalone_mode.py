@@ -6,11 +6,7 @@ ClusterIP answers; switching back to Sidecar mode removes all of it."""
 from __future__ import annotations
 
 import json
-import pathlib
-import sys
-import time
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,32 +15,12 @@ from kubernetes import client
 from stigg_localcluster import podrunner
 from stigg_operator import keys, kubeapi, standalone
 from stigg_sidecar import client as sidecar_client
-from stigg_sidecar.emulator import catalog, launcher
+from stigg_sidecar.emulator import launcher
 from tests import waiting
 from tests.operator import conftest
 
 NAME = "shop"
 SHARED = keys.standalone_name(NAME)
-
-
-@pytest.fixture
-def emulator() -> Iterator[launcher.RunningEmulator]:
-    running = launcher.start(catalog_path=catalog.SAMPLE_PATH, latency_ms=0, api_key="sk-test-secret")
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
-def runner(api_client: client.ApiClient, tmp_path: pathlib.Path) -> Iterator[podrunner.PodRunner]:
-    pods = podrunner.PodRunner(
-        api_client, {conftest.TEST_IMAGE: [sys.executable, "-m", "stigg_sidecar"]}, tmp_path / "pods"
-    )
-    try:
-        yield pods
-    finally:
-        pods.stop_all()
 
 
 def _objects(api: client.ApiClient, namespace: str) -> dict[str, Any]:
@@ -63,20 +39,6 @@ def _app_pod(core: client.CoreV1Api, namespace: str, name: str) -> Any:
             metadata=client.V1ObjectMeta(name=name),
             spec=client.V1PodSpec(containers=[client.V1Container(name="app", image="example/app:1")]),
         ),
-    )
-
-
-def _mark_ready(core: client.CoreV1Api, namespace: str, name: str) -> None:
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    core.patch_namespaced_pod_status(
-        name,
-        namespace,
-        {
-            "status": {
-                "phase": "Running",
-                "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now}],
-            }
-        },
     )
 
 
@@ -150,7 +112,7 @@ def test_standalone_mode_serves_opted_in_pods_through_its_service(
     # The Pod runner runs one of them; the Service's ClusterIP reaches it.
     shared = runner.run(api_client.sanitize_for_serialization(shared_pods[0]), keys.SIDECAR_CONTAINER)
     shared.wait_probe("startupProbe")
-    _mark_ready(core, namespace, shared_pods[0].metadata.name)
+    conftest.mark_ready(core, namespace, shared_pods[0].metadata.name)
     service = core.read_namespaced_service(SHARED, namespace)
     proxy = runner.expose(api_client.sanitize_for_serialization(service))
     with sidecar_client.SidecarClient(

@@ -11,6 +11,7 @@ import pytest
 from stigg_sidecar import client
 from stigg_sidecar import launcher as sidecar_launcher
 from stigg_sidecar.emulator import catalog, launcher
+from tests import waiting
 
 API_KEY = "sk-test-7d1c0b"  # a test key: asserted never to appear in logs or errors
 
@@ -64,6 +65,24 @@ async def emulator_admin(
 
 def stream_live(sidecar: sidecar_launcher.RunningSidecar) -> bool:
     return sidecar.http_json("/readyz")[1].get("stream") == "live"
+
+
+def start_live_sidecar(
+    start: SidecarFactory, emulator: launcher.RunningEmulator, **extra_env: str
+) -> sidecar_launcher.RunningSidecar:
+    """A sidecar following the emulator's stream, once its stream is live."""
+    running = start({**stream_env(emulator), **extra_env})
+    waiting.wait_for(lambda: stream_live(running), timeout=10, what="the stream to be live")
+    return running
+
+
+@pytest.fixture
+async def live_stub(
+    live_sidecar: sidecar_launcher.RunningSidecar,
+) -> AsyncIterator[client.AsyncSidecarClient]:
+    """A client of the module's ``live_sidecar`` fixture."""
+    async with client.AsyncSidecarClient(live_sidecar.grpc_target, timeout=10) as stub:
+        yield stub
 
 
 SidecarFactory = Callable[[Mapping[str, str]], sidecar_launcher.RunningSidecar]

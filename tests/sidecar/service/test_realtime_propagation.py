@@ -5,7 +5,6 @@ past their TTL while the stream is live."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -22,17 +21,9 @@ from tests.sidecar import conftest
 def live_sidecar(
     emulator: launcher.RunningEmulator, start_sidecar: conftest.SidecarFactory
 ) -> sidecar_launcher.RunningSidecar:
-    running = start_sidecar({**conftest.stream_env(emulator), "SIDECAR_CACHE_TTL_SECONDS": "1"})
-    waiting.wait_for(lambda: conftest.stream_live(running), timeout=10, what="the stream to be live")
-    return running
-
-
-@pytest.fixture
-async def live_stub(
-    live_sidecar: sidecar_launcher.RunningSidecar,
-) -> AsyncIterator[client.AsyncSidecarClient]:
-    async with client.AsyncSidecarClient(live_sidecar.grpc_target, timeout=10) as stub:
-        yield stub
+    return conftest.start_live_sidecar(
+        start_sidecar, emulator, SIDECAR_CACHE_TTL_SECONDS="1"
+    )  # the TTL is 1 s
 
 
 async def _fetches(emulator: launcher.RunningEmulator, customer_id: str) -> int:

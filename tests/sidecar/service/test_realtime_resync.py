@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -21,17 +20,7 @@ from tests.sidecar import conftest
 def live_sidecar(
     emulator: launcher.RunningEmulator, start_sidecar: conftest.SidecarFactory
 ) -> sidecar_launcher.RunningSidecar:
-    running = start_sidecar(conftest.stream_env(emulator))  # the TTL is the default 300 s
-    waiting.wait_for(lambda: conftest.stream_live(running), timeout=10, what="the stream to be live")
-    return running
-
-
-@pytest.fixture
-async def live_stub(
-    live_sidecar: sidecar_launcher.RunningSidecar,
-) -> AsyncIterator[client.AsyncSidecarClient]:
-    async with client.AsyncSidecarClient(live_sidecar.grpc_target, timeout=10) as stub:
-        yield stub
+    return conftest.start_live_sidecar(start_sidecar, emulator)  # the TTL is the default 300 s
 
 
 async def _sso(stub: client.AsyncSidecarClient, customer_id: str) -> bool:
