@@ -31,6 +31,13 @@ from tests.operator import conftest
         ),
         ({"upstream": {"edgeApiUrl": "edge.example"}}, "spec.upstream.edgeApiUrl"),
         ({"sidecar": {"grpcPort": 80}}, "spec.sidecar.grpcPort"),
+        ({"mode": "Shared"}, 'spec.mode: Unsupported value: "Shared"'),
+        (
+            {"standalone": {"autoscaling": {"minReplicas": 5, "maxReplicas": 2}}},
+            "autoscaling.maxReplicas must be at least autoscaling.minReplicas",
+        ),
+        ({"standalone": {"replicas": 0}}, "spec.standalone.replicas"),
+        ({"rolloutOnChange": "yes"}, "spec.rolloutOnChange"),
     ],
 )
 def test_bad_spec_is_rejected(
