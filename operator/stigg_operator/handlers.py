@@ -138,6 +138,9 @@ def reconcile_one(  # noqa: PLR0917 -- one resource's coordinates, then the two 
         problem = _apply_configmap(core, body) or problem
         configmap_name = effective.configmap_name
     extra: dict[str, Any] = {}
+    if effective is not None and is_cluster_default:
+        served = {pod.namespace for pod in injected.get(f"{namespace}/{name}", [])} - {namespace}
+        extra["defaultsCopies"] = upkeep.defaults_copies(core, body, served, entry.get("copies") or [])
     if effective is not None:
         extra["mode"] = effective.mode
         standalone_block, standalone_problem = upkeep.standalone_objects(
@@ -180,6 +183,7 @@ def _entry(body: Mapping[str, Any]) -> dict[str, Any]:
         "generation": body["metadata"].get("generation", 1),
         "conditions": list((body.get("status") or {}).get("conditions") or []),
         "mode": (body.get("status") or {}).get("mode"),
+        "copies": list((body.get("status") or {}).get("defaultsCopies") or []),
     }
 
 

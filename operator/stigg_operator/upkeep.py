@@ -11,6 +11,12 @@ and writes Kubernetes objects and returns a status block, while the decisions ar
   objects a previous Standalone mode left are deleted (only those the resource owns).
 * ``rollout``: the workloads whose injected Pods carry an older wiring hash; with
   ``rolloutOnChange``, each is stamped once for the current hash, which rolls it.
+* ``defaults_copies``: cluster-default's defaults ConfigMap lives in the operator's namespace,
+  where Pods elsewhere cannot mount it; so the namespaces where cluster-default serves Pods get
+  a copy under the same name (marked as a copy, never taking over another ConfigMap), kept in
+  step with every edit, so a defaults edit reaches running sidecars there too. A copy no Pod
+  needs any more is deleted. (Volumes cannot reach across namespaces, and an owner reference
+  cannot either, hence the bookkeeping in cluster-default's status.)
 * ``find_missing`` (once per refresh, for every resource): opted-in Pods without a sidecar,
   assigned to the resource that would have served them (``webhook.choose``); each is reported
   once as a Warning Event on the Pod. ``repair`` (with ``repairMissingSidecars``) deletes such
@@ -100,6 +106,57 @@ def standalone_objects(
         if kind is standalone.DEPLOYMENT and current is not None:
             deployment_status = current.get("status")
     return standalone.readiness(deployment_status, effective), None
+
+
+COPY_ANNOTATION = f"{keys.GROUP}/copy-of"
+
+
+def defaults_copies(
+    core: client.CoreV1Api, body: Mapping[str, Any], needed: set[str], previous: Iterable[str]
+) -> list[str]:
+    """Keep a copy of ``body`` (cluster-default's ConfigMap) in each ``needed`` namespace, delete
+    the copies in ``previous`` ones no longer needed; the namespaces holding a copy now."""
+    source = f"{body['metadata']['namespace']}/{body['metadata']['name']}"
+    name = body["metadata"]["name"]
+    holding = []
+    for namespace in sorted(needed):
+        copy = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "labels": dict(body["metadata"]["labels"]),
+                "annotations": {COPY_ANNOTATION: source},
+            },
+            "data": dict(body["data"]),
+        }
+        try:
+            existing = core.read_namespaced_config_map(name, namespace)
+        except client.ApiException as error:
+            if error.status != 404:
+                raise
+            core.create_namespaced_config_map(namespace, copy)
+            logger.info("copied the defaults of %s to namespace %s", source, namespace)
+            holding.append(namespace)
+            continue
+        if (existing.metadata.annotations or {}).get(COPY_ANNOTATION) != source:
+            logger.warning("ConfigMap %s/%s is not a copy of %s: left alone", namespace, name, source)
+            continue
+        if (existing.data or {}) != copy["data"]:
+            core.patch_namespaced_config_map(name, namespace, {"data": copy["data"]})
+        holding.append(namespace)
+    for namespace in sorted(set(previous) - needed):
+        try:
+            existing = core.read_namespaced_config_map(name, namespace)
+        except client.ApiException as error:
+            if error.status != 404:
+                raise
+            continue
+        if (existing.metadata.annotations or {}).get(COPY_ANNOTATION) == source:
+            core.delete_namespaced_config_map(name, namespace)
+            logger.info("deleted the copy of %s in namespace %s: no Pod needs it", source, namespace)
+    return holding
 
 
 def rollout(

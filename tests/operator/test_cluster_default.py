@@ -122,6 +122,43 @@ def test_namespace_without_resource_uses_cluster_default(
     assert pod.metadata.annotations[keys.INJECTED_ANNOTATION].startswith(expected)
 
 
+@pytest.mark.usefixtures("cluster_default")
+def test_namespaces_served_by_cluster_default_get_its_defaults_configmap(
+    api_client: client.ApiClient, namespace: str
+) -> None:
+    """The mounted volume names cluster-default's ConfigMap, which lives in the operator's
+    namespace: the operator keeps a copy where Pods mount it, so defaults edits reach them."""
+    core, custom = client.CoreV1Api(api_client), client.CustomObjectsApi(api_client)
+    core.patch_namespace(namespace, {"metadata": {"labels": {keys.NAMESPACE_INJECTION_LABEL: "enabled"}}})
+    pod = waiting.wait_for(lambda: _try_create(core, namespace), what="the webhook to know cluster-default")
+    volume = next(v for v in pod.spec.volumes if v.name == keys.DEFAULTS_VOLUME)
+    assert volume.config_map.name == keys.configmap_name(keys.CLUSTER_DEFAULT_NAME)
+    waiting.wait_for(
+        lambda: _defaults(api_client, namespace, keys.CLUSTER_DEFAULT_NAME) == CLUSTER_SPEC["defaults"],
+        what="a copy of cluster-default's defaults in the Pod's namespace",
+    )
+    status = conftest.resource_status(api_client, conftest.OPERATOR_NAMESPACE, keys.CLUSTER_DEFAULT_NAME)
+    assert namespace in status["defaultsCopies"]
+
+    custom.patch_namespaced_custom_object(
+        keys.GROUP, keys.VERSION, conftest.OPERATOR_NAMESPACE, keys.PLURAL, keys.CLUSTER_DEFAULT_NAME,
+        {"spec": {"defaults": {"feature-a": {"hasAccess": False}}}},
+    )  # fmt: skip
+    waiting.wait_for(
+        lambda: (
+            (_defaults(api_client, namespace, keys.CLUSTER_DEFAULT_NAME) or {}).get("feature-a")
+            == {"hasAccess": False}
+        ),
+        what="the edit to reach the copy",
+    )
+
+    core.delete_namespaced_pod(pod.metadata.name, namespace)
+    waiting.wait_for(
+        lambda: _defaults(api_client, namespace, keys.CLUSTER_DEFAULT_NAME) is None,
+        what="the copy to go once no Pod needs it",
+    )
+
+
 def _try_create(core: client.CoreV1Api, namespace: str) -> object:
     pod = client.V1Pod(
         metadata=client.V1ObjectMeta(generate_name="app-"),

@@ -38,7 +38,8 @@ def _configmap(name: str, managed: bool) -> client.V1ConfigMap:
     return client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name, labels=labels), data={"k": "v"})
 
 
-def test_operator_writes_only_its_own_configmaps(as_operator: client.CoreV1Api, namespace: str) -> None:
+def _wait_in_force(as_operator: client.CoreV1Api, namespace: str) -> None:
+    """The apiserver takes a moment to apply a new policy: probe until it denies, everywhere."""
     probes = iter(range(10_000))
 
     def denied_in(where: str) -> bool:
@@ -53,11 +54,14 @@ def test_operator_writes_only_its_own_configmaps(as_operator: client.CoreV1Api, 
             raise
         return False
 
-    def policy_in_force() -> bool:
-        """The apiserver takes a moment to apply a new policy: probe until it denies, everywhere."""
-        return all(denied_in(where) for where in ("kube-system", namespace))
+    waiting.wait_for(
+        lambda: all(denied_in(where) for where in ("kube-system", namespace)),
+        what="the policy to be in force",
+    )
 
-    waiting.wait_for(policy_in_force, what="the policy to be in force")
+
+def test_operator_writes_only_its_own_configmaps(as_operator: client.CoreV1Api, namespace: str) -> None:
+    _wait_in_force(as_operator, namespace)
     as_operator.create_namespaced_config_map(namespace, _configmap("shop-stigg-defaults", managed=True))
     for name, managed, where in (
         ("aws-auth", True, "kube-system"),
@@ -69,3 +73,31 @@ def test_operator_writes_only_its_own_configmaps(as_operator: client.CoreV1Api, 
         assert raised.value.status == 403
         message = json.loads(raised.value.body)["message"]
         assert "may only write its own *-stigg-defaults ConfigMaps" in message
+
+
+def test_operator_deletes_only_its_own_configmaps(
+    as_operator: client.CoreV1Api, api_client: client.ApiClient, namespace: str
+) -> None:
+    admin = client.CoreV1Api(api_client)
+    probes = iter(range(10_000))
+
+    def delete_denied() -> bool:
+        """Someone else's ConfigMap: the operator's delete must be refused by the policy."""
+        name = f"app-settings-{next(probes)}"
+        admin.create_namespaced_config_map(namespace, _configmap(name, managed=False))
+        try:
+            as_operator.delete_namespaced_config_map(name, namespace)
+        except client.ApiException as error:
+            if error.status == 403 and "may only write its own" in str(error.body):
+                return True
+            if error.status == 403:
+                return False  # the RBAC just applied is not in force yet
+            raise
+        return False  # the policy, just (re)applied, is not in force yet
+
+    # Three refusals in a row: the policy is in force (and the one before it is gone).
+    waiting.wait_for(lambda: all(delete_denied() for _ in range(3)), what="the policy to refuse deletes")
+    admin.create_namespaced_config_map(namespace, _configmap("shop-stigg-defaults", managed=True))
+    as_operator.delete_namespaced_config_map("shop-stigg-defaults", namespace)
+    remaining = {c.metadata.name for c in admin.list_namespaced_config_map(namespace).items}
+    assert "shop-stigg-defaults" not in remaining
