@@ -387,8 +387,8 @@ def sidecar_env(config: model.EffectiveConfig, log_level: str) -> list[dict[str,
     put("SIDECAR_STATE_DIR", keys.STATE_MOUNT_PATH)  # the usage outbox survives container restarts
     if config.defaults:
         # The same defaults as the mounted ConfigMap, which takes precedence while it exists: this
-        # covers the first seconds of a brand-new resource and Pods served by cluster-default,
-        # whose ConfigMap lives in the operator's namespace.
+        # covers the first seconds of a brand-new resource, and of the first Pod cluster-default
+        # serves in a namespace (the operator copies its ConfigMap there within a status interval).
         put("ENTITLEMENTS_FALLBACK", json.dumps(dict(config.defaults), sort_keys=True, separators=(",", ":")))
     return env
 

@@ -4,8 +4,9 @@ Only Pods the apiserver selected arrive here (see ``webhookconfig``), on CREATE 
 handler picks the StiggEntitlements to use from kopf's in-memory index, never from the API:
 the one the Pod's ``sidecar.stigg.io/config`` annotation names, else the namespace's only
 one, else ``cluster-default``. Cluster-default is merged in, the injector computes the patch,
-and kopf sends it back. (A Pod served by cluster-default itself has no defaults ConfigMap in
-its namespace; its sidecar reads the same defaults from its env.) Anything that prevents a
+and kopf sends it back. (A Pod served by cluster-default mounts a copy of its defaults
+ConfigMap, which the operator keeps in the Pod's namespace; until the copy exists, its sidecar
+reads the same defaults from its env.) Anything that prevents a
 correct injection denies the Pod with a message saying what to fix: never a silent Pod
 without its sidecar.
 """
