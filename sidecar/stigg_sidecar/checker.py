@@ -17,10 +17,20 @@ current as of the moment the stream subscribed stays fresh past its TTL: the str
 keep it current (``apply_entitlements``, ``apply_usage``). A fetch that an event overtakes
 (the event arrived while the fetch was in flight, so its answer may predate the change) is
 repeated, so an older answer never overwrites a newer event.
+
+Usage accepted into the outbox but not yet acknowledged by the upstream is *pending*: every
+state that comes from the upstream (a fetch, Redis, an event) has the pending reports of its
+customer replayed on top (DELTA adds, SET replaces, in order), so a refetch after an outage, a
+resync or a restart (the outbox's rows are read back at start) never shows less usage than the
+sidecar already accepted. A report leaves the pending set once the upstream has it (``settle``).
+While a report is on its way (``sending``), an upstream state may already include it; a
+customer that received one then is refetched once its reports are settled, so the replay
+never counts a report twice for longer than that round trip.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -32,6 +42,14 @@ from stigg_sidecar.upstream import base
 
 logger = logging.getLogger(__name__)
 _REFETCHES = 3  # how many times an overtaken fetch is repeated before its answer is taken anyway
+
+
+@dataclasses.dataclass(slots=True)
+class _PendingReport:
+    idempotency_key: str
+    value: float
+    set_total: bool
+    sent: bool = False  # on its way upstream: an upstream state may include it already
 
 
 @dataclasses.dataclass(slots=True)
@@ -70,6 +88,76 @@ class Checker:
         self.metrics = sidecar_metrics
         self.live_since: float | None = None
         self._watching: dict[model.CustomerKey, _Watch] = {}
+        self._pending: dict[model.CustomerKey, dict[str, list[_PendingReport]]] = {}
+        self._recheck: set[model.CustomerKey] = set()  # got an upstream state while a report was sent
+        self._rechecks: set[asyncio.Task[None]] = set()
+
+    # -- pending usage ------------------------------------------------------------------------
+
+    def pend(self, reports: Sequence[base.UsageReport]) -> None:
+        """Reports accepted into the outbox: replayed on upstream states until settled."""
+        for report in reports:
+            features = self._pending.setdefault(model.CustomerKey(report.customer_id, report.resource_id), {})
+            features.setdefault(report.feature_id, []).append(
+                _PendingReport(report.idempotency_key or "", report.value, report.set_total)
+            )
+
+    def _entries(self, report: base.UsageReport) -> list[_PendingReport]:
+        key = model.CustomerKey(report.customer_id, report.resource_id)
+        return (self._pending.get(key) or {}).get(report.feature_id) or []
+
+    def sending(self, reports: Sequence[base.UsageReport]) -> None:
+        """The drainer is sending these: from now on an upstream state may include them."""
+        for report in reports:
+            for entry in self._entries(report):
+                if entry.idempotency_key == report.idempotency_key:
+                    entry.sent = True
+
+    def settle(self, reports: Sequence[base.UsageReport]) -> None:
+        """Reports the upstream acknowledged (or refused for good): no longer pending."""
+        touched = set()
+        for report in reports:
+            key = model.CustomerKey(report.customer_id, report.resource_id)
+            features = self._pending.get(key)
+            entries = features.get(report.feature_id) if features else None
+            if entries is None or features is None:
+                continue
+            touched.add(key)
+            entries[:] = [e for e in entries if e.idempotency_key != report.idempotency_key]
+            if not entries:
+                del features[report.feature_id]
+                if not features:
+                    del self._pending[key]
+        for key in touched & self._recheck:
+            if any(e.sent for entries in (self._pending.get(key) or {}).values() for e in entries):
+                continue  # more on their way: recheck after those
+            self._recheck.discard(key)
+            if self.cache.peek(key) is not None and self.upstream is not None:
+                task = asyncio.get_running_loop().create_task(self._recheck_one(key))
+                self._rechecks.add(task)
+                task.add_done_callback(self._rechecks.discard)
+
+    async def _recheck_one(self, key: model.CustomerKey) -> None:
+        try:
+            await self.refresh(key)
+        except base.UpstreamError as error:
+            logger.info("could not recheck the usage of %s: %s", key.customer_id, error)
+
+    def _replayed(self, key: model.CustomerKey, feature_id: str, usage: float) -> float:
+        for entry in (self._pending.get(key) or {}).get(feature_id, ()):
+            usage = entry.value if entry.set_total else usage + entry.value
+            if entry.sent:
+                self._recheck.add(key)
+        return usage
+
+    def _with_pending(self, state: model.EntitlementState) -> model.EntitlementState:
+        """An upstream state with this sidecar's pending usage replayed on top."""
+        for feature_id in self._pending.get(state.key) or ():
+            entitlement = state.entitlements.get(feature_id)
+            if entitlement is not None:
+                usage = self._replayed(state.key, feature_id, entitlement.current_usage)
+                state = state.with_usage(feature_id, usage)
+        return state
 
     async def _load(
         self, key: model.CustomerKey, *, shared_first: bool = True
@@ -82,7 +170,10 @@ class Checker:
                 age = time.time() - shared_entry.fetched_at
                 if age < self.policy.ttl:
                     return cache.Loaded(
-                        shared_entry.state, shared_entry.size, self.policy.ttl - age, self.cache.now() - age
+                        self._with_pending(shared_entry.state),
+                        shared_entry.size,
+                        self.policy.ttl - age,
+                        self.cache.now() - age,
                     )
         if self.upstream is None:
             raise base.UpstreamUnavailable("offline")
@@ -92,11 +183,13 @@ class Checker:
             if shared_entry is None:
                 raise
             # A stale shared entry beats nothing; keep it briefly, then try the upstream again.
-            return cache.Loaded(shared_entry.state, shared_entry.size, self.policy.negative_ttl, -1.0)
+            return cache.Loaded(
+                self._with_pending(shared_entry.state), shared_entry.size, self.policy.negative_ttl, -1.0
+            )
         if self.shared is not None and fetched.state.exists:
             await self.shared.put(fetched.state, fetched.size)
         ttl = self.policy.ttl if fetched.state.exists else self.policy.negative_ttl
-        return cache.Loaded(fetched.state, fetched.size, ttl, as_of)
+        return cache.Loaded(self._with_pending(fetched.state), fetched.size, ttl, as_of)
 
     async def _fetch(self, key: model.CustomerKey) -> tuple[base.Fetched, float]:
         """Fetch from the upstream, again if an event for the key arrived meanwhile; with the
@@ -131,6 +224,7 @@ class Checker:
         if size is None:
             return None
         state = model.EntitlementState(key=key, entitlements={e.feature.id: e for e in entitlements})
+        state = self._with_pending(state)
         self.cache.put(key, state, size=size, ttl=self.policy.ttl)
         return state
 
@@ -143,11 +237,12 @@ class Checker:
     ) -> model.EntitlementState | None:
         """Update a held customer's usage of one feature (an event); the new state, or None."""
         self.note_change(key)
+        usage = self._replayed(key, feature_id, current_usage)
 
         def change(state: model.EntitlementState) -> model.EntitlementState:
             if entitlement is not None and entitlement.feature.id == feature_id:
-                return state.with_entitlement(entitlement.with_usage(current_usage))
-            return state.with_usage(feature_id, current_usage)
+                return state.with_entitlement(entitlement.with_usage(usage))
+            return state.with_usage(feature_id, usage)
 
         if not self.cache.update(key, change):
             return None
@@ -241,6 +336,7 @@ class Checker:
             dataclasses.replace(r, idempotency_key=r.idempotency_key or str(uuid.uuid4())) for r in reports
         ]
         await self.outbox.add_usage(keyed)
+        self.pend(keyed)
         self.on_outbox_added()
         return [self._apply_locally(report) for report in keyed]
 

@@ -26,7 +26,7 @@ import logging
 import pathlib
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from stigg_sidecar import metrics
@@ -163,6 +163,15 @@ class Outbox:
     async def remove(self, seqs: Sequence[int]) -> None:
         await self._run(self._remove, seqs)
 
+    def _usage_reports(self) -> list[base.UsageReport]:
+        rows = self._connect().execute("SELECT payload FROM outbox WHERE kind = ? ORDER BY seq", (USAGE,))
+        return [_usage_report(json.loads(payload)) for (payload,) in rows.fetchall()]
+
+    async def usage_reports(self) -> list[base.UsageReport]:
+        """Every usage report still waiting, in order (read back at start: they are pending)."""
+        reports: list[base.UsageReport] = await self._run(self._usage_reports)
+        return reports
+
     def _stats(self) -> tuple[int, float]:
         depth, oldest = self._connect().execute("SELECT COUNT(*), MIN(created) FROM outbox").fetchone()
         return depth, 0.0 if oldest is None else max(0.0, time.time() - oldest)
@@ -189,6 +198,8 @@ class Drainer:
         self.metrics = sidecar_metrics
         self.batch = batch
         self.wakeup = asyncio.Event()
+        self.on_sending: Callable[[list[base.UsageReport]], None] = lambda reports: None
+        self.on_settled: Callable[[list[base.UsageReport]], None] = lambda reports: None
 
     async def run(self) -> None:
         backoff = 0.2
@@ -203,7 +214,9 @@ class Drainer:
             run = rows[: next((i for i, r in enumerate(rows) if r.kind != kind), len(rows))]
             try:
                 if kind == USAGE:
-                    await self.upstream.report_usage([_usage_report(r.payload) for r in run])
+                    reports = [_usage_report(r.payload) for r in run]
+                    self.on_sending(reports)
+                    await self.upstream.report_usage(reports)
                 else:
                     await self.upstream.report_events([_usage_event(r.payload) for r in run])
             except base.UpstreamRejected as error:
@@ -219,5 +232,7 @@ class Drainer:
                 backoff = min(backoff * 2, 5.0)
                 continue
             await self.outbox.remove([r.seq for r in run])
+            if kind == USAGE:
+                self.on_settled([_usage_report(r.payload) for r in run])
             self.metrics.outbox_sent.inc(len(run))
             backoff = 0.2

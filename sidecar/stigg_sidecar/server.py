@@ -147,8 +147,11 @@ class Sidecar:
         self.defaults.refresh()
         self._watcher = asyncio.create_task(self.defaults.watch(config.defaults_poll_seconds))
         if self.outbox is not None and self.upstream is not None:
+            self.checker.pend(await self.outbox.usage_reports())  # accepted before a restart
             drainer = outbox.Drainer(self.outbox, self.upstream, self.metrics)
             self.checker.on_outbox_added = drainer.wakeup.set
+            drainer.on_sending = self.checker.sending
+            drainer.on_settled = self.checker.settle
             self._drainer = asyncio.create_task(drainer.run())
         if self.stream is not None and self.follower is not None:
             self._background.append(asyncio.create_task(self.stream.run()))

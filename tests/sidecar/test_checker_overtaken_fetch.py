@@ -6,58 +6,17 @@ that lets the test decide when each fetch answers."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 
-from stigg_sidecar import cache, checker, defaults, metrics, model
-from stigg_sidecar.upstream import base
+from tests.sidecar import standin_upstream
 
-KEY = model.CustomerKey("customer-1")
-SEATS = model.Feature("feature-seats", model.FeatureType.NUMBER, model.MeterType.FLUCTUATING)
-
-
-def _state(limit: float) -> model.EntitlementState:
-    return model.EntitlementState(KEY, {SEATS.id: model.Entitlement(SEATS, usage_limit=limit)})
-
-
-class StandInUpstream:
-    """Stand-in for ``StiggUpstream``: answers the limit current when a fetch *arrives*, and
-    holds the first answer until ``release`` is set (a slow response racing an event)."""
-
-    def __init__(self) -> None:
-        self.limit = 5.0
-        self.fetches = 0
-        self.release = asyncio.Event()
-
-    async def fetch(self, key: model.CustomerKey) -> base.Fetched:
-        answer = _state(self.limit)
-        self.fetches += 1
-        if self.fetches == 1:
-            await self.release.wait()
-        return base.Fetched(answer, size=100)
-
-    async def report_usage(self, reports: Sequence[base.UsageReport]) -> list[base.UsageResult]:
-        raise NotImplementedError
-
-    async def report_events(self, events: Sequence[base.UsageEvent]) -> None:
-        raise NotImplementedError
-
-    async def close(self) -> None:
-        return None
-
-
-def _checker(upstream: StandInUpstream, clock: list[float]) -> checker.Checker:
-    return checker.Checker(
-        upstream=upstream,
-        store=cache.Cache(max_bytes=1 << 20, clock=lambda: clock[0]),
-        static_defaults=defaults.Defaults({}, None),
-        policy=checker.Policy(ttl=10, negative_ttl=1),
-        sidecar_metrics=metrics.Metrics(),
-    )
+KEY, SEATS = standin_upstream.KEY, standin_upstream.SEATS
+StandInUpstream = standin_upstream.StandInUpstream
+_state = standin_upstream.state
 
 
 async def test_an_event_during_a_fetch_makes_the_fetch_repeat() -> None:
-    upstream = StandInUpstream()
-    entitlements = _checker(upstream, [0.0])
+    upstream = StandInUpstream(hold_first=True)
+    entitlements = standin_upstream.make_checker(upstream)
     check = asyncio.create_task(entitlements.state(KEY))
     for _ in range(10):  # the load runs in a task of its own: a few loop turns
         await asyncio.sleep(0)
@@ -76,9 +35,8 @@ async def test_an_event_during_a_fetch_makes_the_fetch_repeat() -> None:
 
 async def test_live_stream_keeps_entries_fresh_past_their_ttl_only_from_its_subscription() -> None:
     upstream = StandInUpstream()
-    upstream.release.set()
     clock = [100.0]
-    entitlements = _checker(upstream, clock)
+    entitlements = standin_upstream.make_checker(upstream, clock)
     await entitlements.state(KEY)  # fetched as of 100
     entitlements.live_since = 105.0  # the stream subscribed later: the entry may have missed events
     clock[0] = 111.0  # past the 10 s TTL

@@ -35,7 +35,8 @@ on invalid input):
 
     GET  /_emulator/healthz              {"status":"UP"}
     GET  /_emulator/requests             counters; POST /_emulator/requests/reset zeroes them
-    GET  /_emulator/faults               PUT it with any of {latencyMs, jitterMs, errorRate, outage, seed}
+    GET  /_emulator/faults               PUT it with any of {latencyMs, jitterMs, errorRate, outage,
+                                         writeOutage, seed}
     PUT  /_emulator/customers/{id}       create or replace a customer (a catalog entry's fields)
     DELETE /_emulator/customers/{id}
     GET  /_emulator/usage/{customerId}   current usage, own and per resource
@@ -72,6 +73,7 @@ API_KEY = web.AppKey("emulator_api_key", str)
 HUB = web.AppKey("emulator_stream_hub", stream.Hub)
 
 OPERATIONS = ("GetEntitlementsState", "ReportUsage", "ReportUsageBulk", "ReportEvent")
+_WRITE_ENDPOINTS = frozenset({"graphql:ReportUsage", "graphql:ReportUsageBulk", "graphql:ReportEvent"})
 OPERATION_HEADER = "x-graphql-operation-name"
 API_KEY_HEADER = "X-API-KEY"
 
@@ -133,8 +135,9 @@ async def _product_gate(request: web.Request, handler: Handler) -> web.StreamRes
     else:
         endpoint, customers = route, [request.match_info["customerId"]]
     emulator.counters.record(endpoint, customers)
+    write = endpoint in _WRITE_ENDPOINTS
     try:
-        response = await _faulted_or_authorized(request, handler, emulator)
+        response = await _faulted_or_authorized(request, handler, emulator, write=write)
     except web.HTTPException as exc:
         emulator.counters.record_status(exc.status)
         raise
@@ -146,9 +149,9 @@ async def _product_gate(request: web.Request, handler: Handler) -> web.StreamRes
 
 
 async def _faulted_or_authorized(
-    request: web.Request, handler: Handler, emulator: state.EmulatorState
+    request: web.Request, handler: Handler, emulator: state.EmulatorState, *, write: bool
 ) -> web.StreamResponse:
-    failure = await emulator.faults.apply()
+    failure = await emulator.faults.apply(write=write)
     if failure == faults.OUTAGE_STATUS:
         return _errors(failure, "the upstream is unavailable (emulated outage)", "ServiceUnavailable")
     if failure is not None:
@@ -488,7 +491,7 @@ async def _put_faults(request: web.Request) -> web.Response:
     for key in body:
         if key not in faults.JSON_FIELDS and key != "seed":
             return _bad_request(
-                f"{key}: unknown field (expected latencyMs, jitterMs, errorRate, outage or seed)"
+                f"{key}: unknown field (expected latencyMs, jitterMs, errorRate, outage, writeOutage or seed)"
             )
     seed = body.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):

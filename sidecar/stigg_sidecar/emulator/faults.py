@@ -4,6 +4,8 @@
 one (``/_emulator/...``), and decides how that request fares:
 
 - **outage**: answered ``503`` at once, without latency (the upstream is unreachable);
+- **writeOutage**: the same for writes only (the GraphQL mutations), while reads are served:
+  a partial outage, as when an upstream's ingestion is down but its Edge API is not;
 - otherwise the request first waits ``latencyMs`` plus a uniform ``[0, jitterMs]`` extra (by
   default 100 ms, like Stigg's real Edge API; with jitter the delay is never *below* the
   configured latency, so tests can assert a lower bound);
@@ -40,6 +42,7 @@ class FaultSettings:
     jitter_ms: float = 0.0
     error_rate: float = 0.0
     outage: bool = False
+    write_outage: bool = False
 
     def __post_init__(self) -> None:
         for name, value in (("latencyMs", self.latency_ms), ("jitterMs", self.jitter_ms)):
@@ -54,6 +57,7 @@ class FaultSettings:
             "jitterMs": self.jitter_ms,
             "errorRate": self.error_rate,
             "outage": self.outage,
+            "writeOutage": self.write_outage,
         }
 
     def updated(self, body: Mapping[str, object]) -> FaultSettings:
@@ -63,9 +67,9 @@ class FaultSettings:
             if name not in body:
                 continue
             value = body[name]
-            if attribute == "outage":
+            if attribute in ("outage", "write_outage"):
                 if not isinstance(value, bool):
-                    raise FaultSettingsError(f"outage: must be true or false, got {value!r}")
+                    raise FaultSettingsError(f"{name}: must be true or false, got {value!r}")
             elif isinstance(value, bool) or not isinstance(value, int | float):
                 raise FaultSettingsError(f"{name}: must be a number, got {value!r}")
             else:
@@ -79,6 +83,7 @@ _JSON_FIELDS = {
     "jitterMs": "jitter_ms",
     "errorRate": "error_rate",
     "outage": "outage",
+    "writeOutage": "write_outage",
 }
 JSON_FIELDS = frozenset(_JSON_FIELDS)
 
@@ -106,9 +111,9 @@ class Faults:
             return ERROR_STATUS
         return None
 
-    async def apply(self) -> int | None:
+    async def apply(self, *, write: bool = False) -> int | None:
         """Wait as configured; return the status to answer instead of serving, or None."""
-        if self.settings.outage:
+        if self.settings.outage or (write and self.settings.write_outage):
             return OUTAGE_STATUS
         seconds = self.delay()
         if seconds > 0:

@@ -85,10 +85,19 @@ async def test_admin_endpoints_do_not_wait(upstream: Upstream) -> None:
 async def test_the_faults_read_back_and_reset_restores_the_start_settings(upstream: Upstream) -> None:
     await put_faults(upstream, latencyMs=5, jitterMs=2, errorRate=0.1)
     status, body = await upstream.admin("GET", "faults")
-    assert (status, body) == (200, {"latencyMs": 5.0, "jitterMs": 2.0, "errorRate": 0.1, "outage": False})
+    assert (status, body) == (
+        200,
+        {"latencyMs": 5.0, "jitterMs": 2.0, "errorRate": 0.1, "outage": False, "writeOutage": False},
+    )
     await upstream.admin("POST", "reset")
     _, body = await upstream.admin("GET", "faults")
-    assert body == {"latencyMs": 0.0, "jitterMs": 0.0, "errorRate": 0.0, "outage": False}
+    assert body == {
+        "latencyMs": 0.0,
+        "jitterMs": 0.0,
+        "errorRate": 0.0,
+        "outage": False,
+        "writeOutage": False,
+    }
 
 
 @pytest.mark.parametrize(
@@ -97,8 +106,12 @@ async def test_the_faults_read_back_and_reset_restores_the_start_settings(upstre
         ({"errorRate": 2}, "errorRate: must be between 0 and 1, got 2.0"),
         ({"latencyMs": "slow"}, "latencyMs: must be a number, got 'slow'"),
         ({"outage": 1}, "outage: must be true or false, got 1"),
+        ({"writeOutage": "yes"}, "writeOutage: must be true or false, got 'yes'"),
         ({"seed": "x"}, 'seed: must be an integer, got "x"'),
-        ({"latency": 5}, "latency: unknown field (expected latencyMs, jitterMs, errorRate, outage or seed)"),
+        (
+            {"latency": 5},
+            "latency: unknown field (expected latencyMs, jitterMs, errorRate, outage, writeOutage or seed)",
+        ),
     ],
 )
 async def test_bad_settings_are_a_400_naming_the_field(
@@ -108,3 +121,19 @@ async def test_bad_settings_are_a_400_naming_the_field(
     assert (status, body) == (400, {"error": message})
     _, current = await upstream.admin("GET", "faults")
     assert current["errorRate"] == 0.0  # nothing changed
+
+
+async def test_a_write_outage_refuses_writes_and_serves_reads(upstream: Upstream) -> None:
+    await put_faults(upstream, writeOutage=True)
+    status, _ = await upstream.report_usage(
+        customerId="customer-free", featureId="feature-api-calls", value=1
+    )
+    assert status == 503
+    status, body = await upstream.edge("customer-free")
+    assert status == 200
+    assert body["data"]["entitlementsState"]["accessDeniedReason"] is None
+    await put_faults(upstream, writeOutage=False)
+    status, _ = await upstream.report_usage(
+        customerId="customer-free", featureId="feature-api-calls", value=1
+    )
+    assert status == 200

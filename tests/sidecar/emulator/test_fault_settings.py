@@ -9,7 +9,13 @@ from stigg_sidecar.emulator import faults
 
 def test_defaults_mirror_the_real_edge_api() -> None:
     settings = faults.FaultSettings()
-    assert settings.as_json() == {"latencyMs": 100.0, "jitterMs": 0.0, "errorRate": 0.0, "outage": False}
+    assert settings.as_json() == {
+        "latencyMs": 100.0,
+        "jitterMs": 0.0,
+        "errorRate": 0.0,
+        "outage": False,
+        "writeOutage": False,
+    }
 
 
 @pytest.mark.parametrize(

@@ -64,7 +64,13 @@ async def test_command_line_fault_options_are_applied() -> None:
             status, settings = await client.admin("GET", "faults")
             assert (status, settings) == (
                 200,
-                {"latencyMs": 100.0, "jitterMs": 20.0, "errorRate": 0.0, "outage": False},
+                {
+                    "latencyMs": 100.0,
+                    "jitterMs": 20.0,
+                    "errorRate": 0.0,
+                    "outage": False,
+                    "writeOutage": False,
+                },
             )
             started = time.monotonic()
             status, _ = await client.edge("customer-free")

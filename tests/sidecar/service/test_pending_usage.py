@@ -1,0 +1,49 @@
+"""Usage the sidecar accepted but the upstream does not have yet (its writes are down) stays in
+the sidecar's answers: through a refetch of the customer, and through a SIGKILL and restart
+(the outbox's rows are read back); once the upstream has it, it is counted once."""
+
+from __future__ import annotations
+
+import pathlib
+
+from stigg_sidecar import client
+from stigg_sidecar.emulator import launcher
+from tests import waiting
+from tests.sidecar import conftest
+
+
+async def _calls_used(stub: client.AsyncSidecarClient) -> float:
+    answer = await stub.get_metered_entitlement("customer-free", "feature-api-calls")
+    return answer.entitlement.current_usage
+
+
+async def test_pending_usage_survives_a_refetch_and_a_restart(
+    emulator: launcher.RunningEmulator, start_sidecar: conftest.SidecarFactory, tmp_path: pathlib.Path
+) -> None:
+    env = {**conftest.upstream_env(emulator), "SIDECAR_STATE_DIR": str(tmp_path / "state")}
+    sidecar = start_sidecar(env)
+    async with client.AsyncSidecarClient(sidecar.grpc_target, timeout=10) as stub:
+        assert await _calls_used(stub) == 250
+        await conftest.set_faults(emulator, writeOutage=True)  # reads work, writes do not
+        reported = await stub.report_usage("customer-free", "feature-api-calls", 40)
+        assert reported.current_usage == 290
+        await stub.report_usage("customer-free", "feature-api-calls", 10)
+        reloaded = await stub.reload_entitlements("customer-free")
+        assert reloaded is not None
+        assert await _calls_used(stub) == 300, "a refetch replays the usage the upstream does not have yet"
+    assert sidecar.metric("sidecar_outbox_depth") == 2
+
+    sidecar.process.kill()  # SIGKILL: the two reports are only in the outbox
+    sidecar.process.wait()
+    sidecar = start_sidecar(env)
+    async with client.AsyncSidecarClient(sidecar.grpc_target, timeout=10) as stub:
+        assert await _calls_used(stub) == 300, "read back from the outbox at start"
+        await conftest.set_faults(emulator, writeOutage=False)
+        waiting.wait_for(
+            lambda: sidecar.metric("sidecar_outbox_depth") == 0, timeout=15, what="the outbox to drain"
+        )
+        usage = (await conftest.emulator_admin(emulator, "GET", "usage/customer-free"))[1]
+        assert isinstance(usage, dict)
+        assert usage["usage"]["feature-api-calls"] == 300
+        await stub.reload_entitlements("customer-free")
+        assert await _calls_used(stub) == 300, "counted once: the upstream has it, nothing pending"

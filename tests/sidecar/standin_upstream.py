@@ -1,0 +1,59 @@
+"""An in-process stand-in for ``StiggUpstream`` (named as such), for tests of the checker's
+pure logic that must decide exactly when each fetch answers and what it says."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from stigg_sidecar import cache, checker, defaults, metrics, model
+from stigg_sidecar.upstream import base
+
+KEY = model.CustomerKey("customer-1")
+SEATS = model.Feature("feature-seats", model.FeatureType.NUMBER, model.MeterType.FLUCTUATING)
+
+
+def state(limit: float, usage: float = 0.0) -> model.EntitlementState:
+    return model.EntitlementState(
+        KEY, {SEATS.id: model.Entitlement(SEATS, usage_limit=limit, current_usage=usage)}
+    )
+
+
+class StandInUpstream:
+    """Answers the limit and usage current when a fetch *arrives*; with ``hold_first``, the
+    first answer waits until ``release`` is set (a slow response racing an event)."""
+
+    def __init__(self, *, hold_first: bool = False) -> None:
+        self.limit = 5.0
+        self.usage = 0.0
+        self.fetches = 0
+        self.release = asyncio.Event()
+        if not hold_first:
+            self.release.set()
+
+    async def fetch(self, key: model.CustomerKey) -> base.Fetched:
+        answer = state(self.limit, self.usage)
+        self.fetches += 1
+        if self.fetches == 1:
+            await self.release.wait()
+        return base.Fetched(answer, size=100)
+
+    async def report_usage(self, reports: Sequence[base.UsageReport]) -> list[base.UsageResult]:
+        raise NotImplementedError
+
+    async def report_events(self, events: Sequence[base.UsageEvent]) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        return None
+
+
+def make_checker(upstream: StandInUpstream, clock: list[float] | None = None) -> checker.Checker:
+    now = clock or [0.0]
+    return checker.Checker(
+        upstream=upstream,
+        store=cache.Cache(max_bytes=1 << 20, clock=lambda: now[0]),
+        static_defaults=defaults.Defaults({}, None),
+        policy=checker.Policy(ttl=10, negative_ttl=1),
+        sidecar_metrics=metrics.Metrics(),
+    )
