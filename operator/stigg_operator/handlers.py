@@ -123,6 +123,7 @@ def reconcile_one(  # noqa: PLR0917 -- one resource's coordinates, then the two 
     except model.SpecError as error:
         problem = reconcile.Problem("InvalidSpec", str(error))
     configmap_name = None
+    extra: dict[str, Any] = {}
     if effective is not None:
         secrets = {
             ref.name: _secret_keys(core, namespace, ref.name) for _, ref in reconcile.secret_refs(effective)
@@ -137,26 +138,18 @@ def reconcile_one(  # noqa: PLR0917 -- one resource's coordinates, then the two 
         kopf.adopt(body, owner=kopf.Body(owner))  # type: ignore[arg-type]
         problem = _apply_configmap(core, body) or problem
         configmap_name = effective.configmap_name
-    extra: dict[str, Any] = {}
-    if effective is not None and is_cluster_default:
-        served = {pod.namespace for pod in injected.get(f"{namespace}/{name}", [])} - {namespace}
-        extra["defaultsCopies"] = upkeep.defaults_copies(core, body, served, entry.get("copies") or [])
-    if effective is not None:
-        extra["mode"] = effective.mode
-        standalone_block, standalone_problem = upkeep.standalone_objects(
+        extra, upkeep_problem = _upkeep(
             api,
             effective,
-            entry["uid"],
+            entry,
+            injected,
+            configmap=body,
             cluster_wide=is_cluster_default,
-            cleanup=cleanup or entry.get("mode") == model.STANDALONE_MODE,
+            ledger=ledger,
+            missing=missing,
+            cleanup=cleanup,
         )
-        problem = problem or standalone_problem
-        extra["standalone"] = standalone_block
-        extra["workloads"] = upkeep.rollout(api, effective, injected.get(f"{namespace}/{name}", []))
-        if missing is not None:
-            extra["missingSidecars"] = len(missing)
-            upkeep.repair(api, effective, missing, ledger)
-        extra["repairedPods"] = ledger.repaired.get((namespace, name), 0)
+        problem = problem or upkeep_problem
     status = reconcile.status(
         problem=problem,
         generation=entry["generation"],
@@ -174,6 +167,42 @@ def reconcile_one(  # noqa: PLR0917 -- one resource's coordinates, then the two 
         if error.status != 404:  # deleted meanwhile: nothing to report on
             raise
     return effective if problem is None else None
+
+
+def _upkeep(
+    api: client.ApiClient,
+    effective: model.EffectiveConfig,
+    entry: Mapping[str, Any],
+    injected: Index,
+    *,
+    configmap: Mapping[str, Any],
+    cluster_wide: bool,
+    ledger: upkeep.Ledger,
+    missing: list[dict[str, Any]] | None,
+    cleanup: bool,
+) -> tuple[dict[str, Any], reconcile.Problem | None]:
+    """What a usable resource implies beyond its ConfigMap (see ``upkeep``): the status blocks
+    it adds, and a problem to report if one of them cannot be done."""
+    key = (effective.namespace, effective.name)
+    pods = injected.get(effective.ref, [])
+    extra: dict[str, Any] = {"mode": effective.mode}
+    if cluster_wide:  # cluster-default: a copy of its ConfigMap where it serves Pods
+        served = {pod.namespace for pod in pods} - {effective.namespace}
+        copies = upkeep.defaults_copies(client.CoreV1Api(api), configmap, served, entry.get("copies") or [])
+        extra["defaultsCopies"] = copies
+    extra["standalone"], problem = upkeep.standalone_objects(
+        api,
+        effective,
+        entry["uid"],
+        cluster_wide=cluster_wide,
+        cleanup=cleanup or entry.get("mode") == model.STANDALONE_MODE,
+    )
+    extra["workloads"] = upkeep.rollout(api, effective, pods)
+    if missing is not None:
+        extra["missingSidecars"] = len(missing)
+        upkeep.repair(api, effective, missing, ledger)
+    extra["repairedPods"] = ledger.repaired.get(key, 0)
+    return extra, problem
 
 
 def _entry(body: Mapping[str, Any]) -> dict[str, Any]:
