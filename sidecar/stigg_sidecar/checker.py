@@ -215,18 +215,14 @@ class Checker:
         if watch is not None:
             watch.changes += 1
 
-    def apply_entitlements(
-        self, key: model.CustomerKey, entitlements: Sequence[model.Entitlement]
-    ) -> model.EntitlementState | None:
-        """Replace a held customer's entitlements (an event); the new state, or None if not held."""
-        self.note_change(key)
-        size = self.cache.size_of(key)
+    def apply_entitlements(self, state: model.EntitlementState) -> bool:
+        """Replace a held customer's entitlements with the upstream's (an event); False if not held."""
+        self.note_change(state.key)
+        size = self.cache.size_of(state.key)
         if size is None:
-            return None
-        state = model.EntitlementState(key=key, entitlements={e.feature.id: e for e in entitlements})
-        state = self._with_pending(state)
-        self.cache.put(key, state, size=size, ttl=self.policy.ttl)
-        return state
+            return False
+        self.cache.put(state.key, self._with_pending(state), size=size, ttl=self.policy.ttl)
+        return True
 
     def apply_usage(
         self,
@@ -234,19 +230,11 @@ class Checker:
         feature_id: str,
         current_usage: float,
         entitlement: model.Entitlement | None,
-    ) -> model.EntitlementState | None:
-        """Update a held customer's usage of one feature (an event); the new state, or None."""
+    ) -> bool:
+        """Set a held customer's usage of one feature to the upstream's (an event); False if not held."""
         self.note_change(key)
         usage = self._replayed(key, feature_id, current_usage)
-
-        def change(state: model.EntitlementState) -> model.EntitlementState:
-            if entitlement is not None and entitlement.feature.id == feature_id:
-                return state.with_entitlement(entitlement.with_usage(usage))
-            return state.with_usage(feature_id, usage)
-
-        if not self.cache.update(key, change):
-            return None
-        return self.cache.peek(key)
+        return self.cache.update(key, lambda state: state.with_usage_event(feature_id, usage, entitlement))
 
     async def refresh(self, key: model.CustomerKey) -> None:
         """Fetch the key from the upstream (not Redis, which may be as stale) into the cache."""

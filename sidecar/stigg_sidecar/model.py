@@ -142,6 +142,15 @@ class EntitlementState:
         updated[feature_id] = entitlement.with_usage(current_usage)
         return dataclasses.replace(self, entitlements=updated)
 
+    def with_usage_event(
+        self, feature_id: str, current_usage: float, entitlement: Entitlement | None
+    ) -> EntitlementState:
+        """A usage event applied: the event's entitlement of the feature (if it sent one) with
+        ``current_usage``, else only the usage."""
+        if entitlement is not None and entitlement.feature.id == feature_id:
+            return self.with_entitlement(entitlement.with_usage(current_usage))
+        return self.with_usage(feature_id, current_usage)
+
     def with_entitlement(self, entitlement: Entitlement) -> EntitlementState:
         """A copy with one feature's entitlement replaced (or added)."""
         updated = dict(self.entitlements)

@@ -18,7 +18,9 @@
 
 With Redis configured, each event is also written there, in order, by one writer task behind a
 bounded queue (Redis is best effort: when the queue is full the write is skipped and counted as
-a Redis error, and the entry's TTL bounds the staleness).
+a Redis error, and the entry's TTL bounds the staleness). Redis gets what the upstream said,
+never the local view with this sidecar's pending usage replayed in: whoever reads it (another
+replica, or this one after a restart) replays its own pending usage on top.
 """
 
 from __future__ import annotations
@@ -78,31 +80,22 @@ class Follower:
                 self._refresh_soon(key)
             self._write(lambda shared: shared.delete(key))
             return
-        state = self.checker.apply_entitlements(key, event.entitlements)
-        if state is not None:
-            size = self.checker.cache.size_of(key) or 0
-            self._write(lambda shared: shared.put(state, size))
-        else:
-            replacement = model.EntitlementState(
-                key=key, entitlements={e.feature.id: e for e in event.entitlements}
-            )
-            self._write(
-                lambda shared: shared.put(replacement, _estimated_size(replacement), only_if_present=True)
-            )
+        state = model.EntitlementState(key=key, entitlements={e.feature.id: e for e in event.entitlements})
+        held = self.checker.apply_entitlements(state)
+        size = self.checker.cache.size_of(key) or _estimated_size(state)
+        # An entry no replica asked for is not created by an event: only replaced.
+        self._write(lambda shared: shared.put(state, size, only_if_present=not held))
 
     def _usage_updated(self, event: parse.UsageUpdated) -> None:
-        state = self.checker.apply_usage(event.key, event.feature_id, event.current_usage, event.entitlement)
-        if state is not None:
-            size = self.checker.cache.size_of(event.key) or 0
-            self._write(lambda shared: shared.put(state, size))
-            return
-
-        def change(held: model.EntitlementState) -> model.EntitlementState:
-            if event.entitlement is not None:
-                return held.with_entitlement(event.entitlement.with_usage(event.current_usage))
-            return held.with_usage(event.feature_id, event.current_usage)
-
-        self._write(lambda shared: shared.update(event.key, change))
+        self.checker.apply_usage(event.key, event.feature_id, event.current_usage, event.entitlement)
+        self._write(
+            lambda shared: shared.update(
+                event.key,
+                lambda stored: stored.with_usage_event(
+                    event.feature_id, event.current_usage, event.entitlement
+                ),
+            )
+        )
 
     def _write(self, write: SharedWrite) -> None:
         if self.checker.shared is None:

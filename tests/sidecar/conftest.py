@@ -12,6 +12,7 @@ from stigg_sidecar import client
 from stigg_sidecar import launcher as sidecar_launcher
 from stigg_sidecar.emulator import catalog, launcher
 from tests import waiting
+from tests.sidecar import redis_server as redis_server_module
 
 API_KEY = "sk-test-7d1c0b"  # a test key: asserted never to appear in logs or errors
 
@@ -158,3 +159,14 @@ def module_sidecar(
     finally:
         running.stop()
         assert API_KEY not in running.log(), "the API key leaked into the sidecar's log"
+
+
+@pytest.fixture
+def redis_server(tmp_path: pathlib.Path) -> Iterator[redis_server_module.RedisServer]:
+    """A real redis-server on loopback, killed after the test."""
+    server = redis_server_module.RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -23,7 +23,7 @@ async def test_an_event_during_a_fetch_makes_the_fetch_repeat() -> None:
     assert upstream.fetches == 1  # in flight, carrying limit 5
 
     upstream.limit = 20.0  # the plan changes upstream, and its event arrives (customer not held yet)
-    assert entitlements.apply_entitlements(KEY, list(_state(20.0).entitlements.values())) is None
+    assert not entitlements.apply_entitlements(_state(20.0))
     upstream.release.set()
 
     state = await check

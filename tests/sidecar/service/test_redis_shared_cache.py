@@ -4,76 +4,19 @@ Runs a real redis-server (installed by .ci/run)."""
 
 from __future__ import annotations
 
-import pathlib
-import shutil
-import subprocess
 import time
-from collections.abc import Iterator
 
-import pytest
-import redis
-
-from stigg_sidecar import childproc, client
+from stigg_sidecar import client
 from stigg_sidecar.emulator import launcher
 from tests import waiting
 from tests.sidecar import conftest
+from tests.sidecar import redis_server as redis_server_module
 
-
-class RedisServer:
-    def __init__(self, workdir: pathlib.Path) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise AssertionError(
-                "redis-server is not installed (.ci/run installs it: apt-get install redis-server)"
-            )
-        self.binary = binary
-        self.workdir = workdir
-        self.port = childproc.free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=childproc.die_with_parent(),  # noqa: PLW1509 -- prctl only
-        )  # fmt: skip
-        waiting.wait_for(self._answers, timeout=10, what="redis-server to accept connections")
-
-    def _answers(self) -> bool:
-        try:
-            return bool(redis.Redis(port=self.port, socket_timeout=0.5).ping())
-        except redis.exceptions.RedisError:
-            return False
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-    def stored(self) -> list[bytes]:
-        return sorted(redis.Redis(port=self.port).scan_iter("*"))
-
-
-@pytest.fixture
-def redis_server(tmp_path: pathlib.Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+RedisServer = redis_server_module.RedisServer
 
 
 def _env(emulator: launcher.RunningEmulator, server: RedisServer) -> dict[str, str]:
-    return {
-        **conftest.upstream_env(emulator),
-        "REDIS_ENVIRONMENT_PREFIX": "test-env",
-        "REDIS_HOST": "127.0.0.1",
-        "REDIS_PORT": str(server.port),
-        "REDIS_KEYS_TTL_IN_SECS": "600",
-    }
+    return redis_server_module.env(conftest.upstream_env(emulator), server)
 
 
 async def test_second_sidecar_answers_from_redis(
