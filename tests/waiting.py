@@ -38,3 +38,13 @@ async def eventually(
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"timed out after {within:.0f}s waiting for {what} (last: {last!r})")
+
+
+def steadily(check: Callable[[], object], *, seconds: float, interval: float = 0.25) -> None:
+    """Call ``check`` (which asserts) again and again for ``seconds``: something must *not* happen."""
+    deadline = time.monotonic() + seconds
+    while True:
+        check()
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(interval)

@@ -4,7 +4,6 @@ rolloutOnChange nothing rolls, and the status says which workloads are behind.""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -58,14 +57,6 @@ def _images(core: client.CoreV1Api, namespace: str, app: str) -> set[str]:
     return {pod.spec.init_containers[0].image for pod in manifests.live_pods(core, namespace, app)}
 
 
-def _steady(check: Any, seconds: float = 4.0) -> None:
-    """``check`` holds for a few of the operator's 1 s status intervals."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        check()
-        time.sleep(0.25)
-
-
 @pytest.mark.usefixtures("operator")
 def test_an_image_change_rolls_each_workload_once_and_a_defaults_change_none(
     api_client: client.ApiClient, local_cluster: cluster.LocalCluster, namespace: str
@@ -93,7 +84,7 @@ def test_an_image_change_rolls_each_workload_once_and_a_defaults_change_none(
         }
         assert now == pods_before
 
-    _steady(nothing_rolled)
+    waiting.steadily(nothing_rolled, seconds=4)
 
     _patch(api_client, namespace, {"sidecar": {"image": NEW_IMAGE}})
     for app in ("web", "worker"):
@@ -112,7 +103,7 @@ def test_an_image_change_rolls_each_workload_once_and_a_defaults_change_none(
         for pod in manifests.live_pods(core, namespace, app)
     }
     assert wiring == pod_wiring, "the stamp is the wiring the new Pods were injected with"
-    _steady(lambda: _generations(apps, namespace) == after or pytest.fail("rolled again"))
+    waiting.steadily(lambda: _generations(apps, namespace) == after or pytest.fail("rolled again"), seconds=4)
     status = conftest.resource_status(api_client, namespace, "shop")
     assert status["workloads"]["summary"] == "2/2"
 
@@ -134,4 +125,7 @@ def test_without_rollout_on_change_nothing_rolls_and_the_status_shows_it(
         what="the status to show both workloads behind",
     )
     assert workloads["rolled"] == 0
-    _steady(lambda: _generations(apps, namespace) == before or pytest.fail("rolled without rolloutOnChange"))
+    waiting.steadily(
+        lambda: _generations(apps, namespace) == before or pytest.fail("rolled without rolloutOnChange"),
+        seconds=4,
+    )

@@ -80,13 +80,14 @@ def test_reapplying_the_users_manifest_keeps_the_opt_in_without_a_rollout(
 
     for _ in range(3):  # as a GitOps tool re-applies the same manifest, again and again
         manifests.apply(local_cluster, namespace, manifest, *extra)
-    waiting.wait_for(lambda: True, timeout=1)
-    for _ in range(3):  # a few of the operator's status intervals: nothing moves
+
+    def nothing_moves() -> None:
         deployment = apps.read_namespaced_deployment("web", namespace)
         assert deployment.spec.template.metadata.labels[keys.POD_INJECT_LABEL] == "true"
         assert deployment.metadata.generation == generation, "no rollout"
         assert {pod.metadata.name for pod in manifests.live_pods(core, namespace, "web")} == pod_names
-        waiting.wait_for(lambda: True, timeout=1)
+
+    waiting.steadily(nothing_moves, seconds=4)  # a few of the operator's 1 s status intervals
 
 
 @pytest.mark.usefixtures("operator")

@@ -6,8 +6,10 @@ from __future__ import annotations
 import pathlib
 import shutil
 import signal
+from collections.abc import AsyncIterator
 
 import aiohttp
+import pytest
 
 from stigg_sidecar.emulator import catalog, launcher
 from tests.sidecar.emulator import upstream as upstream_client
@@ -92,32 +94,40 @@ async def test_a_completed_subscription_receives_no_more_events(upstream: Upstre
         assert await upstream_client.no_message_within(socket, 0.2)
 
 
-async def test_a_catalog_reload_publishes_the_customers_it_changed(tmp_path: pathlib.Path) -> None:
+@pytest.fixture
+async def from_file(
+    tmp_path: pathlib.Path,
+) -> AsyncIterator[tuple[pathlib.Path, launcher.RunningEmulator, Upstream]]:
+    """An emulator of its own, serving a copy of the sample catalog that the test may edit."""
     path = tmp_path / "catalog.yaml"
     shutil.copy(catalog.SAMPLE_PATH, path)
     with launcher.start(catalog_path=path, latency_ms=0, api_key="k") as running:
         async with aiohttp.ClientSession() as session:
-            upstream = Upstream(base_url=running.base_url, api_key="k", session=session)
-            async with upstream.stream() as socket:
-                status, _ = await upstream.admin("POST", "catalog/reload")
-                assert status == 200
-                assert await upstream_client.no_message_within(socket, 0.3), "an unchanged reload published"
-                text = path.read_text()
-                assert "  - id: customer-pro\n    plan: plan-pro\n" in text
-                path.write_text(
-                    text.replace(
-                        "  - id: customer-pro\n    plan: plan-pro\n",
-                        "  - id: customer-pro\n    plan: plan-enterprise\n",
-                    )
-                )
-                status, _ = await upstream.admin("POST", "catalog/reload")
-                assert status == 200
-                _, field, payload = await upstream_client.next_event(socket)
-                assert (field, payload["customerId"]) == ("entitlementsUpdated", "customer-pro")
-                assert _by_feature(payload)["feature-max-projects"]["hasUnlimitedUsage"] is True
-                assert await upstream_client.no_message_within(socket, 0.3), (
-                    "unchanged customers were published"
-                )
+            yield path, running, Upstream(base_url=running.base_url, api_key="k", session=session)
+
+
+def _change_plan(path: pathlib.Path, customer_id: str, old: str, new: str) -> None:
+    text = path.read_text()
+    before = f"  - id: {customer_id}\n    plan: {old}\n"
+    assert before in text
+    path.write_text(text.replace(before, f"  - id: {customer_id}\n    plan: {new}\n"))
+
+
+async def test_a_catalog_reload_publishes_the_customers_it_changed(
+    from_file: tuple[pathlib.Path, launcher.RunningEmulator, Upstream],
+) -> None:
+    path, _, upstream = from_file
+    async with upstream.stream() as socket:
+        status, _ = await upstream.admin("POST", "catalog/reload")
+        assert status == 200
+        assert await upstream_client.no_message_within(socket, 0.3), "an unchanged reload published"
+        _change_plan(path, "customer-pro", "plan-pro", "plan-enterprise")
+        status, _ = await upstream.admin("POST", "catalog/reload")
+        assert status == 200
+        _, field, payload = await upstream_client.next_event(socket)
+        assert (field, payload["customerId"]) == ("entitlementsUpdated", "customer-pro")
+        assert _by_feature(payload)["feature-max-projects"]["hasUnlimitedUsage"] is True
+        assert await upstream_client.no_message_within(socket, 0.3), "unchanged customers were published"
 
 
 async def test_reads_publish_nothing(upstream: Upstream) -> None:
@@ -128,25 +138,19 @@ async def test_reads_publish_nothing(upstream: Upstream) -> None:
         assert await upstream_client.no_message_within(socket, 0.2)
 
 
-async def test_sighup_reloads_the_catalog_file_and_publishes(tmp_path: pathlib.Path) -> None:
-    path = tmp_path / "catalog.yaml"
-    shutil.copy(catalog.SAMPLE_PATH, path)
-    with launcher.start(catalog_path=path, latency_ms=0, api_key="k") as running:
-        async with aiohttp.ClientSession() as session:
-            upstream = Upstream(base_url=running.base_url, api_key="k", session=session)
-            async with upstream.stream() as socket:
-                path.write_text("features: [}")  # invalid: logged, nothing changes
-                running.process.send_signal(signal.SIGHUP)
-                assert await upstream_client.no_message_within(socket, 0.3)
-                text = catalog.SAMPLE_PATH.read_text()
-                path.write_text(
-                    text.replace(
-                        "  - id: customer-free\n    plan: plan-free\n",
-                        "  - id: customer-free\n    plan: plan-pro\n",
-                    )
-                )
-                running.process.send_signal(signal.SIGHUP)
-                _, field, payload = await upstream_client.next_event(socket)
-                assert (field, payload["customerId"]) == ("entitlementsUpdated", "customer-free")
-                assert _by_feature(payload)["feature-sso"]["isGranted"] is True
-        assert running.process.poll() is None, "SIGHUP must not stop the emulator"
+async def test_sighup_reloads_the_catalog_file_and_publishes(
+    from_file: tuple[pathlib.Path, launcher.RunningEmulator, Upstream],
+) -> None:
+    path, running, upstream = from_file
+    original = path.read_text()
+    async with upstream.stream() as socket:
+        path.write_text("features: [}")  # invalid: logged, nothing changes
+        running.process.send_signal(signal.SIGHUP)
+        assert await upstream_client.no_message_within(socket, 0.3)
+        path.write_text(original)
+        _change_plan(path, "customer-free", "plan-free", "plan-pro")
+        running.process.send_signal(signal.SIGHUP)
+        _, field, payload = await upstream_client.next_event(socket)
+        assert (field, payload["customerId"]) == ("entitlementsUpdated", "customer-free")
+        assert _by_feature(payload)["feature-sso"]["isGranted"] is True
+    assert running.process.poll() is None, "SIGHUP must not stop the emulator"
