@@ -50,7 +50,6 @@ class Follower:
         self._resync: asyncio.Task[None] | None = None
         self._refreshes: set[asyncio.Task[bool]] = set()
         self._writes: asyncio.Queue[SharedWrite] = asyncio.Queue(WRITE_QUEUE_LIMIT)
-        self.resyncs_done = 0
 
     # -- Listener ---------------------------------------------------------------------------
 
@@ -150,7 +149,6 @@ class Follower:
             left = len(self.checker.cache.held_before(since))
             if left:
                 logger.warning("resync: %d entries could not be refreshed; they follow their TTL", left)
-        self.resyncs_done += 1
 
     def _cancel_resync(self) -> None:
         if self._resync is not None and not self._resync.done():
