@@ -16,10 +16,13 @@ export GOTOOLCHAIN ?= local
 help:
 	@sed -n 's/^#   //p' Makefile
 
-$(STAMP): pyproject.toml constraints.txt
+# The three distributions (sidecar, operator, devkit), editable, plus the devkit's dev tools.
+DISTS := sidecar/pyproject.toml operator/pyproject.toml devkit/pyproject.toml
+
+$(STAMP): pyproject.toml $(DISTS) constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ./sidecar -e ./operator -e './devkit[dev]'
 	touch $@
 
 install: $(STAMP)
@@ -66,6 +69,6 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
 constraints: $(STAMP)
-	{ echo "# Exact versions CI installs (pip install -c constraints.txt -e '.[dev]')."; \
+	{ echo "# Exact versions CI installs (make install: the three distributions and the devkit's dev extra)."; \
 	  echo "# Regenerate after changing pyproject.toml: make constraints"; \
 	  $(BIN)/pip freeze --exclude-editable | sort -f; } > constraints.txt

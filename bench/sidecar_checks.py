@@ -37,9 +37,8 @@ import yaml
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stigg_sidecar import childproc  # noqa: E402
-from stigg_sidecar import launcher as sidecar_launcher  # noqa: E402
-from stigg_sidecar.emulator import catalog, launcher  # noqa: E402
+from stigg_devkit import childproc, sidecar_launcher  # noqa: E402
+from stigg_emulator import catalog, launcher  # noqa: E402
 from tests.sidecar import go_client  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "sidecar-checks.md"

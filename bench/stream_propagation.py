@@ -38,9 +38,9 @@ import yaml
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from stigg_devkit import sidecar_launcher  # noqa: E402
+from stigg_emulator import catalog, launcher  # noqa: E402
 from stigg_sidecar import client  # noqa: E402
-from stigg_sidecar import launcher as sidecar_launcher  # noqa: E402
-from stigg_sidecar.emulator import catalog, launcher  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "stream-propagation.md"
 API_KEY = "bench-key"

@@ -34,12 +34,12 @@ import grpc
 from kubernetes import client as kube
 from kubernetes import config as kubeconfig
 
+from stigg_devkit import operator_launcher
+from stigg_emulator import catalog
+from stigg_emulator import launcher as emulator_launcher
 from stigg_localcluster import build, cluster, podrunner
 from stigg_operator import keys
-from stigg_operator import launcher as operator_launcher
 from stigg_sidecar import client
-from stigg_sidecar.emulator import catalog
-from stigg_sidecar.emulator import launcher as emulator_launcher
 
 T = TypeVar("T")
 HERE = pathlib.Path(__file__).resolve().parent

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client, config
 
+from stigg_devkit import waiting
 from stigg_localcluster import build, cluster
-from tests import waiting
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from kubernetes import client
 
+from stigg_devkit import waiting
 from stigg_localcluster import cluster
-from tests import waiting
 
 CRD_FILE = pathlib.Path(__file__).resolve().parents[2] / "crds" / "stiggentitlements.yaml"
 GROUP, VERSION, PLURAL = "sidecar.stigg.io", "v1alpha1", "stiggentitlements"

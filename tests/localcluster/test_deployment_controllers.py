@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from kubernetes import client
 
-from tests import waiting
+from stigg_devkit import waiting
 
 
 def _deployment(name: str, replicas: int) -> client.V1Deployment:

@@ -12,8 +12,8 @@ import textwrap
 
 import pytest
 
+from stigg_devkit import waiting
 from stigg_localcluster import build, processes
-from tests import waiting
 
 STARTER = textwrap.dedent(
     """

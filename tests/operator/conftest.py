@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from stigg_devkit import operator_launcher as launcher
+from stigg_devkit import waiting
+from stigg_emulator import catalog
+from stigg_emulator import launcher as emulator_launcher
 from stigg_localcluster import cluster, podrunner
-from stigg_operator import keys, launcher
-from stigg_sidecar.emulator import catalog
-from stigg_sidecar.emulator import launcher as emulator_launcher
-from tests import waiting
+from stigg_operator import keys
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 OPERATOR_NAMESPACE = "stigg-system"

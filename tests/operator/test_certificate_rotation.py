@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client
 
+from stigg_devkit import waiting
 from stigg_localcluster import cluster
 from stigg_operator import certs, keys
-from tests import waiting
 from tests.operator import conftest
 
 

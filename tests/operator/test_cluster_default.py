@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client
 
+from stigg_devkit import waiting
 from stigg_operator import keys
-from tests import waiting
 from tests.operator import conftest
 
 CLUSTER_SPEC = {

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client, config
 
+from stigg_devkit import waiting
 from stigg_localcluster import cluster
-from tests import waiting
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 OPERATOR_USER = "system:serviceaccount:stigg-system:stigg-operator"

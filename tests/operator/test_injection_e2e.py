@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from stigg_devkit import waiting
 from stigg_operator import keys
-from tests import waiting
 from tests.operator import conftest
 
 SPEC = {"apiKeySecretRef": {"name": "stigg-api-key"}, "defaults": {"feature-sso": {"hasAccess": True}}}

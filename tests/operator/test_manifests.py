@@ -44,10 +44,9 @@ import pytest
 import yaml
 from kubernetes import client, config
 
+from stigg_devkit import childproc, waiting
 from stigg_localcluster import cluster
 from stigg_operator import keys, settings, webhookconfig
-from stigg_sidecar import childproc
-from tests import waiting
 from tests.operator import conftest
 
 MANIFESTS = conftest.ROOT / "manifests"

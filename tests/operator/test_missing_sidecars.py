@@ -10,9 +10,9 @@ from typing import Any
 
 from kubernetes import client
 
+from stigg_devkit import waiting
 from stigg_localcluster import cluster
 from stigg_operator import keys
-from tests import waiting
 from tests.operator import conftest
 from tests.operator import workload_manifests as manifests
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from kubernetes import client
 
+from stigg_devkit import waiting
 from stigg_operator import keys
-from tests import waiting
 from tests.operator import conftest
 
 

@@ -11,10 +11,10 @@ import time
 import pytest
 from kubernetes import client
 
+from stigg_emulator import launcher
 from stigg_localcluster import podrunner
 from stigg_operator import keys
 from stigg_sidecar import client as sidecar_client
-from stigg_sidecar.emulator import launcher
 from tests.operator import conftest
 
 

@@ -7,8 +7,8 @@ import json
 
 from kubernetes import client
 
+from stigg_devkit import waiting
 from stigg_operator import keys
-from tests import waiting
 from tests.operator import conftest
 
 

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from stigg_devkit import waiting
+from stigg_emulator import launcher
 from stigg_localcluster import podrunner
 from stigg_operator import keys, kubeapi, standalone
 from stigg_sidecar import client as sidecar_client
-from stigg_sidecar.emulator import launcher
-from tests import waiting
 from tests.operator import conftest
 
 NAME = "shop"

@@ -8,9 +8,9 @@ from typing import Any
 import yaml
 from kubernetes import client
 
+from stigg_devkit import waiting
 from stigg_localcluster import cluster
 from stigg_operator import keys
-from tests import waiting
 
 
 def deployment(name: str, *, replicas: int = 2, annotations: dict[str, str] | None = None) -> str:

@@ -8,10 +8,9 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 import aiohttp
 import pytest
 
+from stigg_devkit import sidecar_launcher, waiting
+from stigg_emulator import catalog, launcher
 from stigg_sidecar import client
-from stigg_sidecar import launcher as sidecar_launcher
-from stigg_sidecar.emulator import catalog, launcher
-from tests import waiting
 from tests.sidecar import redis_server as redis_server_module
 
 API_KEY = "sk-test-7d1c0b"  # a test key: asserted never to appear in logs or errors

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 
 import redis
 
-from stigg_sidecar import childproc, shared_cache
-from tests import waiting
+from stigg_devkit import childproc, waiting
+from stigg_sidecar import shared_cache
 
 
 class RedisServer:

@@ -8,8 +8,8 @@ import json
 import os
 import pathlib
 
+from stigg_devkit import waiting
 from stigg_sidecar import defaults
-from tests import waiting
 
 
 def _configmap_dir(root: pathlib.Path, files: dict[str, str], version: int) -> None:

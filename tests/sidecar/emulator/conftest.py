@@ -1,7 +1,7 @@
 """Fixtures for the emulator's tests: the emulator as a real process on loopback.
 
 One process serves the session (``emulator_process``, started exactly as a person would:
-``python -m stigg_sidecar.emulator --port 0 --latency-ms 0 --catalog <sample>``); the
+``python -m stigg_emulator --port 0 --latency-ms 0 --catalog <sample>``); the
 ``upstream`` fixture resets it through ``POST /_emulator/reset`` before each test, so every
 test starts from the sample catalog with zero counters and no faults.
 """
@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 import aiohttp
 import pytest
 
-from stigg_sidecar.emulator import catalog, launcher
+from stigg_emulator import catalog, launcher
 from tests.sidecar.emulator import upstream as upstream_client
 
 API_KEY = "test-server-key-3f9a"

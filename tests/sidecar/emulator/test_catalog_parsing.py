@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from stigg_sidecar.emulator import catalog
+from stigg_emulator import catalog
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from stigg_sidecar.emulator import catalog
+from stigg_emulator import catalog
 
 BASE: dict[str, Any] = {
     "features": [

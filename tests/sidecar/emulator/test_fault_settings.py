@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stigg_sidecar.emulator import faults
+from stigg_emulator import faults
 
 
 def test_defaults_mirror_the_real_edge_api() -> None:

@@ -14,7 +14,7 @@ import time
 import aiohttp
 import pytest
 
-from stigg_sidecar.emulator import launcher
+from stigg_emulator import launcher
 from tests.sidecar.emulator import upstream as upstream_client
 
 LINE = re.compile(r"listening on http://127\.0\.0\.1:(\d+)\n")
@@ -24,7 +24,7 @@ def test_announces_exactly_one_line_and_exits_zero_on_sigterm(tmp_path: pathlib.
     stderr_path = tmp_path / "stderr.log"
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "stigg_sidecar.emulator", "--port", "0", "--latency-ms", "0"],
+            [sys.executable, "-m", "stigg_emulator", "--port", "0", "--latency-ms", "0"],
             stdout=subprocess.PIPE,
             stderr=stderr,
             env={"STIGG_EMULATOR_API_KEY": "never-printed-key", "PATH": "/usr/bin:/bin"},
@@ -82,7 +82,7 @@ def test_an_invalid_catalog_exits_2_naming_the_place(tmp_path: pathlib.Path) -> 
     path = tmp_path / "bad.yaml"
     path.write_text("features: []\nplans: []\ncustomers:\n  - {id: c1, plan: gold}\n")
     finished = subprocess.run(
-        [sys.executable, "-m", "stigg_sidecar.emulator", "--catalog", str(path)],
+        [sys.executable, "-m", "stigg_emulator", "--catalog", str(path)],
         capture_output=True,
         timeout=30,
         check=False,
@@ -95,7 +95,7 @@ def test_an_invalid_catalog_exits_2_naming_the_place(tmp_path: pathlib.Path) -> 
 def test_a_taken_port_exits_1(emulator_url: str) -> None:
     port = emulator_url.rsplit(":", 1)[1]
     finished = subprocess.run(
-        [sys.executable, "-m", "stigg_sidecar.emulator", "--port", port],
+        [sys.executable, "-m", "stigg_emulator", "--port", port],
         capture_output=True,
         timeout=30,
         check=False,
@@ -106,7 +106,7 @@ def test_a_taken_port_exits_1(emulator_url: str) -> None:
 
 def test_an_invalid_fault_option_is_a_usage_error() -> None:
     finished = subprocess.run(
-        [sys.executable, "-m", "stigg_sidecar.emulator", "--error-rate", "2"],
+        [sys.executable, "-m", "stigg_emulator", "--error-rate", "2"],
         capture_output=True,
         timeout=30,
         check=False,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from stigg_sidecar.emulator import catalog
+from stigg_emulator import catalog
 
 NOW = datetime.datetime(2026, 3, 14, 15, 9, 26, 535000, tzinfo=datetime.UTC)
 UPDATED = datetime.datetime(2026, 3, 1, 8, 0, tzinfo=datetime.UTC)

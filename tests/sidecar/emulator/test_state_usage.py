@@ -7,7 +7,7 @@ import datetime
 
 import pytest
 
-from stigg_sidecar.emulator import catalog, state
+from stigg_emulator import catalog, state
 
 
 class Clock:

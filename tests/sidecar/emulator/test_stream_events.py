@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from stigg_sidecar.emulator import catalog, launcher
+from stigg_emulator import catalog, launcher
 from tests.sidecar.emulator import upstream as upstream_client
 
 Upstream = upstream_client.Upstream

@@ -6,7 +6,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from stigg_sidecar.emulator import stream
+from stigg_emulator import stream
 from tests.sidecar.emulator import upstream as upstream_client
 
 Upstream = upstream_client.Upstream

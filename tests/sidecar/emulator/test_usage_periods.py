@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from stigg_sidecar.emulator import catalog
+from stigg_emulator import catalog
 
 UTC = datetime.UTC
 

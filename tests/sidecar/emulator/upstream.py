@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from stigg_sidecar.emulator import app, stream
+from stigg_emulator import app, stream
 
 Json = Any
 ENTITLEMENTS_DOCUMENT = "subscription OnEntitlementsUpdated { entitlementsUpdated { customerId } }"

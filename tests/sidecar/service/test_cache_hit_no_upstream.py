@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from stigg_devkit import sidecar_launcher
+from stigg_emulator import launcher
 from stigg_sidecar import client
-from stigg_sidecar import launcher as sidecar_launcher
-from stigg_sidecar.emulator import launcher
 from tests.sidecar import conftest
 
 

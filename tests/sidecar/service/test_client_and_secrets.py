@@ -7,10 +7,9 @@ import json
 import grpc
 import pytest
 
+from stigg_devkit import sidecar_launcher, waiting
+from stigg_emulator import launcher
 from stigg_sidecar import client
-from stigg_sidecar import launcher as sidecar_launcher
-from stigg_sidecar.emulator import launcher
-from tests import waiting
 from tests.sidecar import conftest
 
 

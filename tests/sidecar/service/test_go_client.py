@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from stigg_sidecar import launcher as sidecar_launcher
+from stigg_devkit import sidecar_launcher
 from tests.sidecar import go_client
 
 CALLS = [

@@ -6,8 +6,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from stigg_devkit import sidecar_launcher
 from stigg_sidecar import client
-from stigg_sidecar import launcher as sidecar_launcher
 
 
 async def test_probes_and_metrics(

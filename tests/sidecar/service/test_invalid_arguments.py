@@ -8,8 +8,8 @@ from typing import Any
 import grpc
 import pytest
 
-from stigg_sidecar import launcher as sidecar_launcher
-from stigg_sidecar.emulator import launcher
+from stigg_devkit import sidecar_launcher
+from stigg_emulator import launcher
 from stigg_sidecar.v1 import sidecar_pb2 as pb
 from stigg_sidecar.v1 import sidecar_pb2_grpc as pb_grpc
 from tests.sidecar import conftest

@@ -10,8 +10,8 @@ import pathlib
 import aiohttp
 import pytest
 
+from stigg_emulator import launcher
 from stigg_sidecar import client
-from stigg_sidecar.emulator import launcher
 from stigg_sidecar.v1 import sidecar_pb2 as pb
 from tests.sidecar import conftest
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pathlib
 
+from stigg_devkit import waiting
+from stigg_emulator import launcher
 from stigg_sidecar import client
-from stigg_sidecar.emulator import launcher
-from tests import waiting
 from tests.sidecar import conftest
 from tests.sidecar import redis_server as redis_server_module
 

@@ -3,9 +3,9 @@ has expired (the fallback the stream replaces)."""
 
 from __future__ import annotations
 
+from stigg_devkit import waiting
+from stigg_emulator import launcher
 from stigg_sidecar import client
-from stigg_sidecar.emulator import launcher
-from tests import waiting
 from tests.sidecar import conftest
 
 

@@ -9,11 +9,10 @@ import asyncio
 import aiohttp
 import pytest
 
+from stigg_devkit import sidecar_launcher, waiting
+from stigg_emulator import launcher
 from stigg_sidecar import client
-from stigg_sidecar import launcher as sidecar_launcher
-from stigg_sidecar.emulator import launcher
 from stigg_sidecar.v1 import sidecar_pb2 as pb
-from tests import waiting
 from tests.sidecar import conftest
 
 

@@ -3,8 +3,8 @@ appears in the log."""
 
 from __future__ import annotations
 
-from stigg_sidecar.emulator import launcher
-from tests import waiting
+from stigg_devkit import waiting
+from stigg_emulator import launcher
 from tests.sidecar import conftest
 
 WRONG_KEY = "sk-wrong-0f3e9d"

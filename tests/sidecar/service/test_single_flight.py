@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from stigg_emulator import launcher
 from stigg_sidecar import client
-from stigg_sidecar.emulator import launcher
 from tests.sidecar import conftest
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+from stigg_emulator import launcher
 from stigg_sidecar import client
-from stigg_sidecar.emulator import launcher
 from stigg_sidecar.v1 import sidecar_pb2 as pb
 from tests.sidecar import conftest
 

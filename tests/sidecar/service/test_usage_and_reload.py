@@ -10,9 +10,9 @@ import aiohttp
 import grpc
 import pytest
 
+from stigg_devkit import sidecar_launcher
+from stigg_emulator import launcher
 from stigg_sidecar import client
-from stigg_sidecar import launcher as sidecar_launcher
-from stigg_sidecar.emulator import launcher
 from stigg_sidecar.v1 import sidecar_pb2 as pb
 from tests.sidecar import conftest
 

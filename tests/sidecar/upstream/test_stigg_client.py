@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from stigg_emulator import launcher
 from stigg_sidecar import metrics, model
-from stigg_sidecar.emulator import launcher
 from stigg_sidecar.upstream import base, breaker, stigg
 from tests.sidecar import conftest
 

@@ -42,7 +42,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from stigg_sidecar.emulator import catalog, faults, stream
+from stigg_emulator import catalog, faults, stream
 
 UsageKey = tuple[str, str | None, str]  # (customer id, resource id or None, feature id)
 Publisher = Callable[[str, dict[str, Any]], None]  # (root field, payload), e.g. ``stream.Hub.publish``

@@ -46,7 +46,7 @@ from typing import Any
 
 from kubernetes import client
 
-from stigg_sidecar import childproc
+from stigg_devkit import childproc
 
 _ADDRESSES = itertools.count(2)
 

@@ -1,7 +1,7 @@
 """Build the control-plane binaries from the Go module proxy, once, into a cache folder.
 
 The versions are pinned by two wrapper Go modules committed beside this package
-(``localcluster/gomod/{kubernetes,etcd}``, with their ``go.sum``): ``k8s.io/kubernetes`` cannot
+(``stigg_localcluster/gomod/{kubernetes,etcd}``, with their ``go.sum``): ``k8s.io/kubernetes`` cannot
 be ``go install``-ed because its ``go.mod`` replaces every staging module with a ``./staging``
 path, so the wrapper requires it and replaces each staging module with its published
 ``v0.Y.Z`` release. The ``go.mod`` files are the single source of truth for the versions;
@@ -25,7 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable
 
-GOMOD_DIR = pathlib.Path(__file__).resolve().parent.parent / "gomod"
+GOMOD_DIR = pathlib.Path(__file__).resolve().parent / "gomod"
 
 KUBERNETES_COMMANDS = (
     "k8s.io/kubernetes/cmd/kube-apiserver",

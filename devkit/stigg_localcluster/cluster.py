@@ -27,9 +27,9 @@ import types
 import urllib.request
 from collections.abc import Sequence
 
+from stigg_devkit import childproc
 from stigg_localcluster import build, kubeconfig, processes
 from stigg_operator import pki
-from stigg_sidecar import childproc
 
 CONTROLLERS = (
     "deployment-controller",

@@ -11,7 +11,7 @@ loopback. Modules, one concern each:
 - ``faults``: latency, random 500s and outages, applied to product endpoints only;
 - ``app``: the aiohttp application (Edge API, ``/graphql`` dispatch by operation name, and
   the ``/_emulator/`` admin endpoints);
-- ``__main__``: the command line (``python -m stigg_sidecar.emulator``,
+- ``__main__``: the command line (``python -m stigg_emulator``,
   ``stigg-upstream-emulator``), which announces ``listening on http://HOST:PORT``;
 - ``launcher``: start and stop it as a child process from Python.
 

@@ -1,6 +1,6 @@
 """Run the upstream emulator as a child process, for tests, benchmarks and the demo.
 
-``start`` launches ``python -m stigg_sidecar.emulator`` with the given options, passes the API
+``start`` launches ``python -m stigg_emulator`` with the given options, passes the API
 key in the environment (never on the command line, which every local user can read), waits
 for its one stdout line ``listening on http://HOST:PORT`` within a deadline, and returns a
 ``RunningEmulator`` holding the base URL. ``RunningEmulator.stop`` sends SIGTERM and waits,
@@ -24,8 +24,8 @@ import time
 from types import TracebackType
 from typing import IO
 
-from stigg_sidecar import childproc
-from stigg_sidecar.emulator import __main__ as cli
+from stigg_devkit import childproc
+from stigg_emulator import __main__ as cli
 
 LISTENING_PREFIX = "listening on "
 
@@ -80,7 +80,7 @@ def start(
     die_with_parent: bool = True,
 ) -> RunningEmulator:
     """Start an emulator and return once it listens; options left None take the CLI's defaults."""
-    argv = [sys.executable, "-m", "stigg_sidecar.emulator", "--host", host, "--port", str(port)]
+    argv = [sys.executable, "-m", "stigg_emulator", "--host", host, "--port", str(port)]
     options = {
         "--catalog": catalog_path,
         "--latency-ms": latency_ms,

@@ -1,6 +1,6 @@
-"""``python -m stigg_sidecar.emulator`` (also ``stigg-upstream-emulator``): run the emulator.
+"""``python -m stigg_emulator`` (also ``stigg-upstream-emulator``): run the emulator.
 
-    python -m stigg_sidecar.emulator [--catalog FILE] [--host 127.0.0.1] [--port 0]
+    python -m stigg_emulator [--catalog FILE] [--host 127.0.0.1] [--port 0]
         [--api-key KEY] [--latency-ms 100] [--jitter-ms 0] [--error-rate 0] [--seed N]
 
 It binds loopback unless told otherwise; with ``--port 0`` (the default) the kernel picks a
@@ -29,13 +29,13 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from stigg_sidecar.emulator import app, catalog, faults, state
+from stigg_emulator import app, catalog, faults, state
 
 API_KEY_ENV = "STIGG_EMULATOR_API_KEY"
 DEFAULT_API_KEY = "emulator-development-key"  # a documented development default, not a secret
 SHUTDOWN_TIMEOUT = 3.0
 
-logger = logging.getLogger("stigg_sidecar.emulator")
+logger = logging.getLogger("stigg_emulator")
 
 
 def _parser() -> argparse.ArgumentParser:

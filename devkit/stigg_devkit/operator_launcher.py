@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from kubernetes import client
 
-from stigg_sidecar import childproc
+from stigg_devkit import childproc
 
 
 class OperatorStartError(RuntimeError):

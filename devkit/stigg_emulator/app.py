@@ -64,7 +64,7 @@ from typing import Any
 
 from aiohttp import web
 
-from stigg_sidecar.emulator import catalog, faults, state, stream
+from stigg_emulator import catalog, faults, state, stream
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-from stigg_sidecar import childproc
+from stigg_devkit import childproc
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 
-from stigg_sidecar import childproc
+from stigg_devkit import childproc
 
 
 class SidecarStartError(RuntimeError):

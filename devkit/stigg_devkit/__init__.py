@@ -1,0 +1,11 @@
+"""What tests, benchmarks and the demo share, and what never ships in an image.
+
+- ``childproc``: child processes that die with their parent, free ports, one way to stop them;
+- ``sidecar_launcher``: run the sidecar as a child process (``python -m stigg_sidecar``);
+- ``operator_launcher``: run the operator as a child process against a cluster;
+- ``waiting``: polls with a deadline, instead of sleeps.
+
+Its sibling packages in this distribution are ``stigg_emulator`` (the upstream emulator) and
+``stigg_localcluster`` (the local Kubernetes control plane). No product module imports any of
+them.
+"""
