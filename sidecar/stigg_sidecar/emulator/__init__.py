@@ -4,8 +4,11 @@ Stigg's service cannot be reached from where this project is built and tested, s
 benchmarks and the demo run the sidecar against this emulator, a real HTTP server process on
 loopback. Modules, one concern each:
 
-- ``catalog``: the YAML catalog (features, plans, customers) into frozen values, validated
-  with errors naming the place in the file; the pure rendering of Stigg's Entitlement JSON;
+- ``catalog``: the frozen values of the catalog (features, plans, customers and their
+  subscriptions) and what a reset period means (``usage_period``);
+- ``loading``: the YAML catalog read into those values and validated, with errors naming the
+  place in the file;
+- ``render``: the pure rendering of Stigg's JSON (entitlements states, denial reasons);
 - ``state``: the mutable state (customers, usage, idempotency keys, events, counters) and
   the operations the endpoints perform on it;
 - ``faults``: latency, random 500s and outages, applied to product endpoints only;

@@ -64,7 +64,7 @@ from typing import Any
 
 from aiohttp import web
 
-from stigg_sidecar.emulator import catalog, faults, state, stream
+from stigg_sidecar.emulator import catalog, faults, loading, state, stream
 
 logger = logging.getLogger(__name__)
 
@@ -518,8 +518,8 @@ async def _put_customer(request: web.Request) -> web.Response:
     emulator = request.app[STATE]
     customer_id = request.match_info["customerId"]
     try:
-        customer = catalog.parse_customer(body, emulator.catalog, customer_id=customer_id)
-    except catalog.CatalogError as exc:
+        customer = loading.parse_customer(body, emulator.catalog, customer_id=customer_id)
+    except loading.CatalogError as exc:
         return _bad_request(str(exc))
     created = emulator.put_customer(customer)
     logger.info("customer %r %s", customer_id, "created" if created else "replaced")
@@ -552,7 +552,7 @@ async def _get_events(request: web.Request) -> web.Response:
 async def _reload_catalog(request: web.Request) -> web.Response:
     try:
         loaded = request.app[STATE].reload()
-    except catalog.CatalogError as exc:
+    except loading.CatalogError as exc:
         return _bad_request(str(exc))
     logger.info("catalog reloaded")
     return web.json_response(_catalog_summary(loaded))
@@ -562,7 +562,7 @@ async def _reset(request: web.Request) -> web.Response:
     emulator = request.app[STATE]
     try:
         emulator.reset()
-    except catalog.CatalogError as exc:
+    except loading.CatalogError as exc:
         return _bad_request(str(exc))
     request.app[HUB].reset_counts()
     return web.json_response(_catalog_summary(emulator.catalog))

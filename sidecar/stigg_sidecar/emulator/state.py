@@ -42,7 +42,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from stigg_sidecar.emulator import catalog, faults, stream
+from stigg_sidecar.emulator import catalog, faults, loading, render, stream
 
 UsageKey = tuple[str, str | None, str]  # (customer id, resource id or None, feature id)
 Publisher = Callable[[str, dict[str, Any]], None]  # (root field, payload), e.g. ``stream.Hub.publish``
@@ -98,7 +98,7 @@ class UsageEvent:
             "idempotencyKey": self.idempotency_key,
             "resourceId": self.resource_id,
             "dimensions": dict(self.dimensions) if self.dimensions is not None else None,
-            "timestamp": catalog.iso(self.timestamp) if self.timestamp is not None else None,
+            "timestamp": render.iso(self.timestamp) if self.timestamp is not None else None,
         }
 
 
@@ -218,13 +218,13 @@ class EmulatorState:
     def reload(self) -> catalog.Catalog:
         """Re-read the catalog file; on a ``CatalogError`` nothing changes."""
         if self.catalog_path is None:
-            raise catalog.CatalogError("", "the emulator was started without a catalog file")
-        self._load(catalog.load(self.catalog_path))
+            raise loading.CatalogError("", "the emulator was started without a catalog file")
+        self._load(loading.load(self.catalog_path))
         return self.catalog
 
     def reset(self) -> None:
         """Back to the state just after start: catalog re-read, counters, events and keys cleared."""
-        self._load(catalog.load(self.catalog_path) if self.catalog_path is not None else self.catalog)
+        self._load(loading.load(self.catalog_path) if self.catalog_path is not None else self.catalog)
         self.counters.reset()
         self.events.clear()
         self._event_keys.clear()
@@ -261,13 +261,13 @@ class EmulatorState:
         """The ``entitlementsState`` object the Edge API and ``GetEntitlementsState`` return."""
         now = self.clock()
         customer = self.customers.get(customer_id)
-        usage: dict[str, catalog.MeasuredUsage] = {}
+        usage: dict[str, render.MeasuredUsage] = {}
         if customer is not None:
             for feature_id in self.catalog.features:
                 record = self._current((customer_id, resource_id, feature_id), now)
                 if record is not None:
-                    usage[feature_id] = catalog.MeasuredUsage(record.value, record.updated_at)
-        return catalog.render_entitlements_state(
+                    usage[feature_id] = render.MeasuredUsage(record.value, record.updated_at)
+        return render.entitlements_state(
             self.catalog.features,
             customer,
             resource_id,
@@ -288,7 +288,7 @@ class EmulatorState:
             for feature_id in self.catalog.features:
                 record = self._current((customer_id, resource_id, feature_id), now)
                 if record is not None:
-                    found[feature_id] = catalog.json_number(record.value)
+                    found[feature_id] = render.json_number(record.value)
             return found
 
         return {
@@ -388,11 +388,11 @@ class EmulatorState:
             "featureId": report.feature_id,
             "customerId": report.customer_id,
             "resourceId": report.resource_id,
-            "currentUsage": catalog.json_number(value),
-            "usagePeriodStart": catalog.iso(period[0]) if period else None,
-            "usagePeriodEnd": catalog.iso(period[1]) if period else None,
-            "nextResetDate": catalog.iso(period[1]) if period else None,
-            "timestamp": catalog.iso(report.created_at or now),
+            "currentUsage": render.json_number(value),
+            "usagePeriodStart": render.iso(period[0]) if period else None,
+            "usagePeriodEnd": render.iso(period[1]) if period else None,
+            "nextResetDate": render.iso(period[1]) if period else None,
+            "timestamp": render.iso(report.created_at or now),
         }
         if report.idempotency_key is not None:
             self._usage_results[report.idempotency_key] = result

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from stigg_sidecar.emulator import catalog
+from stigg_sidecar.emulator import catalog, loading
 
 
 @pytest.fixture(scope="module")
 def sample() -> catalog.Catalog:
-    return catalog.load(catalog.SAMPLE_PATH)
+    return loading.load(catalog.SAMPLE_PATH)
 
 
 def test_sample_catalog_covers_every_kind_of_feature(sample: catalog.Catalog) -> None:
@@ -49,7 +49,7 @@ def test_customers_archived_unsubscribed_and_with_resources(sample: catalog.Cata
 
 
 def test_an_override_is_merged_over_the_plans_entitlement() -> None:
-    parsed = catalog.parse(
+    parsed = loading.parse(
         {
             "features": [{"id": "calls", "featureType": "NUMBER", "meterType": "Incremental"}],
             "plans": [
@@ -74,7 +74,7 @@ def test_an_override_is_merged_over_the_plans_entitlement() -> None:
 
 
 def test_an_override_can_grant_a_feature_the_plan_lacks_even_without_a_plan() -> None:
-    parsed = catalog.parse(
+    parsed = loading.parse(
         {
             "features": [{"refId": "sso", "featureType": "BOOLEAN"}],
             "customers": [{"id": "promo", "plan": None, "overrides": {"sso": None}}],
@@ -86,14 +86,14 @@ def test_an_override_can_grant_a_feature_the_plan_lacks_even_without_a_plan() ->
 
 
 def test_an_empty_document_is_an_empty_catalog() -> None:
-    assert catalog.parse(None) == catalog.Catalog(features={}, plans={}, customers={})
+    assert loading.parse(None) == catalog.Catalog(features={}, plans={}, customers={})
 
 
 def test_parse_customer_validates_an_admin_body_against_the_catalog(sample: catalog.Catalog) -> None:
-    customer = catalog.parse_customer(
+    customer = loading.parse_customer(
         {"plan": "plan-free", "usage": {"feature-seats": 2}}, sample, customer_id="customer-new"
     )
     assert customer.id == "customer-new"
     assert customer.subscription.entitlements["feature-seats"].usage_limit == 2
-    with pytest.raises(catalog.CatalogError, match=r"^id: must be 'customer-new'"):
-        catalog.parse_customer({"id": "other", "plan": "plan-free"}, sample, customer_id="customer-new")
+    with pytest.raises(loading.CatalogError, match=r"^id: must be 'customer-new'"):
+        loading.parse_customer({"id": "other", "plan": "plan-free"}, sample, customer_id="customer-new")
