@@ -13,6 +13,13 @@ entitlement's ``resetPeriod`` resets). ``usage_period`` says what a reset period
 calendar-aligned UTC period containing a moment (the hour, the day, the ISO week from
 Monday, the month, the year), whose start is also the ``usagePeriodAnchor``.
 
+The kinds of feature and meter and the reset periods are the product's own enums
+(``stigg_sidecar.model.FeatureType``, ``MeterType``, ``ResetPeriod``): the same Stigg names
+with the same values, which are also the YAML's spellings, so the emulator does not declare
+them again (it may import the product's pure model; the product never imports the emulator).
+The emulator's ``Feature`` is not ``model.Feature``: it also has the catalog's display name,
+description and enum values, and its ``kind`` is the phrase error messages use.
+
 ``SAMPLE_PATH`` is the packaged sample catalog that tests, benchmarks and the demo serve.
 """
 
@@ -20,38 +27,19 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import enum
 import pathlib
 from collections.abc import Mapping
 
+from stigg_sidecar import model
+
 SAMPLE_PATH = pathlib.Path(__file__).with_name("sample_catalog.yaml")
-
-
-class FeatureType(enum.Enum):
-    BOOLEAN = "BOOLEAN"
-    NUMBER = "NUMBER"
-    ENUM = "ENUM"
-
-
-class MeterType(enum.Enum):
-    NONE = "None"
-    FLUCTUATING = "Fluctuating"
-    INCREMENTAL = "Incremental"
-
-
-class ResetPeriod(enum.Enum):
-    HOUR = "HOUR"
-    DAY = "DAY"
-    WEEK = "WEEK"
-    MONTH = "MONTH"
-    YEAR = "YEAR"
 
 
 @dataclasses.dataclass(frozen=True)
 class Feature:
     id: str
-    feature_type: FeatureType
-    meter_type: MeterType = MeterType.NONE
+    feature_type: model.FeatureType
+    meter_type: model.MeterType = model.MeterType.NONE
     display_name: str | None = None
     description: str | None = None
     units: str | None = None
@@ -60,12 +48,12 @@ class Feature:
 
     @property
     def is_metered(self) -> bool:
-        return self.meter_type is not MeterType.NONE
+        return self.meter_type is not model.MeterType.NONE
 
     @property
     def kind(self) -> str:
         """How error messages name the feature's kind."""
-        if self.feature_type is FeatureType.NUMBER:
+        if self.feature_type is model.FeatureType.NUMBER:
             return f"metered ({self.meter_type.value})" if self.is_metered else "numeric"
         return self.feature_type.name.lower()
 
@@ -78,7 +66,7 @@ class EntitlementSpec:
     has_unlimited_usage: bool = False
     has_soft_limit: bool = False
     enum_values: tuple[str, ...] | None = None
-    reset_period: ResetPeriod | None = None
+    reset_period: model.ResetPeriod | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,19 +114,21 @@ class Catalog:
     customers: Mapping[str, Customer]
 
 
-def usage_period(period: ResetPeriod, now: datetime.datetime) -> tuple[datetime.datetime, datetime.datetime]:
+def usage_period(
+    period: model.ResetPeriod, now: datetime.datetime
+) -> tuple[datetime.datetime, datetime.datetime]:
     """The calendar-aligned UTC period containing ``now``: ``(start, end)``, end exclusive."""
     now = now.astimezone(datetime.UTC)
-    if period is ResetPeriod.HOUR:
+    if period is model.ResetPeriod.HOUR:
         start = now.replace(minute=0, second=0, microsecond=0)
         return start, start + datetime.timedelta(hours=1)
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    if period is ResetPeriod.DAY:
+    if period is model.ResetPeriod.DAY:
         return day, day + datetime.timedelta(days=1)
-    if period is ResetPeriod.WEEK:
+    if period is model.ResetPeriod.WEEK:
         start = day - datetime.timedelta(days=day.weekday())
         return start, start + datetime.timedelta(days=7)
-    if period is ResetPeriod.MONTH:
+    if period is model.ResetPeriod.MONTH:
         start = day.replace(day=1)
         end = (
             start.replace(year=start.year + 1, month=1)

@@ -42,11 +42,12 @@ from __future__ import annotations
 import enum
 import math
 import pathlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TypeVar
 
 import yaml
 
+from stigg_sidecar import model
 from stigg_sidecar.emulator import catalog
 
 E = TypeVar("E", bound=enum.Enum)
@@ -78,6 +79,16 @@ _FEATURE_FIELDS = frozenset(
 _PLAN_FIELDS = frozenset({"id", "displayName", "entitlements"})
 _CUSTOMER_FIELDS = frozenset({"id", "plan", "archived", "overrides", "usage", "resources"})
 _RESOURCE_FIELDS = frozenset({"id", "plan", "overrides", "usage"})
+# The spellings an error lists, in this order (the model declares the reset periods by name).
+_FEATURE_TYPES = tuple(model.FeatureType)
+_METER_TYPES = tuple(model.MeterType)
+_RESET_PERIODS = (
+    model.ResetPeriod.HOUR,
+    model.ResetPeriod.DAY,
+    model.ResetPeriod.WEEK,
+    model.ResetPeriod.MONTH,
+    model.ResetPeriod.YEAR,
+)
 _ENTITLEMENT_FIELDS = ("usageLimit", "hasUnlimitedUsage", "hasSoftLimit", "enumValues", "resetPeriod")
 
 
@@ -140,16 +151,14 @@ def _parse_feature(raw: object, path: str) -> catalog.Feature:
     body = _mapping(raw, path, "a feature")
     _check_fields(body, path, _FEATURE_FIELDS)
     feature_id = _feature_id(body, path)
-    feature_type = _required_enum(catalog.FeatureType, body.get("featureType"), _join(path, "featureType"))
-    meter_type = (
-        _enum(catalog.MeterType, body.get("meterType"), _join(path, "meterType")) or catalog.MeterType.NONE
-    )
-    if meter_type is not catalog.MeterType.NONE and feature_type is not catalog.FeatureType.NUMBER:
+    feature_type = _required_enum(_FEATURE_TYPES, body.get("featureType"), _join(path, "featureType"))
+    meter_type = _enum(_METER_TYPES, body.get("meterType"), _join(path, "meterType")) or model.MeterType.NONE
+    if meter_type is not model.MeterType.NONE and feature_type is not model.FeatureType.NUMBER:
         raise CatalogError(
             _join(path, "meterType"), f"only a NUMBER feature can be metered, not a {feature_type.value} one"
         )
     enum_values: tuple[str, ...] = ()
-    if feature_type is catalog.FeatureType.ENUM:
+    if feature_type is model.FeatureType.ENUM:
         enum_values = _string_list(body.get("enumValues"), _join(path, "enumValues"), required=True)
     elif "enumValues" in body:
         raise CatalogError(_join(path, "enumValues"), "only an ENUM feature has enum values")
@@ -267,13 +276,13 @@ def _parse_subscription(
 
 def allowed_entitlement_fields(feature: catalog.Feature) -> tuple[str, ...]:
     """The entitlement fields that make sense for this kind of feature."""
-    if feature.feature_type is catalog.FeatureType.BOOLEAN:
+    if feature.feature_type is model.FeatureType.BOOLEAN:
         return ()
-    if feature.feature_type is catalog.FeatureType.ENUM:
+    if feature.feature_type is model.FeatureType.ENUM:
         return ("enumValues",)
-    if feature.meter_type is catalog.MeterType.NONE:
+    if feature.meter_type is model.MeterType.NONE:
         return ("usageLimit", "hasUnlimitedUsage")
-    if feature.meter_type is catalog.MeterType.FLUCTUATING:
+    if feature.meter_type is model.MeterType.FLUCTUATING:
         return ("usageLimit", "hasUnlimitedUsage", "hasSoftLimit")
     return ("usageLimit", "hasUnlimitedUsage", "hasSoftLimit", "resetPeriod")
 
@@ -298,17 +307,17 @@ def _parse_entitlement(
         has_soft_limit = _boolean(body["hasSoftLimit"], _join(path, "hasSoftLimit"))
     reset_period = start.reset_period
     if "resetPeriod" in body:
-        reset_period = _enum(catalog.ResetPeriod, body["resetPeriod"], _join(path, "resetPeriod"))
+        reset_period = _enum(_RESET_PERIODS, body["resetPeriod"], _join(path, "resetPeriod"))
     enum_values = start.enum_values
     if "enumValues" in body:
         enum_values = _entitled_values(body["enumValues"], _join(path, "enumValues"), feature)
 
-    if feature.feature_type is catalog.FeatureType.NUMBER:
+    if feature.feature_type is model.FeatureType.NUMBER:
         if usage_limit is not None and has_unlimited:
             raise CatalogError(path, "usageLimit and hasUnlimitedUsage: true exclude each other")
         if usage_limit is None and not has_unlimited:
             raise CatalogError(path, "needs usageLimit or hasUnlimitedUsage: true")
-    if feature.feature_type is catalog.FeatureType.ENUM and enum_values is None:
+    if feature.feature_type is model.FeatureType.ENUM and enum_values is None:
         raise CatalogError(path, "needs enumValues")
     return catalog.EntitlementSpec(
         usage_limit=usage_limit,
@@ -426,18 +435,19 @@ def _boolean(raw: object, path: str) -> bool:
     return raw
 
 
-def _enum(kind: type[E], raw: object, path: str) -> E | None:
-    return None if raw is None else _required_enum(kind, raw, path)
+def _enum(choices: Sequence[E], raw: object, path: str) -> E | None:
+    return None if raw is None else _required_enum(choices, raw, path)
 
 
-def _required_enum(kind: type[E], raw: object, path: str) -> E:
-    choices = ", ".join(str(member.value) for member in kind)
+def _required_enum(choices: Sequence[E], raw: object, path: str) -> E:
+    """The member of ``choices`` spelt ``raw`` (its value); errors list them in their order."""
+    listed = ", ".join(str(member.value) for member in choices)
     if raw is None:
-        raise CatalogError(path, f"required (one of: {choices})")
-    for member in kind:
+        raise CatalogError(path, f"required (one of: {listed})")
+    for member in choices:
         if member.value == raw:
             return member
-    raise CatalogError(path, f"expected one of: {choices}, got {raw!r}")
+    raise CatalogError(path, f"expected one of: {listed}, got {raw!r}")
 
 
 def _type_name(raw: object) -> str:

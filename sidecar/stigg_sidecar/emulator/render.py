@@ -31,6 +31,7 @@ import enum
 from collections.abc import Mapping
 from typing import Any
 
+from stigg_sidecar import model
 from stigg_sidecar.emulator import catalog
 
 
@@ -144,7 +145,7 @@ def granted_entitlement(
     A numeric configuration feature carries its value in ``usageLimit``; ``currentUsage`` is a
     number for metered features only; the period fields are set for entitlements that reset.
     """
-    is_number = feature.feature_type is catalog.FeatureType.NUMBER
+    is_number = feature.feature_type is model.FeatureType.NUMBER
     period = (
         catalog.usage_period(spec.reset_period, now) if feature.is_metered and spec.reset_period else None
     )
@@ -162,7 +163,7 @@ def granted_entitlement(
         "requestedUsage": None,
         "requestedValues": None,
         "enumValues": list(spec.enum_values or ())
-        if feature.feature_type is catalog.FeatureType.ENUM
+        if feature.feature_type is model.FeatureType.ENUM
         else None,
         "entitlementUpdatedAt": iso(updated_at),
         "usageUpdatedAt": iso(current.updated_at) if feature.is_metered and current.updated_at else None,

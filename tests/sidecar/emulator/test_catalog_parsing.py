@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from stigg_sidecar import model
 from stigg_sidecar.emulator import catalog, loading
 
 
@@ -16,11 +17,11 @@ def sample() -> catalog.Catalog:
 def test_sample_catalog_covers_every_kind_of_feature(sample: catalog.Catalog) -> None:
     kinds = {feature.id: (feature.feature_type, feature.meter_type) for feature in sample.features.values()}
     assert kinds == {
-        "feature-sso": (catalog.FeatureType.BOOLEAN, catalog.MeterType.NONE),
-        "feature-max-projects": (catalog.FeatureType.NUMBER, catalog.MeterType.NONE),
-        "feature-seats": (catalog.FeatureType.NUMBER, catalog.MeterType.FLUCTUATING),
-        "feature-api-calls": (catalog.FeatureType.NUMBER, catalog.MeterType.INCREMENTAL),
-        "feature-data-region": (catalog.FeatureType.ENUM, catalog.MeterType.NONE),
+        "feature-sso": (model.FeatureType.BOOLEAN, model.MeterType.NONE),
+        "feature-max-projects": (model.FeatureType.NUMBER, model.MeterType.NONE),
+        "feature-seats": (model.FeatureType.NUMBER, model.MeterType.FLUCTUATING),
+        "feature-api-calls": (model.FeatureType.NUMBER, model.MeterType.INCREMENTAL),
+        "feature-data-region": (model.FeatureType.ENUM, model.MeterType.NONE),
     }
     assert sample.features["feature-data-region"].enum_values == ("us", "eu", "ap")
     assert sample.features["feature-seats"].units_plural == "seats"
@@ -30,7 +31,7 @@ def test_sample_catalog_covers_every_kind_of_feature(sample: catalog.Catalog) ->
 def test_sample_catalog_has_limited_unlimited_and_soft_metered_entitlements(sample: catalog.Catalog) -> None:
     calls = {plan.id: plan.entitlements["feature-api-calls"] for plan in sample.plans.values()}
     assert calls["plan-free"] == catalog.EntitlementSpec(
-        usage_limit=1000, reset_period=catalog.ResetPeriod.MONTH
+        usage_limit=1000, reset_period=model.ResetPeriod.MONTH
     )
     assert calls["plan-pro"].has_soft_limit
     assert calls["plan-enterprise"].has_unlimited_usage
@@ -66,7 +67,7 @@ def test_an_override_is_merged_over_the_plans_entitlement() -> None:
     )
     more = parsed.customers["more"].subscription.entitlements["calls"]
     assert more == catalog.EntitlementSpec(
-        usage_limit=50, has_soft_limit=True, reset_period=catalog.ResetPeriod.DAY
+        usage_limit=50, has_soft_limit=True, reset_period=model.ResetPeriod.DAY
     )
     unlimited = parsed.customers["unlimited"].subscription.entitlements["calls"]
     assert (unlimited.usage_limit, unlimited.has_unlimited_usage) == (None, True)
