@@ -12,8 +12,10 @@ loopback. Modules, one concern each:
 - ``state``: the mutable state (customers, usage, idempotency keys, events, counters) and
   the operations the endpoints perform on it;
 - ``faults``: latency, random 500s and outages, applied to product endpoints only;
-- ``app``: the aiohttp application (Edge API, ``/graphql`` dispatch by operation name, and
-  the ``/_emulator/`` admin endpoints);
+- ``graphql``: the four GraphQL operations without HTTP: the operation a request names, its
+  variables coerced as GraphQL would, resolved against ``state``;
+- ``app``: the aiohttp application, thin handlers (Edge API, ``/graphql``, the real-time
+  stream's upgrade and the ``/_emulator/`` admin endpoints) over those modules;
 - ``__main__``: the command line (``python -m stigg_sidecar.emulator``,
   ``stigg-upstream-emulator``), which announces ``listening on http://HOST:PORT``;
 - ``launcher``: start and stop it as a child process from Python.
