@@ -82,12 +82,12 @@ def create_app(emulator: state.EmulatorState, *, api_key: str) -> web.Applicatio
     app[API_KEY] = api_key
     hub = app[HUB] = stream.Hub()
     emulator.publish = hub.publish
-    app.on_shutdown.append(_drop_streams)
+    app.on_shutdown.append(_close_streams_on_shutdown)
     router = app.router
     router.add_get("/v1/c/{customerId}/entitlements-state.json", _edge, name="edge:entitlements-state")
     router.add_get("/v1/c/{customerId}/entitlements.json", _edge, name="edge:entitlements")
     router.add_post("/graphql", _graphql, name=_GRAPHQL_ROUTE)
-    router.add_get("/graphql", _stream)
+    router.add_get("/graphql", _stream_upgrade)
     router.add_get("/_emulator/healthz", _healthz)
     router.add_get("/_emulator/requests", _get_requests)
     router.add_post("/_emulator/requests/reset", _reset_requests)
@@ -98,13 +98,13 @@ def create_app(emulator: state.EmulatorState, *, api_key: str) -> web.Applicatio
     router.add_get("/_emulator/usage/{customerId}", _get_usage)
     router.add_get("/_emulator/events", _get_events)
     router.add_post("/_emulator/catalog/reload", _reload_catalog)
-    router.add_post("/_emulator/reset", _reset)
+    router.add_post("/_emulator/reset", _reset_emulator)
     router.add_get("/_emulator/stream", _get_stream)
     router.add_post("/_emulator/stream/drop", _drop_stream)
     return app
 
 
-async def _drop_streams(app: web.Application) -> None:
+async def _close_streams_on_shutdown(app: web.Application) -> None:
     await app[HUB].close_all("the emulator is shutting down")
 
 
@@ -159,7 +159,7 @@ def _errors(status: int, message: str, code: str) -> web.Response:
 # -- the real-time stream -------------------------------------------------------------------
 
 
-async def _stream(request: web.Request) -> web.StreamResponse:
+async def _stream_upgrade(request: web.Request) -> web.StreamResponse:
     emulator = request.app[STATE]
     emulator.counters.record(STREAM_ENDPOINT, ())
     failure = await emulator.faults.apply()
@@ -315,7 +315,7 @@ async def _reload_catalog(request: web.Request) -> web.Response:
     return web.json_response(_catalog_summary(loaded))
 
 
-async def _reset(request: web.Request) -> web.Response:
+async def _reset_emulator(request: web.Request) -> web.Response:
     emulator = request.app[STATE]
     try:
         emulator.reset()

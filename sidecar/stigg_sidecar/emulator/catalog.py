@@ -18,7 +18,8 @@ The kinds of feature and meter and the reset periods are the product's own enums
 with the same values, which are also the YAML's spellings, so the emulator does not declare
 them again (it may import the product's pure model; the product never imports the emulator).
 The emulator's ``Feature`` is not ``model.Feature``: it also has the catalog's display name,
-description and enum values, and its ``kind`` is the phrase error messages use.
+description and enum values, and its ``kind_phrase`` is how error messages name its kind
+(``metered (Incremental)``), where ``model.Feature.kind`` is a check's ``CheckKind``.
 
 ``SAMPLE_PATH`` is the packaged sample catalog that tests, benchmarks and the demo serve.
 """
@@ -51,7 +52,7 @@ class Feature:
         return self.meter_type is not model.MeterType.NONE
 
     @property
-    def kind(self) -> str:
+    def kind_phrase(self) -> str:
         """How error messages name the feature's kind."""
         if self.feature_type is model.FeatureType.NUMBER:
             return f"metered ({self.meter_type.value})" if self.is_metered else "numeric"

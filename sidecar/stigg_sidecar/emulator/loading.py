@@ -269,7 +269,9 @@ def _parse_subscription(
             value_path = _join(usage_path, feature_id)
             feature = _known_feature(feature_id, value_path, features)
             if not feature.is_metered:
-                raise CatalogError(value_path, f"feature '{feature.id}' is {feature.kind}, not metered")
+                raise CatalogError(
+                    value_path, f"feature '{feature.id}' is {feature.kind_phrase}, not metered"
+                )
             usage[feature.id] = _number(raw_value, value_path)
     return catalog.Subscription(plan=plan_id, entitlements=entitlements, usage=usage)
 
@@ -299,7 +301,9 @@ def _parse_entitlement(
                 _join(path, key), f"unknown field (expected one of: {', '.join(_ENTITLEMENT_FIELDS)})"
             )
         if key not in allowed:
-            raise CatalogError(_join(path, key), f"not allowed for {feature.kind} feature '{feature.id}'")
+            raise CatalogError(
+                _join(path, key), f"not allowed for {feature.kind_phrase} feature '{feature.id}'"
+            )
     start = base or catalog.EntitlementSpec()
     usage_limit, has_unlimited = _limits(body, path, start)
     has_soft_limit = start.has_soft_limit

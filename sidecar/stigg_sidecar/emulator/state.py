@@ -177,7 +177,7 @@ class EmulatorState:
         self.updated_at: dict[str, datetime.datetime] = dict.fromkeys(self.customers, now)
         self.usage: dict[UsageKey, UsageRecord] = {}
         for customer in self.customers.values():
-            self._seed_usage(customer, now)
+            self._put_defined_usage(customer, now)
         after = self._snapshot()
         for customer_id in sorted(before.keys() | after.keys()):
             if before.get(customer_id) != after.get(customer_id):
@@ -207,7 +207,7 @@ class EmulatorState:
                 {"customerId": customer_id, "resourceId": resource_id, "entitlements": entitlements},
             )
 
-    def _seed_usage(self, customer: catalog.Customer, now: datetime.datetime) -> None:
+    def _put_defined_usage(self, customer: catalog.Customer, now: datetime.datetime) -> None:
         holders: list[tuple[str | None, catalog.Subscription]] = [(None, customer.subscription)]
         holders.extend(customer.resources.items())
         for resource_id, subscription in holders:
@@ -238,7 +238,7 @@ class EmulatorState:
         now = self.clock()
         self.customers[customer.id] = customer
         self.updated_at[customer.id] = now
-        self._seed_usage(customer, now)
+        self._put_defined_usage(customer, now)
         self._publish_entitlements(customer.id, previous)
         return previous is None
 
@@ -367,7 +367,8 @@ class EmulatorState:
         if not feature.is_metered:
             raise UpstreamError(
                 "MeteringNotAvailableForFeatureType",
-                f"feature '{feature.id}' is {feature.kind}, not metered: usage cannot be reported for it",
+                f"feature '{feature.id}' is {feature.kind_phrase}, not metered: "
+                "usage cannot be reported for it",
             )
 
     def _apply(self, report: UsageReport) -> dict[str, Any]:
