@@ -11,6 +11,8 @@ from unknown features; or no entitlements and the ``accessDeniedReason`` that
 resource). Whether a particular request fits (``requestedUsage`` against ``usageLimit``) is the
 client's computation, as in Stigg's SDKs, so nothing here is ``requestedUsage``-dependent.
 
+``usage_measurement`` is an applied usage report as ``ReportUsage`` answers it.
+
 A numeric configuration feature carries its value in ``usageLimit``; ``currentUsage`` is a
 number for metered features only; the period fields (``usagePeriodAnchor|Start|End``,
 ``nextResetDate``) are set for entitlements that reset, from ``catalog.usage_period``.
@@ -168,14 +170,48 @@ def granted_entitlement(
         "entitlementUpdatedAt": iso(updated_at),
         "usageUpdatedAt": iso(current.updated_at) if feature.is_metered and current.updated_at else None,
         "usagePeriodAnchor": iso(period[0]) if period else None,
-        "usagePeriodStart": iso(period[0]) if period else None,
-        "usagePeriodEnd": iso(period[1]) if period else None,
-        "nextResetDate": iso(period[1]) if period else None,
+        **_period_fields(period),
         "resetPeriod": spec.reset_period.value if period and spec.reset_period else None,
         "resetPeriodConfiguration": None,
         "creditRate": None,
         "validUntil": None,
         "feature": entitlement_feature(feature),
+    }
+
+
+def usage_measurement(
+    *,
+    measurement_id: str,
+    customer_id: str,
+    resource_id: str | None,
+    feature_id: str,
+    current_usage: float,
+    period: tuple[datetime.datetime, datetime.datetime] | None,
+    timestamp: datetime.datetime,
+) -> dict[str, Any]:
+    """An applied usage report, as ``ReportUsage`` answers it (``UsageMeasurementWithCurrentUsage``).
+
+    ``period`` is the usage's reset period, if its entitlement resets; ``timestamp`` is the
+    report's ``createdAt``, else when it was applied.
+    """
+    return {
+        "__typename": "UsageMeasurementWithCurrentUsage",
+        "id": measurement_id,
+        "featureId": feature_id,
+        "customerId": customer_id,
+        "resourceId": resource_id,
+        "currentUsage": json_number(current_usage),
+        **_period_fields(period),
+        "timestamp": iso(timestamp),
+    }
+
+
+def _period_fields(period: tuple[datetime.datetime, datetime.datetime] | None) -> dict[str, str | None]:
+    """A reset period's start, its end, and the next reset (the end), or all None."""
+    return {
+        "usagePeriodStart": iso(period[0]) if period else None,
+        "usagePeriodEnd": iso(period[1]) if period else None,
+        "nextResetDate": iso(period[1]) if period else None,
     }
 
 

@@ -261,12 +261,11 @@ class EmulatorState:
         """The ``entitlementsState`` object the Edge API and ``GetEntitlementsState`` return."""
         now = self.clock()
         customer = self.customers.get(customer_id)
-        usage: dict[str, render.MeasuredUsage] = {}
-        if customer is not None:
-            for feature_id in self.catalog.features:
-                record = self._current((customer_id, resource_id, feature_id), now)
-                if record is not None:
-                    usage[feature_id] = render.MeasuredUsage(record.value, record.updated_at)
+        records = self._records(customer_id, resource_id, now) if customer is not None else {}
+        usage = {
+            feature_id: render.MeasuredUsage(record.value, record.updated_at)
+            for feature_id, record in records.items()
+        }
         return render.entitlements_state(
             self.catalog.features,
             customer,
@@ -284,18 +283,25 @@ class EmulatorState:
         now = self.clock()
 
         def values(resource_id: str | None) -> dict[str, int | float]:
-            found: dict[str, int | float] = {}
-            for feature_id in self.catalog.features:
-                record = self._current((customer_id, resource_id, feature_id), now)
-                if record is not None:
-                    found[feature_id] = render.json_number(record.value)
-            return found
+            records = self._records(customer_id, resource_id, now)
+            return {feature_id: render.json_number(record.value) for feature_id, record in records.items()}
 
         return {
             "customerId": customer_id,
             "usage": values(None),
             "resources": {resource_id: values(resource_id) for resource_id in customer.resources},
         }
+
+    def _records(
+        self, customer_id: str, resource_id: str | None, now: datetime.datetime
+    ) -> dict[str, UsageRecord]:
+        """The current usage records of one holder (a customer or resource), in catalog order."""
+        found: dict[str, UsageRecord] = {}
+        for feature_id in self.catalog.features:
+            record = self._current((customer_id, resource_id, feature_id), now)
+            if record is not None:
+                found[feature_id] = record
+        return found
 
     def _spec(self, key: UsageKey) -> catalog.EntitlementSpec | None:
         customer = self.customers.get(key[0])
@@ -383,18 +389,15 @@ class EmulatorState:
         value = previous + report.value if report.update_behavior is UpdateBehavior.DELTA else report.value
         period = self._period(key, now)
         self.usage[key] = UsageRecord(value, now, period[0] if period else None)
-        result = {
-            "__typename": "UsageMeasurementWithCurrentUsage",
-            "id": str(uuid.uuid4()),
-            "featureId": report.feature_id,
-            "customerId": report.customer_id,
-            "resourceId": report.resource_id,
-            "currentUsage": render.json_number(value),
-            "usagePeriodStart": render.iso(period[0]) if period else None,
-            "usagePeriodEnd": render.iso(period[1]) if period else None,
-            "nextResetDate": render.iso(period[1]) if period else None,
-            "timestamp": render.iso(report.created_at or now),
-        }
+        result = render.usage_measurement(
+            measurement_id=str(uuid.uuid4()),
+            customer_id=report.customer_id,
+            resource_id=report.resource_id,
+            feature_id=report.feature_id,
+            current_usage=value,
+            period=period,
+            timestamp=report.created_at or now,
+        )
         if report.idempotency_key is not None:
             self._usage_results[report.idempotency_key] = result
         self._publish_usage(key, result)
