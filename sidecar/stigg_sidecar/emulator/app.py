@@ -213,6 +213,10 @@ def _bad_request(message: str) -> web.Response:
     return web.json_response({"error": message}, status=400)
 
 
+def _customer_not_found(customer_id: str) -> web.Response:
+    return web.json_response({"error": f"customer '{customer_id}' was not found"}, status=404)
+
+
 async def _json_object(request: web.Request) -> Mapping[str, object] | web.Response:
     try:
         body = json.loads(await request.read())
@@ -289,7 +293,7 @@ async def _put_customer(request: web.Request) -> web.Response:
 async def _delete_customer(request: web.Request) -> web.Response:
     customer_id = request.match_info["customerId"]
     if not request.app[STATE].delete_customer(customer_id):
-        return web.json_response({"error": f"customer '{customer_id}' was not found"}, status=404)
+        return _customer_not_found(customer_id)
     logger.info("customer %r deleted", customer_id)
     return web.Response(status=204)
 
@@ -298,7 +302,7 @@ async def _get_usage(request: web.Request) -> web.Response:
     customer_id = request.match_info["customerId"]
     usage = request.app[STATE].usage_of(customer_id)
     if usage is None:
-        return web.json_response({"error": f"customer '{customer_id}' was not found"}, status=404)
+        return _customer_not_found(customer_id)
     return web.json_response(usage)
 
 

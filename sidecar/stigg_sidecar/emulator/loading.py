@@ -42,7 +42,7 @@ from __future__ import annotations
 import enum
 import math
 import pathlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TypeVar
 
 import yaml
@@ -111,8 +111,7 @@ def parse(document: object) -> catalog.Catalog:
     """Validate a YAML document (already loaded) and build the catalog."""
     if document is None:
         document = {}
-    root = _mapping(document, "", "the catalog")
-    _check_fields(root, "", _TOP_LEVEL_FIELDS)
+    root = _fields(document, "", "the catalog", _TOP_LEVEL_FIELDS)
 
     features: dict[str, catalog.Feature] = {}
     for index, raw in enumerate(_list(root.get("features"), "features")):
@@ -148,8 +147,7 @@ def parse_customer(document: object, known: catalog.Catalog, *, customer_id: str
 
 
 def _parse_feature(raw: object, path: str) -> catalog.Feature:
-    body = _mapping(raw, path, "a feature")
-    _check_fields(body, path, _FEATURE_FIELDS)
+    body = _fields(raw, path, "a feature", _FEATURE_FIELDS)
     feature_id = _feature_id(body, path)
     feature_type = _required_enum(_FEATURE_TYPES, body.get("featureType"), _join(path, "featureType"))
     meter_type = _enum(_METER_TYPES, body.get("meterType"), _join(path, "meterType")) or model.MeterType.NONE
@@ -185,17 +183,11 @@ def _feature_id(body: Mapping[str, object], path: str) -> str:
 
 
 def _parse_plan(raw: object, path: str, features: Mapping[str, catalog.Feature]) -> catalog.Plan:
-    body = _mapping(raw, path, "a plan")
-    _check_fields(body, path, _PLAN_FIELDS)
+    body = _fields(raw, path, "a plan", _PLAN_FIELDS)
     plan_id = _string(body.get("id"), _join(path, "id"))
-    entitlements_path = _join(path, "entitlements")
-    raw_entitlements = body.get("entitlements")
     entitlements: dict[str, catalog.EntitlementSpec] = {}
-    if raw_entitlements is not None:
-        for feature_id, raw_spec in _mapping(raw_entitlements, entitlements_path, "features").items():
-            spec_path = _join(entitlements_path, feature_id)
-            feature = _known_feature(feature_id, spec_path, features)
-            entitlements[feature.id] = _parse_entitlement(raw_spec, spec_path, feature, base=None)
+    for feature, raw_spec, spec_path in _by_feature(body, "entitlements", path, features):
+        entitlements[feature.id] = _parse_entitlement(raw_spec, spec_path, feature, base=None)
     return catalog.Plan(
         id=plan_id,
         entitlements=entitlements,
@@ -211,8 +203,7 @@ def _parse_customer(
     *,
     customer_id: str | None,
 ) -> catalog.Customer:
-    body = _mapping(raw, path, "a customer")
-    _check_fields(body, path, _CUSTOMER_FIELDS)
+    body = _fields(raw, path, "a customer", _CUSTOMER_FIELDS)
     if customer_id is None:
         customer_id = _string(body.get("id"), _join(path, "id"))
     elif body.get("id") is not None and body.get("id") != customer_id:
@@ -224,8 +215,7 @@ def _parse_customer(
     resources: dict[str, catalog.Subscription] = {}
     for index, raw_resource in enumerate(_list(body.get("resources"), _join(path, "resources"))):
         resource_path = f"{_join(path, 'resources')}[{index}]"
-        resource = _mapping(raw_resource, resource_path, "a resource")
-        _check_fields(resource, resource_path, _RESOURCE_FIELDS)
+        resource = _fields(raw_resource, resource_path, "a resource", _RESOURCE_FIELDS)
         resource_id = _string(resource.get("id"), _join(resource_path, "id"))
         if resource_id in resources:
             raise CatalogError(_join(resource_path, "id"), f"duplicate resource '{resource_id}'")
@@ -252,27 +242,15 @@ def _parse_subscription(
             raise CatalogError(_join(path, "plan"), f"unknown plan '{plan_id}'")
         entitlements.update(plan.entitlements)
 
-    overrides_path = _join(path, "overrides")
-    raw_overrides = body.get("overrides")
-    if raw_overrides is not None:
-        for feature_id, raw_spec in _mapping(raw_overrides, overrides_path, "features").items():
-            spec_path = _join(overrides_path, feature_id)
-            feature = _known_feature(feature_id, spec_path, features)
-            base = entitlements.get(feature.id)
-            entitlements[feature.id] = _parse_entitlement(raw_spec, spec_path, feature, base=base)
+    for feature, raw_spec, spec_path in _by_feature(body, "overrides", path, features):
+        base = entitlements.get(feature.id)
+        entitlements[feature.id] = _parse_entitlement(raw_spec, spec_path, feature, base=base)
 
-    usage_path = _join(path, "usage")
     usage: dict[str, float] = {}
-    raw_usage = body.get("usage")
-    if raw_usage is not None:
-        for feature_id, raw_value in _mapping(raw_usage, usage_path, "features").items():
-            value_path = _join(usage_path, feature_id)
-            feature = _known_feature(feature_id, value_path, features)
-            if not feature.is_metered:
-                raise CatalogError(
-                    value_path, f"feature '{feature.id}' is {feature.kind_phrase}, not metered"
-                )
-            usage[feature.id] = _number(raw_value, value_path)
+    for feature, raw_value, value_path in _by_feature(body, "usage", path, features):
+        if not feature.is_metered:
+            raise CatalogError(value_path, f"feature '{feature.id}' is {feature.kind_phrase}, not metered")
+        usage[feature.id] = _number(raw_value, value_path)
     return catalog.Subscription(plan=plan_id, entitlements=entitlements, usage=usage)
 
 
@@ -363,6 +341,20 @@ def _entitled_values(raw: object, path: str, feature: catalog.Feature) -> tuple[
     return values
 
 
+def _by_feature(
+    body: Mapping[str, object], key: str, path: str, features: Mapping[str, catalog.Feature]
+) -> Iterator[tuple[catalog.Feature, object, str]]:
+    """The entries of ``body[key]``, a mapping keyed by feature id (absent: none), in order:
+    each one's known feature, its raw value and its path."""
+    keyed_path = _join(path, key)
+    raw = body.get(key)
+    if raw is None:
+        return
+    for feature_id, value in _mapping(raw, keyed_path, "features").items():
+        value_path = _join(keyed_path, feature_id)
+        yield _known_feature(feature_id, value_path, features), value, value_path
+
+
 def _known_feature(feature_id: object, path: str, features: Mapping[str, catalog.Feature]) -> catalog.Feature:
     feature = features.get(feature_id) if isinstance(feature_id, str) else None
     if feature is None:
@@ -392,6 +384,13 @@ def _list(raw: object, path: str) -> list[object]:
     if not isinstance(raw, list):
         raise CatalogError(path, f"expected a list, got {_type_name(raw)}")
     return raw
+
+
+def _fields(raw: object, path: str, what: str, allowed: frozenset[str]) -> Mapping[str, object]:
+    """A mapping with no keys but ``allowed``."""
+    body = _mapping(raw, path, what)
+    _check_fields(body, path, allowed)
+    return body
 
 
 def _check_fields(body: Mapping[str, object], path: str, allowed: frozenset[str]) -> None:
