@@ -42,8 +42,8 @@ from __future__ import annotations
 import enum
 import math
 import pathlib
-from collections.abc import Iterator, Mapping, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Protocol, TypeVar
 
 import yaml
 
@@ -51,6 +51,14 @@ from stigg_sidecar import model
 from stigg_sidecar.emulator import catalog
 
 E = TypeVar("E", bound=enum.Enum)
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+_Entry = TypeVar("_Entry", bound=_Identified)
 
 
 class CatalogError(ValueError):
@@ -113,28 +121,29 @@ def parse(document: object) -> catalog.Catalog:
         document = {}
     root = _fields(document, "", "the catalog", _TOP_LEVEL_FIELDS)
 
-    features: dict[str, catalog.Feature] = {}
-    for index, raw in enumerate(_list(root.get("features"), "features")):
-        feature = _parse_feature(raw, f"features[{index}]")
-        if feature.id in features:
-            raise CatalogError(f"features[{index}].id", f"duplicate feature '{feature.id}'")
-        features[feature.id] = feature
-
-    plans: dict[str, catalog.Plan] = {}
-    for index, raw in enumerate(_list(root.get("plans"), "plans")):
-        plan = _parse_plan(raw, f"plans[{index}]", features)
-        if plan.id in plans:
-            raise CatalogError(f"plans[{index}].id", f"duplicate plan '{plan.id}'")
-        plans[plan.id] = plan
-
-    customers: dict[str, catalog.Customer] = {}
-    for index, raw in enumerate(_list(root.get("customers"), "customers")):
-        path = f"customers[{index}]"
-        customer = _parse_customer(raw, path, features, plans, customer_id=None)
-        if customer.id in customers:
-            raise CatalogError(f"{path}.id", f"duplicate customer '{customer.id}'")
-        customers[customer.id] = customer
+    features = _by_id(root, "features", "feature", _parse_feature)
+    plans = _by_id(root, "plans", "plan", lambda raw, path: _parse_plan(raw, path, features))
+    customers = _by_id(
+        root,
+        "customers",
+        "customer",
+        lambda raw, path: _parse_customer(raw, path, features, plans, customer_id=None),
+    )
     return catalog.Catalog(features=features, plans=plans, customers=customers)
+
+
+def _by_id(
+    root: Mapping[str, object], key: str, what: str, parse_one: Callable[[object, str], _Entry]
+) -> dict[str, _Entry]:
+    """A top-level list (``features``, ...) parsed entry by entry, by id; an id may not repeat."""
+    entries: dict[str, _Entry] = {}
+    for index, raw in enumerate(_list(root.get(key), key)):
+        path = f"{key}[{index}]"
+        entry = parse_one(raw, path)
+        if entry.id in entries:
+            raise CatalogError(f"{path}.id", f"duplicate {what} '{entry.id}'")
+        entries[entry.id] = entry
+    return entries
 
 
 def parse_customer(document: object, known: catalog.Catalog, *, customer_id: str) -> catalog.Customer:
