@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from stigg_sidecar import model
 from stigg_sidecar.emulator import loading
 
 BASE: dict[str, Any] = {
@@ -148,3 +149,11 @@ def test_a_file_that_is_not_yaml_names_the_file_and_line(tmp_path: pathlib.Path)
 def test_a_missing_file_is_a_catalog_error(tmp_path: pathlib.Path) -> None:
     with pytest.raises(loading.CatalogError, match="cannot read the catalog"):
         loading.load(tmp_path / "absent.yaml")
+
+
+@pytest.mark.parametrize("period", list(model.ResetPeriod), ids=lambda period: period.value)
+def test_every_reset_period_of_the_model_is_accepted_as_spelt(period: model.ResetPeriod) -> None:
+    document = copy.deepcopy(BASE)
+    document["plans"][0]["entitlements"]["calls"]["resetPeriod"] = period.value
+    parsed = loading.parse(document)
+    assert parsed.plans["basic"].entitlements["calls"].reset_period is period
