@@ -8,10 +8,13 @@ loopback. Modules, one concern each:
   subscriptions) and what a reset period means (``usage_period``);
 - ``loading``: the YAML catalog read into those values and validated, with errors naming the
   place in the file;
-- ``render``: the pure rendering of Stigg's JSON (entitlements states, denial reasons);
+- ``render``: the pure rendering of Stigg's JSON (entitlements states, denial reasons, the
+  ``ReportUsage`` result);
 - ``state``: the mutable state (customers, usage, idempotency keys, events, counters) and
   the operations the endpoints perform on it;
 - ``faults``: latency, random 500s and outages, applied to product endpoints only;
+- ``stream``: the real-time stream (``graphql-transport-ws`` over WebSocket) and the hub
+  that publishes ``state``'s changes to it;
 - ``graphql``: the four GraphQL operations without HTTP: the operation a request names, its
   variables coerced as GraphQL would, resolved against ``state``;
 - ``app``: the aiohttp application, thin handlers (Edge API, ``/graphql``, the real-time
