@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from stigg_emulator import app, catalog, faults, state
+from stigg_emulator import app, catalog, faults, loading, state
 
 API_KEY_ENV = "STIGG_EMULATOR_API_KEY"
 DEFAULT_API_KEY = "emulator-development-key"  # a documented development default, not a secret
@@ -71,8 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(exc))
     catalog_path = pathlib.Path(args.catalog)
     try:
-        loaded = catalog.load(catalog_path)
-    except catalog.CatalogError as exc:
+        loaded = loading.load(catalog_path)
+    except loading.CatalogError as exc:
         print(f"stigg-upstream-emulator: invalid catalog: {exc}", file=sys.stderr)
         return 2
     api_key = args.api_key or os.environ.get(API_KEY_ENV) or DEFAULT_API_KEY
@@ -116,7 +116,7 @@ async def _serve(emulator: state.EmulatorState, *, api_key: str, host: str, port
 def _reload(emulator: state.EmulatorState) -> None:
     try:
         emulator.reload()
-    except catalog.CatalogError as exc:
+    except loading.CatalogError as exc:
         logger.error("SIGHUP: the catalog was not reloaded: %s", exc)
         return
     logger.info("SIGHUP: catalog reloaded from %s", emulator.catalog_path)

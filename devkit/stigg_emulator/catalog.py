@@ -1,111 +1,46 @@
-"""The emulator's catalog: features, plans and customers read from YAML into frozen values,
-and the pure rendering of what a customer is entitled to as Stigg's ``Entitlement`` JSON.
+"""The emulator's catalog as frozen values: features, plans' entitlements, and customers
+with the subscriptions (a plan with overrides merged in) that they and their resources hold.
 
-The file has three top-level lists, each entry keyed by ``id``::
-
-    features:
-      - {id: feature-sso, featureType: BOOLEAN}
-      - {id: feature-api-calls, featureType: NUMBER, meterType: Incremental, units: call, unitsPlural: calls}
-      - {id: feature-region, featureType: ENUM, enumValues: [us, eu]}
-    plans:
-      - id: plan-pro
-        entitlements:
-          feature-sso: {}
-          feature-api-calls: {usageLimit: 10000, hasSoftLimit: true, resetPeriod: MONTH}
-          feature-region: {enumValues: [us, eu]}
-    customers:
-      - id: customer-acme
-        plan: plan-pro
-        overrides: {feature-api-calls: {usageLimit: 20000}}   # merged over the plan's entitlement
-        usage: {feature-api-calls: 1200}                        # current usage, metered features only
-        resources:
-          - {id: workspace-1, plan: plan-pro, usage: {feature-api-calls: 3}}
-      - {id: customer-gone, plan: plan-pro, archived: true}
+Nothing here reads files or renders JSON: ``loading`` builds these values from the YAML (and
+validates it), ``render`` turns them into Stigg's JSON, ``state`` keeps the mutable rest
+(current usage, timestamps). A ``Subscription`` already holds the effective entitlements, so
+neither ``render`` nor ``state`` looks a plan up; a plan change therefore takes a catalog
+reload or an admin replace of the customer, as upstream.
 
 A feature is ``BOOLEAN``, ``NUMBER`` or ``ENUM``; only a ``NUMBER`` feature may be metered
 (``meterType`` ``Fluctuating``, a gauge such as seats, or ``Incremental``, a counter that an
-entitlement's ``resetPeriod`` of ``HOUR|DAY|WEEK|MONTH|YEAR`` resets). ``refId`` is accepted
-for ``id``, as Stigg calls a feature's id its refId. What an entitlement may say depends on its
-feature: nothing for a boolean; ``usageLimit`` (the value) or ``hasUnlimitedUsage`` for a
-numeric configuration feature; additionally ``hasSoftLimit`` for a metered one and
-``resetPeriod`` for an incremental one; ``enumValues`` (a subset of the feature's) for an
-enum. A customer without a plan (``plan: null``) has no subscription; overrides may also grant
-a feature its plan lacks. Every error names its place in the file, e.g.
-``customers[2].plan: unknown plan 'gold'``.
+entitlement's ``resetPeriod`` resets). ``usage_period`` says what a reset period means: the
+calendar-aligned UTC period containing a moment (the hour, the day, the ISO week from
+Monday, the month, the year), whose start is also the ``usagePeriodAnchor``.
 
-Parsing produces, for the customer and for each of its resources, a ``Subscription`` holding
-the effective entitlements (plan merged with overrides), so rendering needs no plan lookup; a
-plan change therefore takes a catalog reload or an admin replace of the customer, as upstream.
+The kinds of feature and meter and the reset periods are the product's own enums
+(``stigg_sidecar.model.FeatureType``, ``MeterType``, ``ResetPeriod``): the same Stigg names
+with the same values, which are also the YAML's spellings, so the emulator does not declare
+them again (it may import the product's pure model; the product never imports the emulator).
+The emulator's ``Feature`` is not ``model.Feature``: it also has the catalog's display name,
+description and enum values, and its ``kind_phrase`` is how error messages name its kind
+(``metered (Incremental)``), where ``model.Feature.kind`` is a check's ``CheckKind``.
 
-Rendering is pure: usage and timestamps come in as arguments (``state`` owns them). Usage
-periods are aligned to the calendar in UTC (the hour, the day, the ISO week from Monday, the
-month, the year), and ``usagePeriodAnchor`` is the start of the current period. Every rendered
-entitlement is granted: the entitlements state lists what the subscription grants, and
-whether a particular request fits (``requestedUsage`` against ``usageLimit``) is the client's
-computation, as in Stigg's SDKs.
+``SAMPLE_PATH`` is the packaged sample catalog that tests, benchmarks and the demo serve.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
-import enum
-import math
 import pathlib
 from collections.abc import Mapping
-from typing import Any, TypeVar
 
-import yaml
-
-E = TypeVar("E", bound=enum.Enum)
+from stigg_sidecar import model
 
 SAMPLE_PATH = pathlib.Path(__file__).with_name("sample_catalog.yaml")
-
-
-class CatalogError(ValueError):
-    """A catalog (or an admin-supplied customer) that cannot be used; ``path`` names the place."""
-
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: {message}" if path else message)
-        self.path = path
-        self.message = message
-
-
-class FeatureType(enum.Enum):
-    BOOLEAN = "BOOLEAN"
-    NUMBER = "NUMBER"
-    ENUM = "ENUM"
-
-
-class MeterType(enum.Enum):
-    NONE = "None"
-    FLUCTUATING = "Fluctuating"
-    INCREMENTAL = "Incremental"
-
-
-class ResetPeriod(enum.Enum):
-    HOUR = "HOUR"
-    DAY = "DAY"
-    WEEK = "WEEK"
-    MONTH = "MONTH"
-    YEAR = "YEAR"
-
-
-class AccessDeniedReason(enum.Enum):
-    """The GraphQL enum values (PascalCase) that an entitlements state may carry."""
-
-    CUSTOMER_NOT_FOUND = "CustomerNotFound"
-    CUSTOMER_IS_ARCHIVED = "CustomerIsArchived"
-    CUSTOMER_RESOURCE_NOT_FOUND = "CustomerResourceNotFound"
-    NO_ACTIVE_SUBSCRIPTION = "NoActiveSubscription"
-    NO_FEATURE_ENTITLEMENT_IN_SUBSCRIPTION = "NoFeatureEntitlementInSubscription"
 
 
 @dataclasses.dataclass(frozen=True)
 class Feature:
     id: str
-    feature_type: FeatureType
-    meter_type: MeterType = MeterType.NONE
+    feature_type: model.FeatureType
+    meter_type: model.MeterType = model.MeterType.NONE
     display_name: str | None = None
     description: str | None = None
     units: str | None = None
@@ -114,12 +49,12 @@ class Feature:
 
     @property
     def is_metered(self) -> bool:
-        return self.meter_type is not MeterType.NONE
+        return self.meter_type is not model.MeterType.NONE
 
     @property
-    def kind(self) -> str:
+    def kind_phrase(self) -> str:
         """How error messages name the feature's kind."""
-        if self.feature_type is FeatureType.NUMBER:
+        if self.feature_type is model.FeatureType.NUMBER:
             return f"metered ({self.meter_type.value})" if self.is_metered else "numeric"
         return self.feature_type.name.lower()
 
@@ -132,7 +67,7 @@ class EntitlementSpec:
     has_unlimited_usage: bool = False
     has_soft_limit: bool = False
     enum_values: tuple[str, ...] | None = None
-    reset_period: ResetPeriod | None = None
+    reset_period: model.ResetPeriod | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,428 +115,21 @@ class Catalog:
     customers: Mapping[str, Customer]
 
 
-@dataclasses.dataclass(frozen=True)
-class MeasuredUsage:
-    """A metered feature's current usage as the emulator's state knows it."""
-
-    value: float
-    updated_at: datetime.datetime | None = None
-
-
-# -- loading and validation ------------------------------------------------------------------
-
-_TOP_LEVEL_FIELDS = frozenset({"features", "plans", "customers"})
-_FEATURE_FIELDS = frozenset(
-    {
-        "id",
-        "refId",
-        "displayName",
-        "description",
-        "featureType",
-        "meterType",
-        "units",
-        "unitsPlural",
-        "enumValues",
-    }
-)
-_PLAN_FIELDS = frozenset({"id", "displayName", "entitlements"})
-_CUSTOMER_FIELDS = frozenset({"id", "plan", "archived", "overrides", "usage", "resources"})
-_RESOURCE_FIELDS = frozenset({"id", "plan", "overrides", "usage"})
-_ENTITLEMENT_FIELDS = ("usageLimit", "hasUnlimitedUsage", "hasSoftLimit", "enumValues", "resetPeriod")
-
-
-def load(path: pathlib.Path) -> Catalog:
-    """Read and validate a catalog file; every problem is a ``CatalogError``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CatalogError(str(path), f"cannot read the catalog: {exc.strerror or exc}") from exc
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise CatalogError(str(path), f"not valid YAML{where}") from exc
-    return parse(document)
-
-
-def parse(document: object) -> Catalog:
-    """Validate a YAML document (already loaded) and build the catalog."""
-    if document is None:
-        document = {}
-    root = _mapping(document, "", "the catalog")
-    _check_fields(root, "", _TOP_LEVEL_FIELDS)
-
-    features: dict[str, Feature] = {}
-    for index, raw in enumerate(_list(root.get("features"), "features")):
-        feature = _parse_feature(raw, f"features[{index}]")
-        if feature.id in features:
-            raise CatalogError(f"features[{index}].id", f"duplicate feature '{feature.id}'")
-        features[feature.id] = feature
-
-    plans: dict[str, Plan] = {}
-    for index, raw in enumerate(_list(root.get("plans"), "plans")):
-        plan = _parse_plan(raw, f"plans[{index}]", features)
-        if plan.id in plans:
-            raise CatalogError(f"plans[{index}].id", f"duplicate plan '{plan.id}'")
-        plans[plan.id] = plan
-
-    customers: dict[str, Customer] = {}
-    for index, raw in enumerate(_list(root.get("customers"), "customers")):
-        path = f"customers[{index}]"
-        customer = _parse_customer(raw, path, features, plans, customer_id=None)
-        if customer.id in customers:
-            raise CatalogError(f"{path}.id", f"duplicate customer '{customer.id}'")
-        customers[customer.id] = customer
-    return Catalog(features=features, plans=plans, customers=customers)
-
-
-def parse_customer(document: object, catalog: Catalog, *, customer_id: str) -> Customer:
-    """Validate one customer (an admin request's body) against the catalog's features and plans.
-
-    The body has a catalog customer's fields; ``id`` may be left out, and must otherwise equal
-    ``customer_id``. Error paths are relative to the body (``plan``, ``overrides.f.usageLimit``).
-    """
-    return _parse_customer(document, "", catalog.features, catalog.plans, customer_id=customer_id)
-
-
-def _parse_feature(raw: object, path: str) -> Feature:
-    body = _mapping(raw, path, "a feature")
-    _check_fields(body, path, _FEATURE_FIELDS)
-    feature_id = _feature_id(body, path)
-    feature_type = _required_enum(FeatureType, body.get("featureType"), _join(path, "featureType"))
-    meter_type = _enum(MeterType, body.get("meterType"), _join(path, "meterType")) or MeterType.NONE
-    if meter_type is not MeterType.NONE and feature_type is not FeatureType.NUMBER:
-        raise CatalogError(
-            _join(path, "meterType"), f"only a NUMBER feature can be metered, not a {feature_type.value} one"
-        )
-    enum_values: tuple[str, ...] = ()
-    if feature_type is FeatureType.ENUM:
-        enum_values = _string_list(body.get("enumValues"), _join(path, "enumValues"), required=True)
-    elif "enumValues" in body:
-        raise CatalogError(_join(path, "enumValues"), "only an ENUM feature has enum values")
-    return Feature(
-        id=feature_id,
-        feature_type=feature_type,
-        meter_type=meter_type,
-        display_name=_optional_string(body.get("displayName"), _join(path, "displayName")),
-        description=_optional_string(body.get("description"), _join(path, "description")),
-        units=_optional_string(body.get("units"), _join(path, "units")),
-        units_plural=_optional_string(body.get("unitsPlural"), _join(path, "unitsPlural")),
-        enum_values=enum_values,
-    )
-
-
-def _feature_id(body: Mapping[str, object], path: str) -> str:
-    given = {key: body[key] for key in ("id", "refId") if body.get(key) is not None}
-    if not given:
-        raise CatalogError(_join(path, "id"), "required")
-    ids = {key: _string(value, _join(path, key)) for key, value in given.items()}
-    if len(set(ids.values())) > 1:
-        raise CatalogError(_join(path, "refId"), f"differs from id '{ids['id']}'")
-    return next(iter(ids.values()))
-
-
-def _parse_plan(raw: object, path: str, features: Mapping[str, Feature]) -> Plan:
-    body = _mapping(raw, path, "a plan")
-    _check_fields(body, path, _PLAN_FIELDS)
-    plan_id = _string(body.get("id"), _join(path, "id"))
-    entitlements_path = _join(path, "entitlements")
-    raw_entitlements = body.get("entitlements")
-    entitlements: dict[str, EntitlementSpec] = {}
-    if raw_entitlements is not None:
-        for feature_id, raw_spec in _mapping(raw_entitlements, entitlements_path, "features").items():
-            spec_path = _join(entitlements_path, feature_id)
-            feature = _known_feature(feature_id, spec_path, features)
-            entitlements[feature.id] = _parse_entitlement(raw_spec, spec_path, feature, base=None)
-    return Plan(
-        id=plan_id,
-        entitlements=entitlements,
-        display_name=_optional_string(body.get("displayName"), _join(path, "displayName")),
-    )
-
-
-def _parse_customer(
-    raw: object,
-    path: str,
-    features: Mapping[str, Feature],
-    plans: Mapping[str, Plan],
-    *,
-    customer_id: str | None,
-) -> Customer:
-    body = _mapping(raw, path, "a customer")
-    _check_fields(body, path, _CUSTOMER_FIELDS)
-    if customer_id is None:
-        customer_id = _string(body.get("id"), _join(path, "id"))
-    elif body.get("id") is not None and body.get("id") != customer_id:
-        raise CatalogError(_join(path, "id"), f"must be '{customer_id}', the customer being replaced")
-    archived = body.get("archived", False)
-    if not isinstance(archived, bool):
-        raise CatalogError(_join(path, "archived"), "must be true or false")
-    subscription = _parse_subscription(body, path, features, plans)
-    resources: dict[str, Subscription] = {}
-    for index, raw_resource in enumerate(_list(body.get("resources"), _join(path, "resources"))):
-        resource_path = f"{_join(path, 'resources')}[{index}]"
-        resource = _mapping(raw_resource, resource_path, "a resource")
-        _check_fields(resource, resource_path, _RESOURCE_FIELDS)
-        resource_id = _string(resource.get("id"), _join(resource_path, "id"))
-        if resource_id in resources:
-            raise CatalogError(_join(resource_path, "id"), f"duplicate resource '{resource_id}'")
-        resources[resource_id] = _parse_subscription(resource, resource_path, features, plans)
-    return Customer(
-        id=customer_id,
-        subscription=subscription,
-        resources=resources,
-        archived=archived,
-    )
-
-
-def _parse_subscription(
-    body: Mapping[str, object], path: str, features: Mapping[str, Feature], plans: Mapping[str, Plan]
-) -> Subscription:
-    plan_id = _optional_string(body.get("plan"), _join(path, "plan"))
-    entitlements: dict[str, EntitlementSpec] = {}
-    if plan_id is not None:
-        plan = plans.get(plan_id)
-        if plan is None:
-            raise CatalogError(_join(path, "plan"), f"unknown plan '{plan_id}'")
-        entitlements.update(plan.entitlements)
-
-    overrides_path = _join(path, "overrides")
-    raw_overrides = body.get("overrides")
-    if raw_overrides is not None:
-        for feature_id, raw_spec in _mapping(raw_overrides, overrides_path, "features").items():
-            spec_path = _join(overrides_path, feature_id)
-            feature = _known_feature(feature_id, spec_path, features)
-            base = entitlements.get(feature.id)
-            entitlements[feature.id] = _parse_entitlement(raw_spec, spec_path, feature, base=base)
-
-    usage_path = _join(path, "usage")
-    usage: dict[str, float] = {}
-    raw_usage = body.get("usage")
-    if raw_usage is not None:
-        for feature_id, raw_value in _mapping(raw_usage, usage_path, "features").items():
-            value_path = _join(usage_path, feature_id)
-            feature = _known_feature(feature_id, value_path, features)
-            if not feature.is_metered:
-                raise CatalogError(value_path, f"feature '{feature.id}' is {feature.kind}, not metered")
-            usage[feature.id] = _number(raw_value, value_path)
-    return Subscription(plan=plan_id, entitlements=entitlements, usage=usage)
-
-
-def allowed_entitlement_fields(feature: Feature) -> tuple[str, ...]:
-    """The entitlement fields that make sense for this kind of feature."""
-    if feature.feature_type is FeatureType.BOOLEAN:
-        return ()
-    if feature.feature_type is FeatureType.ENUM:
-        return ("enumValues",)
-    if feature.meter_type is MeterType.NONE:
-        return ("usageLimit", "hasUnlimitedUsage")
-    if feature.meter_type is MeterType.FLUCTUATING:
-        return ("usageLimit", "hasUnlimitedUsage", "hasSoftLimit")
-    return ("usageLimit", "hasUnlimitedUsage", "hasSoftLimit", "resetPeriod")
-
-
-def _parse_entitlement(
-    raw: object, path: str, feature: Feature, *, base: EntitlementSpec | None
-) -> EntitlementSpec:
-    """One entitlement; with ``base`` (an override), fields not given keep the base's values."""
-    body = _mapping({} if raw is None else raw, path, "an entitlement")
-    allowed = allowed_entitlement_fields(feature)
-    for key in body:
-        if key not in _ENTITLEMENT_FIELDS:
-            raise CatalogError(
-                _join(path, key), f"unknown field (expected one of: {', '.join(_ENTITLEMENT_FIELDS)})"
-            )
-        if key not in allowed:
-            raise CatalogError(_join(path, key), f"not allowed for {feature.kind} feature '{feature.id}'")
-    start = base or EntitlementSpec()
-    usage_limit, has_unlimited = _limits(body, path, start)
-    has_soft_limit = start.has_soft_limit
-    if "hasSoftLimit" in body:
-        has_soft_limit = _boolean(body["hasSoftLimit"], _join(path, "hasSoftLimit"))
-    reset_period = start.reset_period
-    if "resetPeriod" in body:
-        reset_period = _enum(ResetPeriod, body["resetPeriod"], _join(path, "resetPeriod"))
-    enum_values = start.enum_values
-    if "enumValues" in body:
-        enum_values = _entitled_values(body["enumValues"], _join(path, "enumValues"), feature)
-
-    if feature.feature_type is FeatureType.NUMBER:
-        if usage_limit is not None and has_unlimited:
-            raise CatalogError(path, "usageLimit and hasUnlimitedUsage: true exclude each other")
-        if usage_limit is None and not has_unlimited:
-            raise CatalogError(path, "needs usageLimit or hasUnlimitedUsage: true")
-    if feature.feature_type is FeatureType.ENUM and enum_values is None:
-        raise CatalogError(path, "needs enumValues")
-    return EntitlementSpec(
-        usage_limit=usage_limit,
-        has_unlimited_usage=has_unlimited,
-        has_soft_limit=has_soft_limit,
-        enum_values=enum_values,
-        reset_period=reset_period,
-    )
-
-
-def _limits(body: Mapping[str, object], path: str, start: EntitlementSpec) -> tuple[float | None, bool]:
-    """``(usageLimit, hasUnlimitedUsage)``: setting one of them alone clears the other."""
-    usage_limit = start.usage_limit
-    has_unlimited = start.has_unlimited_usage
-    if "usageLimit" in body:
-        raw_limit = body["usageLimit"]
-        usage_limit = None if raw_limit is None else _number(raw_limit, _join(path, "usageLimit"))
-        if usage_limit is not None and usage_limit < 0:
-            raise CatalogError(_join(path, "usageLimit"), "must not be negative")
-        if "hasUnlimitedUsage" not in body:
-            has_unlimited = False
-    if "hasUnlimitedUsage" in body:
-        has_unlimited = _boolean(body["hasUnlimitedUsage"], _join(path, "hasUnlimitedUsage"))
-        if has_unlimited and "usageLimit" not in body:
-            usage_limit = None
-    return usage_limit, has_unlimited
-
-
-def _entitled_values(raw: object, path: str, feature: Feature) -> tuple[str, ...]:
-    values = _string_list(raw, path, required=True)
-    for index, value in enumerate(values):
-        if value not in feature.enum_values:
-            allowed = ", ".join(feature.enum_values)
-            raise CatalogError(
-                f"{path}[{index}]", f"'{value}' is not a value of feature '{feature.id}' (one of: {allowed})"
-            )
-    return values
-
-
-def _known_feature(feature_id: object, path: str, features: Mapping[str, Feature]) -> Feature:
-    feature = features.get(feature_id) if isinstance(feature_id, str) else None
-    if feature is None:
-        raise CatalogError(path, f"unknown feature '{feature_id}'")
-    return feature
-
-
-# -- small typed readers: each names the path it failed at -----------------------------------
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-def _mapping(raw: object, path: str, what: str) -> Mapping[str, object]:
-    if not isinstance(raw, Mapping):
-        raise CatalogError(path, f"expected a mapping of {what}, got {_type_name(raw)}")
-    for key in raw:
-        if not isinstance(key, str):
-            raise CatalogError(path, f"keys must be strings, got {key!r}")
-    return raw
-
-
-def _list(raw: object, path: str) -> list[object]:
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise CatalogError(path, f"expected a list, got {_type_name(raw)}")
-    return raw
-
-
-def _check_fields(body: Mapping[str, object], path: str, allowed: frozenset[str]) -> None:
-    for key in body:
-        if key not in allowed:
-            raise CatalogError(
-                _join(path, key), f"unknown field (expected one of: {', '.join(sorted(allowed))})"
-            )
-
-
-def _string(raw: object, path: str) -> str:
-    if raw is None:
-        raise CatalogError(path, "required")
-    if not isinstance(raw, str) or not raw:
-        raise CatalogError(path, f"expected a non-empty string, got {_type_name(raw)}")
-    return raw
-
-
-def _optional_string(raw: object, path: str) -> str | None:
-    return None if raw is None else _string(raw, path)
-
-
-def _string_list(raw: object, path: str, *, required: bool) -> tuple[str, ...]:
-    if raw is None and not required:
-        return ()
-    if not isinstance(raw, list) or not raw:
-        raise CatalogError(path, f"expected a non-empty list of strings, got {_type_name(raw)}")
-    values = tuple(_string(value, f"{path}[{index}]") for index, value in enumerate(raw))
-    if len(set(values)) != len(values):
-        raise CatalogError(path, "values must be unique")
-    return values
-
-
-def _number(raw: object, path: str) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise CatalogError(path, f"expected a number, got {_type_name(raw)}")
-    if not math.isfinite(raw):
-        raise CatalogError(path, "expected a finite number")
-    return float(raw)
-
-
-def _boolean(raw: object, path: str) -> bool:
-    if not isinstance(raw, bool):
-        raise CatalogError(path, f"expected true or false, got {_type_name(raw)}")
-    return raw
-
-
-def _enum(kind: type[E], raw: object, path: str) -> E | None:
-    return None if raw is None else _required_enum(kind, raw, path)
-
-
-def _required_enum(kind: type[E], raw: object, path: str) -> E:
-    choices = ", ".join(str(member.value) for member in kind)
-    if raw is None:
-        raise CatalogError(path, f"required (one of: {choices})")
-    for member in kind:
-        if member.value == raw:
-            return member
-    raise CatalogError(path, f"expected one of: {choices}, got {raw!r}")
-
-
-def _type_name(raw: object) -> str:
-    if raw is None:
-        return "nothing"
-    if isinstance(raw, bool):
-        return "a boolean"
-    if isinstance(raw, str):
-        return f"the string {raw!r}" if raw else "an empty string"
-    return {dict: "a mapping", list: "a list", int: "a number", float: "a number"}.get(
-        type(raw), type(raw).__name__
-    )
-
-
-# -- rendering -------------------------------------------------------------------------------
-
-
-def iso(moment: datetime.datetime) -> str:
-    """ISO-8601 in UTC with milliseconds and ``Z``, as JavaScript's ``toISOString`` writes it."""
-    utc = moment.astimezone(datetime.UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
-
-
-def json_number(value: float) -> int | float:
-    """Integral values as JSON integers (``5``, not ``5.0``), as a JavaScript server writes them."""
-    number = float(value)
-    return int(number) if number.is_integer() and abs(number) < 2**53 else number
-
-
-def usage_period(period: ResetPeriod, now: datetime.datetime) -> tuple[datetime.datetime, datetime.datetime]:
+def usage_period(
+    period: model.ResetPeriod, now: datetime.datetime
+) -> tuple[datetime.datetime, datetime.datetime]:
     """The calendar-aligned UTC period containing ``now``: ``(start, end)``, end exclusive."""
     now = now.astimezone(datetime.UTC)
-    if period is ResetPeriod.HOUR:
+    if period is model.ResetPeriod.HOUR:
         start = now.replace(minute=0, second=0, microsecond=0)
         return start, start + datetime.timedelta(hours=1)
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    if period is ResetPeriod.DAY:
+    if period is model.ResetPeriod.DAY:
         return day, day + datetime.timedelta(days=1)
-    if period is ResetPeriod.WEEK:
+    if period is model.ResetPeriod.WEEK:
         start = day - datetime.timedelta(days=day.weekday())
         return start, start + datetime.timedelta(days=7)
-    if period is ResetPeriod.MONTH:
+    if period is model.ResetPeriod.MONTH:
         start = day.replace(day=1)
         end = (
             start.replace(year=start.year + 1, month=1)
@@ -611,146 +139,3 @@ def usage_period(period: ResetPeriod, now: datetime.datetime) -> tuple[datetime.
         return start, end
     start = day.replace(month=1, day=1)
     return start, start.replace(year=start.year + 1)
-
-
-def access_denied_reason(customer: Customer | None, resource_id: str | None) -> AccessDeniedReason | None:
-    """Why a customer (or its resource) has no entitlements state, or None when it has one."""
-    if customer is None:
-        return AccessDeniedReason.CUSTOMER_NOT_FOUND
-    if customer.archived:
-        return AccessDeniedReason.CUSTOMER_IS_ARCHIVED
-    subscription = customer.subscription_for(resource_id)
-    if subscription is None:
-        return AccessDeniedReason.CUSTOMER_RESOURCE_NOT_FOUND
-    if not subscription.active:
-        return AccessDeniedReason.NO_ACTIVE_SUBSCRIPTION
-    return None
-
-
-def render_entitlements_state(
-    features: Mapping[str, Feature],
-    customer: Customer | None,
-    resource_id: str | None,
-    *,
-    usage: Mapping[str, MeasuredUsage],
-    updated_at: datetime.datetime,
-    now: datetime.datetime,
-) -> dict[str, Any]:
-    """The ``entitlementsState`` object: the entitlements in catalog order, or a denial reason.
-
-    Every feature of the catalog is listed: those outside the subscription as not granted
-    (``NoFeatureEntitlementInSubscription``), so a client can tell them from unknown features.
-
-    ``usage`` maps a metered feature's id to its current usage (absent: zero, never updated);
-    ``updated_at`` is when the customer's entitlements last changed.
-    """
-    reason = access_denied_reason(customer, resource_id)
-    entitlements: list[dict[str, Any]] = []
-    if reason is None and customer is not None:
-        subscription = customer.subscription_for(resource_id)
-        assert subscription is not None  # noqa: S101 -- access_denied_reason checked it
-        for feature_id, feature in features.items():
-            spec = subscription.entitlements.get(feature_id)
-            if spec is None:
-                entitlements.append(
-                    render_missing_entitlement(
-                        feature, customer_id=customer.id, resource_id=resource_id, updated_at=updated_at
-                    )
-                )
-            else:
-                entitlements.append(
-                    render_entitlement(
-                        feature,
-                        spec,
-                        customer_id=customer.id,
-                        resource_id=resource_id,
-                        usage=usage.get(feature_id),
-                        updated_at=updated_at,
-                        now=now,
-                    )
-                )
-    return {
-        "__typename": "EntitlementsState",
-        "entitlements": entitlements,
-        "accessDeniedReason": None if reason is None else reason.value,
-    }
-
-
-def render_entitlement(
-    feature: Feature,
-    spec: EntitlementSpec,
-    *,
-    customer_id: str,
-    resource_id: str | None,
-    usage: MeasuredUsage | None,
-    updated_at: datetime.datetime,
-    now: datetime.datetime,
-) -> dict[str, Any]:
-    """One granted ``Entitlement`` (Stigg's ``EntitlementFragment``).
-
-    A numeric configuration feature carries its value in ``usageLimit``; ``currentUsage`` is a
-    number for metered features only; the period fields are set for entitlements that reset.
-    """
-    is_number = feature.feature_type is FeatureType.NUMBER
-    period = usage_period(spec.reset_period, now) if feature.is_metered and spec.reset_period else None
-    current = usage or MeasuredUsage(0.0)
-    return {
-        "__typename": "Entitlement",
-        "isGranted": True,
-        "accessDeniedReason": None,
-        "customerId": customer_id,
-        "resourceId": resource_id,
-        "usageLimit": json_number(spec.usage_limit) if is_number and spec.usage_limit is not None else None,
-        "hasUnlimitedUsage": is_number and spec.has_unlimited_usage,
-        "hasSoftLimit": feature.is_metered and spec.has_soft_limit,
-        "currentUsage": json_number(current.value) if feature.is_metered else None,
-        "requestedUsage": None,
-        "requestedValues": None,
-        "enumValues": list(spec.enum_values or ()) if feature.feature_type is FeatureType.ENUM else None,
-        "entitlementUpdatedAt": iso(updated_at),
-        "usageUpdatedAt": iso(current.updated_at) if feature.is_metered and current.updated_at else None,
-        "usagePeriodAnchor": iso(period[0]) if period else None,
-        "usagePeriodStart": iso(period[0]) if period else None,
-        "usagePeriodEnd": iso(period[1]) if period else None,
-        "nextResetDate": iso(period[1]) if period else None,
-        "resetPeriod": spec.reset_period.value if period and spec.reset_period else None,
-        "resetPeriodConfiguration": None,
-        "creditRate": None,
-        "validUntil": None,
-        "feature": render_feature(feature),
-    }
-
-
-def render_feature(feature: Feature) -> dict[str, Any]:
-    """An entitlement's ``feature`` object."""
-    return {
-        "__typename": "EntitlementFeature",
-        "featureType": feature.feature_type.value,
-        "meterType": feature.meter_type.value,
-        "featureUnits": feature.units,
-        "featureUnitsPlural": feature.units_plural,
-        "description": feature.description,
-        "displayName": feature.display_name or feature.id,
-        "refId": feature.id,
-        "isMetered": feature.is_metered,
-    }
-
-
-def render_missing_entitlement(
-    feature: Feature, *, customer_id: str, resource_id: str | None, updated_at: datetime.datetime
-) -> dict[str, Any]:
-    """A catalog feature outside the customer's subscription: listed, but not granted."""
-    return {
-        "__typename": "Entitlement",
-        "isGranted": False,
-        "accessDeniedReason": AccessDeniedReason.NO_FEATURE_ENTITLEMENT_IN_SUBSCRIPTION.value,
-        "customerId": customer_id,
-        "resourceId": resource_id,
-        "usageLimit": None,
-        "hasUnlimitedUsage": False,
-        "hasSoftLimit": False,
-        "currentUsage": None,
-        "enumValues": None,
-        "entitlementUpdatedAt": iso(updated_at),
-        "feature": render_feature(feature),
-    }

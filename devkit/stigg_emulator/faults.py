@@ -63,7 +63,7 @@ class FaultSettings:
     def updated(self, body: Mapping[str, object]) -> FaultSettings:
         """These settings with the fields present in ``body`` (JSON names) replaced."""
         changes: dict[str, Any] = {}
-        for name, attribute in _JSON_FIELDS.items():
+        for name, attribute in _ATTRIBUTE_OF.items():
             if name not in body:
                 continue
             value = body[name]
@@ -78,14 +78,14 @@ class FaultSettings:
         return dataclasses.replace(self, **changes)
 
 
-_JSON_FIELDS = {
+_ATTRIBUTE_OF = {
     "latencyMs": "latency_ms",
     "jitterMs": "jitter_ms",
     "errorRate": "error_rate",
     "outage": "outage",
     "writeOutage": "write_outage",
 }
-JSON_FIELDS = frozenset(_JSON_FIELDS)
+JSON_FIELDS = frozenset(_ATTRIBUTE_OF)
 
 
 class Faults:

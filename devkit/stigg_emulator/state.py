@@ -42,7 +42,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from stigg_emulator import catalog, faults, stream
+from stigg_emulator import catalog, faults, loading, render, stream
 
 UsageKey = tuple[str, str | None, str]  # (customer id, resource id or None, feature id)
 Publisher = Callable[[str, dict[str, Any]], None]  # (root field, payload), e.g. ``stream.Hub.publish``
@@ -98,7 +98,7 @@ class UsageEvent:
             "idempotencyKey": self.idempotency_key,
             "resourceId": self.resource_id,
             "dimensions": dict(self.dimensions) if self.dimensions is not None else None,
-            "timestamp": catalog.iso(self.timestamp) if self.timestamp is not None else None,
+            "timestamp": render.iso(self.timestamp) if self.timestamp is not None else None,
         }
 
 
@@ -177,7 +177,7 @@ class EmulatorState:
         self.updated_at: dict[str, datetime.datetime] = dict.fromkeys(self.customers, now)
         self.usage: dict[UsageKey, UsageRecord] = {}
         for customer in self.customers.values():
-            self._seed_usage(customer, now)
+            self._put_defined_usage(customer, now)
         after = self._snapshot()
         for customer_id in sorted(before.keys() | after.keys()):
             if before.get(customer_id) != after.get(customer_id):
@@ -207,7 +207,7 @@ class EmulatorState:
                 {"customerId": customer_id, "resourceId": resource_id, "entitlements": entitlements},
             )
 
-    def _seed_usage(self, customer: catalog.Customer, now: datetime.datetime) -> None:
+    def _put_defined_usage(self, customer: catalog.Customer, now: datetime.datetime) -> None:
         holders: list[tuple[str | None, catalog.Subscription]] = [(None, customer.subscription)]
         holders.extend(customer.resources.items())
         for resource_id, subscription in holders:
@@ -218,13 +218,13 @@ class EmulatorState:
     def reload(self) -> catalog.Catalog:
         """Re-read the catalog file; on a ``CatalogError`` nothing changes."""
         if self.catalog_path is None:
-            raise catalog.CatalogError("", "the emulator was started without a catalog file")
-        self._load(catalog.load(self.catalog_path))
+            raise loading.CatalogError("", "the emulator was started without a catalog file")
+        self._load(loading.load(self.catalog_path))
         return self.catalog
 
     def reset(self) -> None:
         """Back to the state just after start: catalog re-read, counters, events and keys cleared."""
-        self._load(catalog.load(self.catalog_path) if self.catalog_path is not None else self.catalog)
+        self._load(loading.load(self.catalog_path) if self.catalog_path is not None else self.catalog)
         self.counters.reset()
         self.events.clear()
         self._event_keys.clear()
@@ -238,7 +238,7 @@ class EmulatorState:
         now = self.clock()
         self.customers[customer.id] = customer
         self.updated_at[customer.id] = now
-        self._seed_usage(customer, now)
+        self._put_defined_usage(customer, now)
         self._publish_entitlements(customer.id, previous)
         return previous is None
 
@@ -261,13 +261,12 @@ class EmulatorState:
         """The ``entitlementsState`` object the Edge API and ``GetEntitlementsState`` return."""
         now = self.clock()
         customer = self.customers.get(customer_id)
-        usage: dict[str, catalog.MeasuredUsage] = {}
-        if customer is not None:
-            for feature_id in self.catalog.features:
-                record = self._current((customer_id, resource_id, feature_id), now)
-                if record is not None:
-                    usage[feature_id] = catalog.MeasuredUsage(record.value, record.updated_at)
-        return catalog.render_entitlements_state(
+        records = self._records(customer_id, resource_id, now) if customer is not None else {}
+        usage = {
+            feature_id: render.MeasuredUsage(record.value, record.updated_at)
+            for feature_id, record in records.items()
+        }
+        return render.entitlements_state(
             self.catalog.features,
             customer,
             resource_id,
@@ -284,18 +283,25 @@ class EmulatorState:
         now = self.clock()
 
         def values(resource_id: str | None) -> dict[str, int | float]:
-            found: dict[str, int | float] = {}
-            for feature_id in self.catalog.features:
-                record = self._current((customer_id, resource_id, feature_id), now)
-                if record is not None:
-                    found[feature_id] = catalog.json_number(record.value)
-            return found
+            records = self._records(customer_id, resource_id, now)
+            return {feature_id: render.json_number(record.value) for feature_id, record in records.items()}
 
         return {
             "customerId": customer_id,
             "usage": values(None),
             "resources": {resource_id: values(resource_id) for resource_id in customer.resources},
         }
+
+    def _records(
+        self, customer_id: str, resource_id: str | None, now: datetime.datetime
+    ) -> dict[str, UsageRecord]:
+        """The current usage records of one holder (a customer or resource), in catalog order."""
+        found: dict[str, UsageRecord] = {}
+        for feature_id in self.catalog.features:
+            record = self._current((customer_id, resource_id, feature_id), now)
+            if record is not None:
+                found[feature_id] = record
+        return found
 
     def _spec(self, key: UsageKey) -> catalog.EntitlementSpec | None:
         customer = self.customers.get(key[0])
@@ -367,7 +373,8 @@ class EmulatorState:
         if not feature.is_metered:
             raise UpstreamError(
                 "MeteringNotAvailableForFeatureType",
-                f"feature '{feature.id}' is {feature.kind}, not metered: usage cannot be reported for it",
+                f"feature '{feature.id}' is {feature.kind_phrase}, not metered: "
+                "usage cannot be reported for it",
             )
 
     def _apply(self, report: UsageReport) -> dict[str, Any]:
@@ -382,18 +389,15 @@ class EmulatorState:
         value = previous + report.value if report.update_behavior is UpdateBehavior.DELTA else report.value
         period = self._period(key, now)
         self.usage[key] = UsageRecord(value, now, period[0] if period else None)
-        result = {
-            "__typename": "UsageMeasurementWithCurrentUsage",
-            "id": str(uuid.uuid4()),
-            "featureId": report.feature_id,
-            "customerId": report.customer_id,
-            "resourceId": report.resource_id,
-            "currentUsage": catalog.json_number(value),
-            "usagePeriodStart": catalog.iso(period[0]) if period else None,
-            "usagePeriodEnd": catalog.iso(period[1]) if period else None,
-            "nextResetDate": catalog.iso(period[1]) if period else None,
-            "timestamp": catalog.iso(report.created_at or now),
-        }
+        result = render.usage_measurement(
+            measurement_id=str(uuid.uuid4()),
+            customer_id=report.customer_id,
+            resource_id=report.resource_id,
+            feature_id=report.feature_id,
+            current_usage=value,
+            period=period,
+            timestamp=report.created_at or now,
+        )
         if report.idempotency_key is not None:
             self._usage_results[report.idempotency_key] = result
         self._publish_usage(key, result)

@@ -178,7 +178,7 @@ async def _handshake(connection: Connection, api_key: str) -> bool:
         return False
     if message.type in _CLOSED:
         return False
-    parsed = _parse(message)
+    parsed = _message_json(message)
     if parsed is None or parsed.get("type") != "connection_init":
         await socket.close(code=CLOSE_BAD_MESSAGE, message=b"expected connection_init")
         return False
@@ -195,7 +195,7 @@ async def _receive(connection: Connection) -> None:
         message = await socket.receive()
         if message.type in _CLOSED:
             return
-        parsed = _parse(message)
+        parsed = _message_json(message)
         if parsed is None:
             await socket.close(code=CLOSE_BAD_MESSAGE, message=b"invalid message")
             return
@@ -262,7 +262,7 @@ async def _send_events(connection: Connection) -> None:
                 return
 
 
-def _parse(message: Any) -> dict[str, Any] | None:
+def _message_json(message: Any) -> dict[str, Any] | None:
     if message.type != WSMsgType.TEXT:
         return None
     try:

@@ -5,22 +5,23 @@ from __future__ import annotations
 
 import pytest
 
-from stigg_emulator import catalog
+from stigg_emulator import catalog, loading
+from stigg_sidecar import model
 
 
 @pytest.fixture(scope="module")
 def sample() -> catalog.Catalog:
-    return catalog.load(catalog.SAMPLE_PATH)
+    return loading.load(catalog.SAMPLE_PATH)
 
 
 def test_sample_catalog_covers_every_kind_of_feature(sample: catalog.Catalog) -> None:
     kinds = {feature.id: (feature.feature_type, feature.meter_type) for feature in sample.features.values()}
     assert kinds == {
-        "feature-sso": (catalog.FeatureType.BOOLEAN, catalog.MeterType.NONE),
-        "feature-max-projects": (catalog.FeatureType.NUMBER, catalog.MeterType.NONE),
-        "feature-seats": (catalog.FeatureType.NUMBER, catalog.MeterType.FLUCTUATING),
-        "feature-api-calls": (catalog.FeatureType.NUMBER, catalog.MeterType.INCREMENTAL),
-        "feature-data-region": (catalog.FeatureType.ENUM, catalog.MeterType.NONE),
+        "feature-sso": (model.FeatureType.BOOLEAN, model.MeterType.NONE),
+        "feature-max-projects": (model.FeatureType.NUMBER, model.MeterType.NONE),
+        "feature-seats": (model.FeatureType.NUMBER, model.MeterType.FLUCTUATING),
+        "feature-api-calls": (model.FeatureType.NUMBER, model.MeterType.INCREMENTAL),
+        "feature-data-region": (model.FeatureType.ENUM, model.MeterType.NONE),
     }
     assert sample.features["feature-data-region"].enum_values == ("us", "eu", "ap")
     assert sample.features["feature-seats"].units_plural == "seats"
@@ -30,7 +31,7 @@ def test_sample_catalog_covers_every_kind_of_feature(sample: catalog.Catalog) ->
 def test_sample_catalog_has_limited_unlimited_and_soft_metered_entitlements(sample: catalog.Catalog) -> None:
     calls = {plan.id: plan.entitlements["feature-api-calls"] for plan in sample.plans.values()}
     assert calls["plan-free"] == catalog.EntitlementSpec(
-        usage_limit=1000, reset_period=catalog.ResetPeriod.MONTH
+        usage_limit=1000, reset_period=model.ResetPeriod.MONTH
     )
     assert calls["plan-pro"].has_soft_limit
     assert calls["plan-enterprise"].has_unlimited_usage
@@ -49,7 +50,7 @@ def test_customers_archived_unsubscribed_and_with_resources(sample: catalog.Cata
 
 
 def test_an_override_is_merged_over_the_plans_entitlement() -> None:
-    parsed = catalog.parse(
+    parsed = loading.parse(
         {
             "features": [{"id": "calls", "featureType": "NUMBER", "meterType": "Incremental"}],
             "plans": [
@@ -66,7 +67,7 @@ def test_an_override_is_merged_over_the_plans_entitlement() -> None:
     )
     more = parsed.customers["more"].subscription.entitlements["calls"]
     assert more == catalog.EntitlementSpec(
-        usage_limit=50, has_soft_limit=True, reset_period=catalog.ResetPeriod.DAY
+        usage_limit=50, has_soft_limit=True, reset_period=model.ResetPeriod.DAY
     )
     unlimited = parsed.customers["unlimited"].subscription.entitlements["calls"]
     assert (unlimited.usage_limit, unlimited.has_unlimited_usage) == (None, True)
@@ -74,7 +75,7 @@ def test_an_override_is_merged_over_the_plans_entitlement() -> None:
 
 
 def test_an_override_can_grant_a_feature_the_plan_lacks_even_without_a_plan() -> None:
-    parsed = catalog.parse(
+    parsed = loading.parse(
         {
             "features": [{"refId": "sso", "featureType": "BOOLEAN"}],
             "customers": [{"id": "promo", "plan": None, "overrides": {"sso": None}}],
@@ -86,14 +87,14 @@ def test_an_override_can_grant_a_feature_the_plan_lacks_even_without_a_plan() ->
 
 
 def test_an_empty_document_is_an_empty_catalog() -> None:
-    assert catalog.parse(None) == catalog.Catalog(features={}, plans={}, customers={})
+    assert loading.parse(None) == catalog.Catalog(features={}, plans={}, customers={})
 
 
 def test_parse_customer_validates_an_admin_body_against_the_catalog(sample: catalog.Catalog) -> None:
-    customer = catalog.parse_customer(
+    customer = loading.parse_customer(
         {"plan": "plan-free", "usage": {"feature-seats": 2}}, sample, customer_id="customer-new"
     )
     assert customer.id == "customer-new"
     assert customer.subscription.entitlements["feature-seats"].usage_limit == 2
-    with pytest.raises(catalog.CatalogError, match=r"^id: must be 'customer-new'"):
-        catalog.parse_customer({"id": "other", "plan": "plan-free"}, sample, customer_id="customer-new")
+    with pytest.raises(loading.CatalogError, match=r"^id: must be 'customer-new'"):
+        loading.parse_customer({"id": "other", "plan": "plan-free"}, sample, customer_id="customer-new")

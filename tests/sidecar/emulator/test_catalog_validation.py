@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from stigg_emulator import catalog
+from stigg_emulator import loading
+from stigg_sidecar import model
 
 BASE: dict[str, Any] = {
     "features": [
@@ -35,7 +36,7 @@ BASE: dict[str, Any] = {
 
 
 def test_the_base_document_is_valid() -> None:
-    assert len(catalog.parse(BASE).customers) == 3
+    assert len(loading.parse(BASE).customers) == 3
 
 
 CASES = [
@@ -132,19 +133,27 @@ CASES = [
 def test_invalid_catalogs_are_rejected_naming_the_path(mutate: Any, message: str) -> None:
     document = copy.deepcopy(BASE)
     mutate(document)
-    with pytest.raises(catalog.CatalogError) as raised:
-        catalog.parse(document)
+    with pytest.raises(loading.CatalogError) as raised:
+        loading.parse(document)
     assert str(raised.value) == message
 
 
 def test_a_file_that_is_not_yaml_names_the_file_and_line(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "catalog.yaml"
     path.write_text("features:\n  - id: [unclosed\n")
-    with pytest.raises(catalog.CatalogError) as raised:
-        catalog.load(path)
+    with pytest.raises(loading.CatalogError) as raised:
+        loading.load(path)
     assert str(raised.value).startswith(f"{path}: not valid YAML at line 3")
 
 
 def test_a_missing_file_is_a_catalog_error(tmp_path: pathlib.Path) -> None:
-    with pytest.raises(catalog.CatalogError, match="cannot read the catalog"):
-        catalog.load(tmp_path / "absent.yaml")
+    with pytest.raises(loading.CatalogError, match="cannot read the catalog"):
+        loading.load(tmp_path / "absent.yaml")
+
+
+@pytest.mark.parametrize("period", list(model.ResetPeriod), ids=lambda period: period.value)
+def test_every_reset_period_of_the_model_is_accepted_as_spelt(period: model.ResetPeriod) -> None:
+    document = copy.deepcopy(BASE)
+    document["plans"][0]["entitlements"]["calls"]["resetPeriod"] = period.value
+    parsed = loading.parse(document)
+    assert parsed.plans["basic"].entitlements["calls"].reset_period is period

@@ -6,14 +6,14 @@ import datetime
 
 import pytest
 
-from stigg_emulator import catalog
+from stigg_emulator import catalog, loading, render
 
 NOW = datetime.datetime(2026, 3, 14, tzinfo=datetime.UTC)
 
 
 @pytest.fixture(scope="module")
 def sample() -> catalog.Catalog:
-    return catalog.load(catalog.SAMPLE_PATH)
+    return loading.load(catalog.SAMPLE_PATH)
 
 
 @pytest.mark.parametrize(
@@ -29,7 +29,7 @@ def sample() -> catalog.Catalog:
 def test_denied_states_have_no_entitlements_and_a_reason(
     sample: catalog.Catalog, customer_id: str, resource_id: str | None, reason: str
 ) -> None:
-    state = catalog.render_entitlements_state(
+    state = render.entitlements_state(
         sample.features, sample.customers.get(customer_id), resource_id, usage={}, updated_at=NOW, now=NOW
     )
     assert state == {"__typename": "EntitlementsState", "entitlements": [], "accessDeniedReason": reason}
@@ -40,7 +40,7 @@ def test_reasons_are_checked_customer_first() -> None:
         id="c", subscription=catalog.Subscription(plan=None, entitlements={}, usage={}), archived=True
     )
     assert (
-        catalog.access_denied_reason(archived, "no-such-resource")
-        is catalog.AccessDeniedReason.CUSTOMER_IS_ARCHIVED
+        render.access_denied_reason(archived, "no-such-resource")
+        is render.AccessDeniedReason.CUSTOMER_IS_ARCHIVED
     )
-    assert catalog.access_denied_reason(None, "r") is catalog.AccessDeniedReason.CUSTOMER_NOT_FOUND
+    assert render.access_denied_reason(None, "r") is render.AccessDeniedReason.CUSTOMER_NOT_FOUND

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from stigg_emulator import catalog
+from stigg_emulator import catalog, loading, render
 
 NOW = datetime.datetime(2026, 3, 14, 15, 9, 26, 535000, tzinfo=datetime.UTC)
 UPDATED = datetime.datetime(2026, 3, 1, 8, 0, tzinfo=datetime.UTC)
@@ -16,16 +16,16 @@ USED_AT = datetime.datetime(2026, 3, 14, 15, 0, 0, 1000, tzinfo=datetime.UTC)
 
 @pytest.fixture(scope="module")
 def sample() -> catalog.Catalog:
-    return catalog.load(catalog.SAMPLE_PATH)
+    return loading.load(catalog.SAMPLE_PATH)
 
 
-def render(
+def by_feature(
     sample: catalog.Catalog,
     customer_id: str,
     resource_id: str | None = None,
-    usage: dict[str, catalog.MeasuredUsage] | None = None,
+    usage: dict[str, render.MeasuredUsage] | None = None,
 ) -> dict[str, Any]:
-    state = catalog.render_entitlements_state(
+    state = render.entitlements_state(
         sample.features,
         sample.customers[customer_id],
         resource_id,
@@ -50,7 +50,7 @@ def test_every_entitlement_has_the_fragments_fields(sample: catalog.Catalog) -> 
         "__typename", "featureType", "meterType", "featureUnits", "featureUnitsPlural", "description",
         "displayName", "refId", "isMetered",
     }  # fmt: skip
-    rendered = render(sample, "customer-pro")
+    rendered = by_feature(sample, "customer-pro")
     assert list(rendered) == [
         "feature-sso",
         "feature-max-projects",
@@ -70,7 +70,7 @@ def test_every_entitlement_has_the_fragments_fields(sample: catalog.Catalog) -> 
 
 
 def test_boolean_feature(sample: catalog.Catalog) -> None:
-    sso = render(sample, "customer-pro")["feature-sso"]
+    sso = by_feature(sample, "customer-pro")["feature-sso"]
     assert (sso["usageLimit"], sso["hasUnlimitedUsage"], sso["currentUsage"], sso["enumValues"]) == (
         None,
         False,
@@ -88,7 +88,7 @@ def test_boolean_feature(sample: catalog.Catalog) -> None:
         "refId": "feature-sso",
         "isMetered": False,
     }
-    outside_plan = render(sample, "customer-free")["feature-sso"]
+    outside_plan = by_feature(sample, "customer-free")["feature-sso"]
     assert (outside_plan["isGranted"], outside_plan["accessDeniedReason"]) == (
         False,
         "NoFeatureEntitlementInSubscription",
@@ -97,20 +97,20 @@ def test_boolean_feature(sample: catalog.Catalog) -> None:
 
 
 def test_numeric_configuration_feature_carries_its_value_in_usage_limit(sample: catalog.Catalog) -> None:
-    projects = render(sample, "customer-pro")["feature-max-projects"]
+    projects = by_feature(sample, "customer-pro")["feature-max-projects"]
     assert projects["usageLimit"] == 20
     assert isinstance(projects["usageLimit"], int)
     assert projects["currentUsage"] is None
     assert projects["resetPeriod"] is None
     assert projects["feature"]["featureType"] == "NUMBER"
     assert projects["feature"]["isMetered"] is False
-    unlimited = render(sample, "customer-enterprise")["feature-max-projects"]
+    unlimited = by_feature(sample, "customer-enterprise")["feature-max-projects"]
     assert (unlimited["usageLimit"], unlimited["hasUnlimitedUsage"]) == (None, True)
 
 
 def test_metered_feature_with_a_limit_and_a_monthly_reset(sample: catalog.Catalog) -> None:
-    usage = {"feature-api-calls": catalog.MeasuredUsage(250.0, USED_AT)}
-    calls = render(sample, "customer-free", usage=usage)["feature-api-calls"]
+    usage = {"feature-api-calls": render.MeasuredUsage(250.0, USED_AT)}
+    calls = by_feature(sample, "customer-free", usage=usage)["feature-api-calls"]
     assert (calls["usageLimit"], calls["hasUnlimitedUsage"], calls["hasSoftLimit"]) == (1000, False, False)
     assert calls["currentUsage"] == 250
     assert calls["usageUpdatedAt"] == "2026-03-14T15:00:00.001Z"
@@ -126,7 +126,7 @@ def test_metered_feature_with_a_limit_and_a_monthly_reset(sample: catalog.Catalo
 
 
 def test_metered_feature_without_reported_usage_reads_zero(sample: catalog.Catalog) -> None:
-    seats = render(sample, "customer-free")["feature-seats"]
+    seats = by_feature(sample, "customer-free")["feature-seats"]
     assert (seats["currentUsage"], seats["usageUpdatedAt"]) == (0, None)
     assert seats["resetPeriod"] is None
     assert seats["nextResetDate"] is None
@@ -134,30 +134,30 @@ def test_metered_feature_without_reported_usage_reads_zero(sample: catalog.Catal
 
 
 def test_metered_feature_unlimited(sample: catalog.Catalog) -> None:
-    usage = {"feature-api-calls": catalog.MeasuredUsage(5_400_000.5, USED_AT)}
-    calls = render(sample, "customer-enterprise", usage=usage)["feature-api-calls"]
+    usage = {"feature-api-calls": render.MeasuredUsage(5_400_000.5, USED_AT)}
+    calls = by_feature(sample, "customer-enterprise", usage=usage)["feature-api-calls"]
     assert (calls["usageLimit"], calls["hasUnlimitedUsage"]) == (None, True)
     assert calls["currentUsage"] == 5_400_000.5
 
 
 def test_metered_feature_with_a_soft_limit(sample: catalog.Catalog) -> None:
-    calls = render(sample, "customer-pro")["feature-api-calls"]
+    calls = by_feature(sample, "customer-pro")["feature-api-calls"]
     assert (calls["usageLimit"], calls["hasSoftLimit"]) == (100000, True)
 
 
 def test_an_override_changes_the_rendered_limit(sample: catalog.Catalog) -> None:
-    assert render(sample, "customer-pro")["feature-seats"]["usageLimit"] == 15  # the plan says 10
+    assert by_feature(sample, "customer-pro")["feature-seats"]["usageLimit"] == 15  # the plan says 10
 
 
 def test_enum_feature(sample: catalog.Catalog) -> None:
-    region = render(sample, "customer-pro")["feature-data-region"]
+    region = by_feature(sample, "customer-pro")["feature-data-region"]
     assert region["enumValues"] == ["us", "eu"]
     assert region["usageLimit"] is None
     assert region["feature"]["featureType"] == "ENUM"
 
 
 def test_a_resource_renders_its_own_plan_with_the_resource_id(sample: catalog.Catalog) -> None:
-    rendered = render(sample, "customer-enterprise", "workspace-sandbox")
+    rendered = by_feature(sample, "customer-enterprise", "workspace-sandbox")
     assert rendered["feature-seats"]["usageLimit"] == 2  # plan-free, not the customer's enterprise plan
     assert rendered["feature-sso"]["isGranted"] is False
     assert {entitlement["resourceId"] for entitlement in rendered.values()} == {"workspace-sandbox"}
@@ -166,6 +166,6 @@ def test_a_resource_renders_its_own_plan_with_the_resource_id(sample: catalog.Ca
 def test_timestamps_are_iso_8601_utc_with_milliseconds() -> None:
     offset = datetime.timezone(datetime.timedelta(hours=2))
     assert (
-        catalog.iso(datetime.datetime(2026, 1, 2, 3, 4, 5, 678999, tzinfo=offset))
+        render.iso(datetime.datetime(2026, 1, 2, 3, 4, 5, 678999, tzinfo=offset))
         == "2026-01-02T01:04:05.678Z"
     )

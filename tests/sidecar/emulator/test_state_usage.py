@@ -7,7 +7,7 @@ import datetime
 
 import pytest
 
-from stigg_emulator import catalog, state
+from stigg_emulator import catalog, loading, state
 
 
 class Clock:
@@ -26,7 +26,7 @@ def clock() -> Clock:
 @pytest.fixture
 def emulator(clock: Clock) -> state.EmulatorState:
     return state.EmulatorState(
-        catalog.load(catalog.SAMPLE_PATH), catalog_path=catalog.SAMPLE_PATH, clock=clock
+        loading.load(catalog.SAMPLE_PATH), catalog_path=catalog.SAMPLE_PATH, clock=clock
     )
 
 

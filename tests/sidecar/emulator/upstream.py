@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from stigg_emulator import app, stream
+from stigg_emulator import app, graphql, stream
 
 Json = Any
 ENTITLEMENTS_DOCUMENT = "subscription OnEntitlementsUpdated { entitlementsUpdated { customerId } }"
@@ -81,7 +81,7 @@ class Upstream:
         if name_in == "body":
             body["operationName"] = operation
         elif name_in == "header" and operation is not None:
-            headers[app.OPERATION_HEADER] = operation
+            headers[graphql.OPERATION_HEADER] = operation
             body["query"] = "{ x }"
         elif name_in == "nowhere":
             body["query"] = "{ x }"
