@@ -1,4 +1,5 @@
-"""The in-process cache: byte-bounded LRU with per-entry TTL and single-flight loading.
+"""The in-process cache: a byte-bounded LRU table with a TTL per entry (no I/O, no loading:
+``store`` fills it, one load per key at a time).
 
 * **Bounded by bytes**, not entries: each entry carries its size (the caller's estimate, for
   entitlement states the size of the upstream body they were parsed from), and the least
@@ -6,25 +7,21 @@
 * **TTL per entry**, chosen by the caller (short for negative entries such as an unknown
   customer). Expired entries are not dropped: they stay until evicted, so that a caller can
   serve them when the upstream fails (stale-if-error). ``get`` says whether an entry is fresh.
-* **Single flight**: concurrent ``load`` calls for one key share one loader call; the others
-  await its result (or its exception).
 * **As of when**: each entry remembers the moment its value was current (for a load, when
-  the loader *started* asking). A live event stream keeps entries current from the moment it
+  the store *started* asking). A live event stream keeps entries current from the moment it
   subscribed, so ``get(key, fresh_since=t)`` counts an entry as of ``t`` or later as fresh
   whatever its TTL; ``held_before(t)`` lists the others, which a resync must refresh.
 
-Runs on one event loop; no locks are needed because nothing here awaits between reading and
-writing the table.
+Nothing here awaits, so on one event loop no locks are needed.
 """
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import dataclasses
 import math
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -42,23 +39,11 @@ class Entry(Generic[V]):
         return now < self.expires_at or (since is not None and self.as_of >= since)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Loaded(Generic[V]):
-    """What a loader returns: the value, its size in bytes, how long it stays fresh, and the
-    moment it was current as of (None: when the loader returned)."""
-
-    value: V
-    size: int
-    ttl: float
-    as_of: float | None = None
-
-
 @dataclasses.dataclass(slots=True)
 class Stats:
     hits: int = 0
     stale_hits: int = 0
     misses: int = 0
-    loads: int = 0
     evictions: int = 0
 
 
@@ -72,7 +57,6 @@ class Cache(Generic[K, V]):
         self._clock = clock
         self._entries: collections.OrderedDict[K, Entry[V]] = collections.OrderedDict()
         self._bytes = 0
-        self._inflight: dict[K, asyncio.Task[V]] = {}
         self.stats = Stats()
 
     def __len__(self) -> int:
@@ -146,31 +130,3 @@ class Cache(Generic[K, V]):
         entry = self._entries.pop(key, None)
         if entry is not None:
             self._bytes -= entry.size
-
-    async def load(self, key: K, loader: Callable[[], Awaitable[Loaded[V]]]) -> V:
-        """Run ``loader`` for ``key`` and cache its result; concurrent calls share one run.
-
-        The loader runs in a task of its own: a caller that gives up (its deadline passed)
-        does not cancel the shared load, which still fills the cache for the next caller.
-        """
-        task = self._inflight.get(key)
-        if task is None:
-            task = asyncio.create_task(self._run_loader(key, loader))
-            task.add_done_callback(_retrieve_exception)
-            self._inflight[key] = task
-        return await asyncio.shield(task)
-
-    async def _run_loader(self, key: K, loader: Callable[[], Awaitable[Loaded[V]]]) -> V:
-        self.stats.loads += 1
-        try:
-            loaded = await loader()
-            self.put(key, loaded.value, size=loaded.size, ttl=loaded.ttl, as_of=loaded.as_of)
-            return loaded.value
-        finally:
-            self._inflight.pop(key, None)
-
-
-def _retrieve_exception(task: asyncio.Task[object]) -> None:
-    """Mark a failed load's exception as seen even if every caller had already given up."""
-    if not task.cancelled():
-        task.exception()

@@ -1,9 +1,11 @@
-"""The sidecar's domain types: features, entitlements, and one customer's entitlement state.
+"""The sidecar's domain types: features, entitlements, one customer's entitlement state, and
+the usage reports and events written about customers.
 
-Pure data, no I/O, independent of the wire format: ``servicer`` maps these to and from the
-``stigg.sidecar.v1`` messages, ``upstream`` builds them from Stigg's JSON, ``defaults`` from
-the static default values. Instances are immutable, so the cache can hand the same object to
-any number of concurrent checks.
+Pure data, no I/O, independent of the wire format: ``wire`` maps these to and from the
+``stigg.sidecar.v1`` messages, ``upstream`` builds them from Stigg's JSON (and sends the
+reports), ``defaults`` from the static default values, ``outbox`` stores the reports.
+Instances are immutable, so the store can hand the same object to any number of concurrent
+checks.
 """
 
 from __future__ import annotations
@@ -156,3 +158,43 @@ class EntitlementState:
         updated = dict(self.entitlements)
         updated[entitlement.feature.id] = entitlement
         return dataclasses.replace(self, entitlements=updated)
+
+
+class Offline(Exception):
+    """The sidecar runs with ``OFFLINE=true``: there is no upstream to read from or write to."""
+
+
+DimensionValue = str | float | bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UsageReport:
+    customer_id: str
+    feature_id: str
+    value: float
+    resource_id: str | None = None
+    set_total: bool = False  # SET (the new total) rather than DELTA (a change)
+    dimensions: Mapping[str, DimensionValue] = dataclasses.field(default_factory=dict)
+    timestamp: datetime.datetime | None = None
+    idempotency_key: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UsageResult:
+    measurement_id: str
+    customer_id: str
+    feature_id: str
+    resource_id: str | None
+    current_usage: float | None
+    usage_period_start: datetime.datetime | None = None
+    usage_period_end: datetime.datetime | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UsageEvent:
+    event_name: str
+    customer_id: str
+    idempotency_key: str
+    resource_id: str | None = None
+    dimensions: Mapping[str, DimensionValue] = dataclasses.field(default_factory=dict)
+    timestamp: datetime.datetime | None = None

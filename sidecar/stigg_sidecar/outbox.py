@@ -26,10 +26,10 @@ import logging
 import pathlib
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from stigg_sidecar import metrics
+from stigg_sidecar import metrics, model, pending
 from stigg_sidecar.upstream import base
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class Row:
     created: float
 
 
-def _usage_payload(report: base.UsageReport) -> dict[str, Any]:
+def _usage_payload(report: model.UsageReport) -> dict[str, Any]:
     return {
         "customerId": report.customer_id,
         "featureId": report.feature_id,
@@ -62,9 +62,9 @@ def _usage_payload(report: base.UsageReport) -> dict[str, Any]:
     }
 
 
-def _usage_report(payload: dict[str, Any]) -> base.UsageReport:
+def _usage_report(payload: dict[str, Any]) -> model.UsageReport:
     stamp = payload["timestamp"]
-    return base.UsageReport(
+    return model.UsageReport(
         customer_id=payload["customerId"],
         feature_id=payload["featureId"],
         value=payload["value"],
@@ -76,7 +76,7 @@ def _usage_report(payload: dict[str, Any]) -> base.UsageReport:
     )
 
 
-def _event_payload(event: base.UsageEvent) -> dict[str, Any]:
+def _event_payload(event: model.UsageEvent) -> dict[str, Any]:
     return {
         "eventName": event.event_name,
         "customerId": event.customer_id,
@@ -87,9 +87,9 @@ def _event_payload(event: base.UsageEvent) -> dict[str, Any]:
     }
 
 
-def _usage_event(payload: dict[str, Any]) -> base.UsageEvent:
+def _usage_event(payload: dict[str, Any]) -> model.UsageEvent:
     stamp = payload["timestamp"]
-    return base.UsageEvent(
+    return model.UsageEvent(
         event_name=payload["eventName"],
         customer_id=payload["customerId"],
         idempotency_key=payload["key"],
@@ -139,10 +139,10 @@ class Outbox:
             raise
         db.execute("COMMIT")
 
-    async def add_usage(self, reports: Sequence[base.UsageReport]) -> None:
+    async def add_usage(self, reports: Sequence[model.UsageReport]) -> None:
         await self._run(self._add, USAGE, [_usage_payload(r) for r in reports])
 
-    async def add_events(self, events: Sequence[base.UsageEvent]) -> None:
+    async def add_events(self, events: Sequence[model.UsageEvent]) -> None:
         await self._run(self._add, EVENT, [_event_payload(e) for e in events])
 
     def _peek(self, limit: int) -> list[Row]:
@@ -163,13 +163,13 @@ class Outbox:
     async def remove(self, seqs: Sequence[int]) -> None:
         await self._run(self._remove, seqs)
 
-    def _usage_reports(self) -> list[base.UsageReport]:
+    def _usage_reports(self) -> list[model.UsageReport]:
         rows = self._connect().execute("SELECT payload FROM outbox WHERE kind = ? ORDER BY seq", (USAGE,))
         return [_usage_report(json.loads(payload)) for (payload,) in rows.fetchall()]
 
-    async def usage_reports(self) -> list[base.UsageReport]:
+    async def usage_reports(self) -> list[model.UsageReport]:
         """Every usage report still waiting, in order (read back at start: they are pending)."""
-        reports: list[base.UsageReport] = await self._run(self._usage_reports)
+        reports: list[model.UsageReport] = await self._run(self._usage_reports)
         return reports
 
     def _stats(self) -> tuple[int, float]:
@@ -191,31 +191,44 @@ class Drainer:
     """Sends the outbox upstream in order; runs as a task for the sidecar's lifetime."""
 
     def __init__(
-        self, outbox: Outbox, upstream: base.Upstream, sidecar_metrics: metrics.Metrics, *, batch: int = 100
+        self,
+        outbox: Outbox,
+        upstream: base.Upstream,
+        sidecar_metrics: metrics.Metrics,
+        *,
+        ledger: pending.Ledger,
+        recheck: Callable[[Iterable[model.CustomerKey]], None],
+        batch: int = 100,
     ) -> None:
+        """``ledger`` learns what is on its way and what arrived; ``recheck`` gets the customers
+        to refetch once their reports arrived (see ``pending``)."""
         self.outbox = outbox
         self.upstream = upstream
         self.metrics = sidecar_metrics
         self.batch = batch
-        self.wakeup = asyncio.Event()
-        self.on_sending: Callable[[list[base.UsageReport]], None] = lambda reports: None
-        self.on_settled: Callable[[list[base.UsageReport]], None] = lambda reports: None
+        self._ledger = ledger
+        self._recheck = recheck
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        """Something was added: send it now rather than at the next poll."""
+        self._wakeup.set()
 
     async def run(self) -> None:
         backoff = 0.2
         while True:
             rows = await self.outbox.peek(self.batch)
             if not rows:
-                self.wakeup.clear()
+                self._wakeup.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wakeup.wait(), timeout=1.0)
+                    await asyncio.wait_for(self._wakeup.wait(), timeout=1.0)
                 continue
             kind = rows[0].kind
             run = rows[: next((i for i, r in enumerate(rows) if r.kind != kind), len(rows))]
             try:
                 if kind == USAGE:
                     reports = [_usage_report(r.payload) for r in run]
-                    self.on_sending(reports)
+                    self._ledger.sending(reports)
                     await self.upstream.report_usage(reports)
                 else:
                     await self.upstream.report_events([_usage_event(r.payload) for r in run])
@@ -233,6 +246,6 @@ class Drainer:
                 continue
             await self.outbox.remove([r.seq for r in run])
             if kind == USAGE:
-                self.on_settled([_usage_report(r.payload) for r in run])
+                self._recheck(self._ledger.settle(_usage_report(r.payload) for r in run))
             self.metrics.outbox_sent.inc(len(run))
             backoff = 0.2

@@ -36,12 +36,14 @@ from stigg_sidecar import (
     checker,
     defaults,
     metrics,
-    model,
     outbox,
+    pending,
     realtime,
     servicer,
     settings,
     shared_cache,
+    store,
+    writes,
 )
 from stigg_sidecar.upstream import breaker, stigg, stream
 from stigg_sidecar.v1 import sidecar_pb2, sidecar_pb2_grpc
@@ -96,34 +98,43 @@ class Sidecar:
                 sidecar_metrics=self.metrics,
             )
         self.upstream = upstream
-        store: cache.Cache[model.CustomerKey, model.EntitlementState] = cache.Cache(
-            max_bytes=config.cache_max_size_bytes
-        )
         self.shared = (
             shared_cache.SharedCache(config.redis, self.metrics)
             if config.redis is not None and not config.offline
             else None
         )
-        self.outbox = (
-            outbox.Outbox(config.state_dir / "outbox.sqlite3", max_items=config.outbox_max_items)
-            if upstream is not None
-            else None
-        )
-        self.checker = checker.Checker(
+        self.ledger = pending.Ledger()
+        self.store = store.EntitlementStore(
+            entries=cache.Cache(max_bytes=config.cache_max_size_bytes),
             upstream=upstream,
             shared=self.shared,
-            usage_outbox=self.outbox,
-            store=store,
-            static_defaults=self.defaults,
-            policy=checker.Policy(
-                ttl=config.cache_ttl_seconds, negative_ttl=config.negative_cache_ttl_seconds
-            ),
+            ledger=self.ledger,
+            policy=store.Policy(ttl=config.cache_ttl_seconds, negative_ttl=config.negative_cache_ttl_seconds),
             sidecar_metrics=self.metrics,
+        )
+        self.outbox: outbox.Outbox | None = None
+        self.drainer: outbox.Drainer | None = None
+        if upstream is not None:
+            self.outbox = outbox.Outbox(
+                config.state_dir / "outbox.sqlite3", max_items=config.outbox_max_items
+            )
+            self.drainer = outbox.Drainer(
+                self.outbox, upstream, self.metrics, ledger=self.ledger, recheck=self.store.recheck
+            )
+        self.checker = checker.Checker(
+            entitlements=self.store, static_defaults=self.defaults, sidecar_metrics=self.metrics
+        )
+        self.writer = writes.Writer(
+            entitlements=self.store,
+            ledger=self.ledger,
+            upstream=upstream,
+            usage_outbox=self.outbox,
+            wake_drainer=self.drainer.wake if self.drainer is not None else _nothing,
         )
         self.follower: realtime.Follower | None = None
         self.stream: stream.StreamClient | None = None
         if config.ws_enabled and upstream is not None:
-            self.follower = realtime.Follower(self.checker, self.metrics)
+            self.follower = realtime.Follower(self.store, self.metrics)
             self.stream = stream.StreamClient(
                 url=config.ws_url,
                 api_key=config.api_key,
@@ -146,20 +157,17 @@ class Sidecar:
         config = self.settings
         self.defaults.refresh()
         self._watcher = asyncio.create_task(self.defaults.watch(config.defaults_poll_seconds))
-        if self.outbox is not None and self.upstream is not None:
-            self.checker.pend(await self.outbox.usage_reports())  # accepted before a restart
-            drainer = outbox.Drainer(self.outbox, self.upstream, self.metrics)
-            self.checker.on_outbox_added = drainer.wakeup.set
-            drainer.on_sending = self.checker.sending
-            drainer.on_settled = self.checker.settle
-            self._drainer = asyncio.create_task(drainer.run())
-        if self.stream is not None and self.follower is not None:
+        if self.outbox is not None and self.drainer is not None:
+            self.ledger.add(await self.outbox.usage_reports())  # accepted before a restart
+            self._drainer = asyncio.create_task(self.drainer.run())
+        if self.stream is not None:
             self._background.append(asyncio.create_task(self.stream.run()))
-            self._background.append(asyncio.create_task(self.follower.write_shared()))
+            if self.shared is not None:
+                self._background.append(asyncio.create_task(self.store.write_shared()))
 
         server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
         sidecar_pb2_grpc.add_SidecarServiceServicer_to_server(
-            servicer.SidecarServicer(self.checker, self.metrics), server
+            servicer.SidecarServicer(self.checker, self.writer, self.metrics), server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(
@@ -201,6 +209,7 @@ class Sidecar:
                     await task
         if self.follower is not None:
             await self.follower.close()
+        await self.store.close()
         if self.outbox is not None:
             self.outbox.close()
         if self.http_runner is not None:
@@ -238,14 +247,18 @@ class Sidecar:
         return web.json_response(body, status=200 if ready else 503)
 
     async def _metrics(self, _: web.Request) -> web.Response:
-        self.metrics.cache_bytes.set(self.checker.cache.bytes)
-        self.metrics.cache_entries.set(len(self.checker.cache))
+        self.metrics.cache_bytes.set(self.store.bytes)
+        self.metrics.cache_entries.set(len(self.store))
         self.metrics.defaults_loaded.set(len(self.defaults))
         if self.outbox is not None:
             depth, oldest = await self.outbox.stats()
             self.metrics.outbox_depth.set(depth)
             self.metrics.outbox_oldest_age.set(oldest)
         return web.Response(body=self.metrics.exposition(), content_type="text/plain", charset="utf-8")
+
+
+def _nothing() -> None:
+    """No drainer to wake (offline)."""
 
 
 async def run(config: settings.Settings) -> None:

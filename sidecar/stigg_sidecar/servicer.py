@@ -1,12 +1,13 @@
-"""The ``stigg.sidecar.v1.SidecarService`` servicer: thin adapters over ``checker``.
+"""The ``stigg.sidecar.v1.SidecarService`` servicer: thin adapters over ``checker`` (reads) and
+``writes`` (usage and events).
 
-Each method converts the request (``wire``), asks the checker, converts the answer back, and
-counts the outcome. This is the one place that maps errors to gRPC status codes:
-``wire.InvalidRequest`` → INVALID_ARGUMENT (the message names the field); an upstream that
-cannot be reached for a write → UNAVAILABLE; an upstream that refuses a write →
-FAILED_PRECONDITION (our API key) or INVALID_ARGUMENT (its input); a full usage outbox →
-RESOURCE_EXHAUSTED. Checks never fail for
-upstream reasons: the checker's fail-safe order always yields an answer.
+Each method converts the request (``wire``), asks the checker or the writer, converts the
+answer back, and counts the outcome. This is the one place that maps errors to gRPC status
+codes: ``wire.InvalidRequest`` → INVALID_ARGUMENT (the message names the field); an upstream
+that cannot be reached for a write, or none at all (``model.Offline``) → UNAVAILABLE; an
+upstream that refuses a write → FAILED_PRECONDITION (our API key) or INVALID_ARGUMENT (its
+input); a full usage outbox → RESOURCE_EXHAUSTED. Checks never fail for upstream reasons: the
+checker's fail-safe order always yields an answer.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, NoReturn
 import grpc
 from google.protobuf import empty_pb2
 
-from stigg_sidecar import checker, metrics, model, outbox, semantics, wire
+from stigg_sidecar import checker, metrics, model, outbox, semantics, wire, writes
 from stigg_sidecar.upstream import base
 from stigg_sidecar.v1 import sidecar_pb2 as pb
 from stigg_sidecar.v1 import sidecar_pb2_grpc as pb_grpc
@@ -31,7 +32,9 @@ async def _abort(context: Context, code: grpc.StatusCode, details: str) -> NoRet
     raise AssertionError("context.abort returned")  # pragma: no cover -- abort always raises
 
 
-async def _upstream_failed(context: Context, error: base.UpstreamError) -> NoReturn:
+async def _upstream_failed(context: Context, error: base.UpstreamError | model.Offline) -> NoReturn:
+    if isinstance(error, model.Offline):
+        await _abort(context, grpc.StatusCode.UNAVAILABLE, str(error))
     if isinstance(error, base.UpstreamRejected):
         if error.status in {401, 403}:
             await _abort(
@@ -42,8 +45,11 @@ async def _upstream_failed(context: Context, error: base.UpstreamError) -> NoRet
 
 
 class SidecarServicer(pb_grpc.SidecarServiceServicer):
-    def __init__(self, checks: checker.Checker, sidecar_metrics: metrics.Metrics) -> None:
+    def __init__(
+        self, checks: checker.Checker, writer: writes.Writer, sidecar_metrics: metrics.Metrics
+    ) -> None:
         self.checker = checks
+        self.writer = writer
         self.metrics = sidecar_metrics
 
     def _count(self, method: str, decision: semantics.Decision) -> None:
@@ -205,7 +211,7 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
     def _default_entitlements(self) -> list[pb.Entitlement]:
         return [
             pb.Entitlement(**wire.any_entitlement(default.entitlement(feature_id, model.CheckKind.ANY)))
-            for feature_id, default in self.checker.defaults.items()
+            for feature_id, default in self.checker.static_defaults()
             if default.has_access
         ]
 
@@ -221,7 +227,7 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
             self.metrics.check["GetEntitlementsStateV2", "fallback"].inc()
             decisions = [
                 default.decide(feature_id, model.CheckKind.ANY)
-                for feature_id, default in self.checker.defaults.items()
+                for feature_id, default in self.checker.static_defaults()
             ]
             return pb.GetEntitlementsStateV2Response(entitlements=[wire.entitlement_v2(d) for d in decisions])
         self.metrics.check[
@@ -243,7 +249,7 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
             await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
         try:
             exists = await self.checker.reload(key)
-        except base.UpstreamError as error:
+        except (base.UpstreamError, model.Offline) as error:
             await _upstream_failed(context, error)
         return pb.ReloadEntitlementsResponse(entitled_entity_exists=exists)
 
@@ -253,10 +259,10 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
         except wire.InvalidRequest as error:
             await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
         try:
-            (result,) = await self.checker.report_usage([report])
+            (result,) = await self.writer.report_usage([report])
         except outbox.OutboxFull as error:
             await _abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
-        except base.UpstreamError as error:
+        except (base.UpstreamError, model.Offline) as error:
             await _upstream_failed(context, error)
         return wire.usage_result(result)
 
@@ -270,10 +276,10 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
         except wire.InvalidRequest as error:
             await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
         try:
-            results = await self.checker.report_usage(reports)
+            results = await self.writer.report_usage(reports)
         except outbox.OutboxFull as error:
             await _abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
-        except base.UpstreamError as error:
+        except (base.UpstreamError, model.Offline) as error:
             await _upstream_failed(context, error)
         return pb.ReportUsageBulkResponse(usages=[wire.usage_result(r) for r in results])
 
@@ -285,9 +291,9 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
         except wire.InvalidRequest as error:
             await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
         try:
-            await self.checker.report_events(events)
+            await self.writer.report_events(events)
         except outbox.OutboxFull as error:
             await _abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
-        except base.UpstreamError as error:
+        except (base.UpstreamError, model.Offline) as error:
             await _upstream_failed(context, error)
         return empty_pb2.Empty()

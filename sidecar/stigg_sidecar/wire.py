@@ -16,7 +16,6 @@ from typing import Any, TypedDict
 from google.protobuf import message, timestamp_pb2
 
 from stigg_sidecar import defaults, model, semantics
-from stigg_sidecar.upstream import base
 from stigg_sidecar.v1 import sidecar_pb2 as pb
 
 
@@ -85,8 +84,8 @@ def fallback(raw: message.Message, field: str) -> defaults.FeatureDefault:
     )
 
 
-def _dimensions(raw: Mapping[str, pb.EventDimensionValue], field: str) -> dict[str, base.DimensionValue]:
-    out: dict[str, base.DimensionValue] = {}
+def _dimensions(raw: Mapping[str, pb.EventDimensionValue], field: str) -> dict[str, model.DimensionValue]:
+    out: dict[str, model.DimensionValue] = {}
     for name, value in raw.items():
         which = value.WhichOneof("value")
         if which is None:
@@ -102,7 +101,7 @@ def _timestamp(message: object, name: str) -> datetime.datetime | None:
     return stamp.ToDatetime(tzinfo=datetime.UTC)
 
 
-def usage_report(request: pb.ReportUsageRequest, prefix: str = "") -> base.UsageReport:
+def usage_report(request: pb.ReportUsageRequest, prefix: str = "") -> model.UsageReport:
     key = customer_key(request, prefix)
     feature_id = _required(request.feature_id, f"{prefix}feature_id")
     if not math.isfinite(request.value):
@@ -115,7 +114,7 @@ def usage_report(request: pb.ReportUsageRequest, prefix: str = "") -> base.Usage
     set_total = behavior == pb.USAGE_UPDATE_BEHAVIOR_SET
     if set_total and request.value < 0:
         raise InvalidRequest(f"{prefix}value", f"must not be negative for SET, got {request.value}")
-    return base.UsageReport(
+    return model.UsageReport(
         customer_id=key.customer_id,
         feature_id=feature_id,
         value=request.value,
@@ -126,9 +125,9 @@ def usage_report(request: pb.ReportUsageRequest, prefix: str = "") -> base.Usage
     )
 
 
-def usage_event(event: pb.Event, prefix: str) -> base.UsageEvent:
+def usage_event(event: pb.Event, prefix: str) -> model.UsageEvent:
     key = customer_key(event, prefix)
-    return base.UsageEvent(
+    return model.UsageEvent(
         event_name=_required(event.event_name, f"{prefix}event_name"),
         customer_id=key.customer_id,
         idempotency_key=_required(event.idempotency_key, f"{prefix}idempotency_key"),
@@ -271,7 +270,7 @@ def granted_entitlements(state: model.EntitlementState) -> list[pb.Entitlement]:
     return [pb.Entitlement(**any_entitlement(e)) for e in state.entitlements.values() if e.is_granted]
 
 
-def usage_result(result: base.UsageResult) -> pb.ReportUsageResponse:
+def usage_result(result: model.UsageResult) -> pb.ReportUsageResponse:
     return pb.ReportUsageResponse(
         measurement_id=result.measurement_id,
         customer_id=result.customer_id,

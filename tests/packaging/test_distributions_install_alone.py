@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -22,11 +23,16 @@ pytestmark = pytest.mark.slow
 
 
 def _install_alone(folder: str, venv: pathlib.Path) -> set[str]:
+    # A copy of the folder, so the build leaves nothing in the checkout (as an image build).
+    source = venv.parent / f"{folder}-source"
+    shutil.copytree(
+        layers.REPO_ROOT / folder, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
+    )
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     subprocess.run(
         [
             str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-            "-c", str(layers.REPO_ROOT / "constraints.txt"), str(layers.REPO_ROOT / folder),
+            "-c", str(layers.REPO_ROOT / "constraints.txt"), str(source),
         ],
         check=True,
         timeout=600,

@@ -1,12 +1,13 @@
-"""An in-process stand-in for ``StiggUpstream`` (named as such), for tests of the checker's
-pure logic that must decide exactly when each fetch answers and what it says."""
+"""An in-process stand-in for ``StiggUpstream`` (named as such), for tests of the read path's
+and the store's logic that must decide exactly when each fetch answers and what it says."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 
-from stigg_sidecar import cache, checker, defaults, metrics, model
+from stigg_sidecar import cache, checker, defaults, metrics, model, pending, store
 from stigg_sidecar.upstream import base
 
 KEY = model.CustomerKey("customer-1")
@@ -38,22 +39,40 @@ class StandInUpstream:
             await self.release.wait()
         return base.Fetched(answer, size=100)
 
-    async def report_usage(self, reports: Sequence[base.UsageReport]) -> list[base.UsageResult]:
+    async def report_usage(self, reports: Sequence[model.UsageReport]) -> list[model.UsageResult]:
         raise NotImplementedError
 
-    async def report_events(self, events: Sequence[base.UsageEvent]) -> None:
+    async def report_events(self, events: Sequence[model.UsageEvent]) -> None:
         raise NotImplementedError
 
     async def close(self) -> None:
         return None
 
 
-def make_checker(upstream: StandInUpstream, clock: list[float] | None = None) -> checker.Checker:
+@dataclasses.dataclass(frozen=True)
+class Parts:
+    """The read path wired as the server wires it, over the stand-in upstream (no Redis)."""
+
+    checker: checker.Checker
+    store: store.EntitlementStore
+    ledger: pending.Ledger
+
+
+def make(upstream: StandInUpstream, clock: list[float] | None = None) -> Parts:
     now = clock or [0.0]
-    return checker.Checker(
+    sidecar_metrics = metrics.Metrics()
+    ledger = pending.Ledger()
+    entitlements = store.EntitlementStore(
+        entries=cache.Cache(max_bytes=1 << 20, clock=lambda: now[0]),
         upstream=upstream,
-        store=cache.Cache(max_bytes=1 << 20, clock=lambda: now[0]),
-        static_defaults=defaults.Defaults({}, None),
-        policy=checker.Policy(ttl=10, negative_ttl=1),
-        sidecar_metrics=metrics.Metrics(),
+        shared=None,
+        ledger=ledger,
+        policy=store.Policy(ttl=10, negative_ttl=1),
+        sidecar_metrics=sidecar_metrics,
     )
+    reads = checker.Checker(
+        entitlements=entitlements,
+        static_defaults=defaults.Defaults({}, None),
+        sidecar_metrics=sidecar_metrics,
+    )
+    return Parts(reads, entitlements, ledger)

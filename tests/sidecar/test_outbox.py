@@ -6,18 +6,17 @@ import pathlib
 
 import pytest
 
-from stigg_sidecar import outbox
-from stigg_sidecar.upstream import base
+from stigg_sidecar import model, outbox
 
 
-def _report(n: int) -> base.UsageReport:
-    return base.UsageReport(customer_id="c", feature_id="f", value=n, idempotency_key=f"key-{n}")
+def _report(n: int) -> model.UsageReport:
+    return model.UsageReport(customer_id="c", feature_id="f", value=n, idempotency_key=f"key-{n}")
 
 
 async def test_order_survives_reopening_and_removal(tmp_path: pathlib.Path) -> None:
     box = outbox.Outbox(tmp_path / "outbox.sqlite3", max_items=10)
     await box.add_usage([_report(1), _report(2)])
-    await box.add_events([base.UsageEvent(event_name="e", customer_id="c", idempotency_key="evt")])
+    await box.add_events([model.UsageEvent(event_name="e", customer_id="c", idempotency_key="evt")])
     await box.add_usage([_report(3)])
     box.close()
 

@@ -1,10 +1,10 @@
-"""The upstream interface the checker depends on, and the errors it may raise."""
+"""The upstream interface the entitlement store and the outbox drainer depend on, and the errors
+it may raise. The usage reports and events it carries are domain types (``model``)."""
 
 from __future__ import annotations
 
 import dataclasses
-import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Protocol
 
 from stigg_sidecar import model
@@ -14,7 +14,7 @@ class UpstreamError(Exception):
     """The upstream could not answer (unreachable, timed out, failing, or the breaker is open)."""
 
 
-class UpstreamUnavailable(UpstreamError):
+class BreakerOpen(UpstreamError):
     """The circuit breaker is open: the upstream was not even tried."""
 
 
@@ -35,42 +35,6 @@ class Fetched:
     size: int
 
 
-DimensionValue = str | float | bool
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class UsageReport:
-    customer_id: str
-    feature_id: str
-    value: float
-    resource_id: str | None = None
-    set_total: bool = False  # SET (the new total) rather than DELTA (a change)
-    dimensions: Mapping[str, DimensionValue] = dataclasses.field(default_factory=dict)
-    timestamp: datetime.datetime | None = None
-    idempotency_key: str | None = None
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class UsageResult:
-    measurement_id: str
-    customer_id: str
-    feature_id: str
-    resource_id: str | None
-    current_usage: float | None
-    usage_period_start: datetime.datetime | None = None
-    usage_period_end: datetime.datetime | None = None
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class UsageEvent:
-    event_name: str
-    customer_id: str
-    idempotency_key: str
-    resource_id: str | None = None
-    dimensions: Mapping[str, DimensionValue] = dataclasses.field(default_factory=dict)
-    timestamp: datetime.datetime | None = None
-
-
 class Upstream(Protocol):
     """What the sidecar needs from Stigg (or from the upstream emulator)."""
 
@@ -78,8 +42,8 @@ class Upstream(Protocol):
         """The customer's (or resource's) entitlement state; unknown customers are a state too."""
         ...
 
-    async def report_usage(self, reports: Sequence[UsageReport]) -> list[UsageResult]: ...
+    async def report_usage(self, reports: Sequence[model.UsageReport]) -> list[model.UsageResult]: ...
 
-    async def report_events(self, events: Sequence[UsageEvent]) -> None: ...
+    async def report_events(self, events: Sequence[model.UsageEvent]) -> None: ...
 
     async def close(self) -> None: ...

@@ -9,7 +9,7 @@
 Every request has a timeout; network errors, timeouts, 429 and 5xx are retried a bounded
 number of times with full-jitter exponential backoff; a 4xx is not retried. The circuit
 breaker counts requests that failed after their retries, and while open refuses at once with
-``UpstreamUnavailable``. The API key is sent in a header only: never logged, never in errors.
+``BreakerOpen``. The API key is sent in a header only: never logged, never in errors.
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ class StiggUpstream:
     ) -> bytes:
         if not self.breaker.allow():
             self._metrics.breaker_open.set(1)
-            raise base.UpstreamUnavailable("the upstream circuit breaker is open")
+            raise base.BreakerOpen("the upstream circuit breaker is open")
         started = time.perf_counter()
         problem = "no attempt"
         try:
@@ -185,7 +185,7 @@ class StiggUpstream:
             raise base.UpstreamError(f"the GraphQL API answered with an unexpected body: {error}") from None
         return base.Fetched(state, len(json.dumps(data)) + _BODY_OVERHEAD)
 
-    async def report_usage(self, reports: Sequence[base.UsageReport]) -> list[base.UsageResult]:
+    async def report_usage(self, reports: Sequence[model.UsageReport]) -> list[model.UsageResult]:
         inputs = [_usage_input(report) for report in reports]
         if len(inputs) == 1:
             data = await self._graphql("report_usage", "ReportUsage", REPORT_USAGE, {"input": inputs[0]})
@@ -199,7 +199,7 @@ class StiggUpstream:
             raise base.UpstreamError("the upstream's usage answer does not match the reports sent")
         return [_usage_result(raw, report) for raw, report in zip(raw_results, reports, strict=True)]
 
-    async def report_events(self, events: Sequence[base.UsageEvent]) -> None:
+    async def report_events(self, events: Sequence[model.UsageEvent]) -> None:
         payload = [
             {
                 "eventName": event.event_name,
@@ -214,7 +214,7 @@ class StiggUpstream:
         await self._graphql("report_events", "ReportEvent", REPORT_EVENT, {"input": {"usageEvents": payload}})
 
 
-def _usage_input(report: base.UsageReport) -> dict[str, Any]:
+def _usage_input(report: model.UsageReport) -> dict[str, Any]:
     return {
         "customerId": report.customer_id,
         "featureId": report.feature_id,
@@ -227,12 +227,12 @@ def _usage_input(report: base.UsageReport) -> dict[str, Any]:
     }
 
 
-def _usage_result(raw: object, report: base.UsageReport) -> base.UsageResult:
+def _usage_result(raw: object, report: model.UsageReport) -> model.UsageResult:
     if not isinstance(raw, Mapping):
         raise base.UpstreamError("the upstream's usage answer is not an object")
     current = raw.get("currentUsage")
     try:
-        return base.UsageResult(
+        return model.UsageResult(
             measurement_id=str(raw.get("id") or ""),
             customer_id=str(raw.get("customerId") or report.customer_id),
             feature_id=str(raw.get("featureId") or report.feature_id),

@@ -51,7 +51,7 @@ async def test_bounded_retries_then_the_breaker_opens(emulator: launcher.Running
             with pytest.raises(base.UpstreamError, match="after 3 attempt"):
                 await upstream.fetch(model.CustomerKey("customer-pro"))
         assert upstream.breaker.state is breaker.State.OPEN
-        with pytest.raises(base.UpstreamUnavailable):
+        with pytest.raises(base.BreakerOpen):
             await upstream.fetch(model.CustomerKey("customer-pro"))
     finally:
         await upstream.close()

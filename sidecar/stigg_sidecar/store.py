@@ -1,0 +1,327 @@
+"""The entitlement store: everything the sidecar holds about customers, and how it is filled.
+
+One object owns the in-process cache, Redis (the shared cache), the loads in flight and the
+real-time stream's liveness; the read path (``checker``), the write path (``writes``) and the
+stream follower (``realtime``) all go through its methods, never through its parts.
+
+* **Lookup** (the hot path, no I/O): the cached entry and whether it is fresh. While the
+  stream is live (``stream_live(since)``), an entry current as of the moment the stream
+  subscribed stays fresh past its TTL: events keep it current. Otherwise the TTL decides.
+* **Loads**, single flight per key: concurrent loads of one key share one upstream call (its
+  task is shielded, so a caller that gives up does not cancel it for the others), from Redis
+  when configured and its entry is fresh enough, else from the upstream, whose answer is
+  written to Redis; unknown customers are cached too, for ``negative_ttl``. With the upstream
+  failing, a stale Redis entry still beats nothing. ``refresh`` and ``reload`` skip Redis.
+* **Overtaken fetches**: a fetch during which an event for its key arrived may predate the
+  change, so it is repeated (up to ``REFETCHES`` times): an older answer never overwrites a
+  newer event.
+* **Pending usage**: every state from the upstream (a fetch, Redis, an event) goes through the
+  ledger (``pending``), so usage accepted but not yet acknowledged stays in the answers;
+  ``recheck`` refetches the customers whose state may have counted a report twice.
+* **Events** replace a held customer's entitlements or one feature's usage at once, and are
+  written to Redis in order by one writer task behind a bounded queue (best effort: a full
+  queue skips the write and counts a Redis error; the TTL bounds the staleness). Redis gets
+  what the upstream said, never the local view with pending usage replayed in: whoever reads
+  it replays its own pending usage on top. An event never creates a Redis entry no replica
+  asked for; it only replaces one.
+
+Runs on one event loop; nothing awaits between reading and writing the cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+
+from stigg_sidecar import cache, metrics, model, pending, shared_cache
+from stigg_sidecar.upstream import base
+
+logger = logging.getLogger(__name__)
+
+REFETCHES = 3  # how many times an overtaken fetch is repeated before its answer is taken anyway
+WRITE_QUEUE_LIMIT = 10_000  # event writes to Redis waiting at most
+
+SharedWrite = Callable[[shared_cache.SharedCache], Awaitable[None]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Policy:
+    ttl: float
+    negative_ttl: float
+
+
+@dataclasses.dataclass(slots=True)
+class _Watch:
+    """Fetches in flight for one key, and how many events for it arrived meanwhile."""
+
+    fetches: int = 0
+    changes: int = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Loaded:
+    """A loaded state, its size, how long it stays fresh, and the moment it was current as of
+    (None: when the load returned)."""
+
+    state: model.EntitlementState
+    size: int
+    ttl: float
+    as_of: float | None = None
+
+
+class EntitlementStore:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        entries: cache.Cache[model.CustomerKey, model.EntitlementState],
+        upstream: base.Upstream | None,
+        shared: shared_cache.SharedCache | None,
+        ledger: pending.Ledger,
+        policy: Policy,
+        sidecar_metrics: metrics.Metrics,
+    ) -> None:
+        self._cache = entries
+        self._upstream = upstream
+        self._shared = shared
+        self._ledger = ledger
+        self._policy = policy
+        self._metrics = sidecar_metrics
+        self._live_since: float | None = None
+        self._inflight: dict[model.CustomerKey, asyncio.Task[model.EntitlementState]] = {}
+        self._watching: dict[model.CustomerKey, _Watch] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self._writes: asyncio.Queue[SharedWrite] = asyncio.Queue(WRITE_QUEUE_LIMIT)
+        self.loads = 0  # load flights started (one per key however many callers wait)
+
+    # -- what is held -------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    @property
+    def bytes(self) -> int:
+        return self._cache.bytes
+
+    @property
+    def has_source(self) -> bool:
+        """Whether a miss can be loaded from anywhere (false when offline)."""
+        return self._upstream is not None or self._shared is not None
+
+    def lookup(self, key: model.CustomerKey) -> tuple[model.EntitlementState, bool] | None:
+        """``(state, is_fresh)`` for a held key (expired entries included); no I/O."""
+        return self._cache.get(key, self._live_since)
+
+    def peek(self, key: model.CustomerKey) -> model.EntitlementState | None:
+        """The held state, fresh or not, without touching the LRU order or the statistics."""
+        return self._cache.peek(key)
+
+    def held_before(self, moment: float) -> list[model.CustomerKey]:
+        """The keys whose entries are current only as of before ``moment`` (a resync's list)."""
+        return self._cache.held_before(moment)
+
+    def now(self) -> float:
+        return self._cache.now()
+
+    # -- loads ----------------------------------------------------------------------------------
+
+    async def load(self, key: model.CustomerKey) -> model.EntitlementState:
+        """Fill the key from Redis (when fresh enough) or the upstream; shared by concurrent callers.
+
+        Raises ``base.UpstreamError`` or ``model.Offline`` when neither can answer.
+        """
+        return await self._single_flight(key, shared_first=True)
+
+    async def refresh(self, key: model.CustomerKey) -> None:
+        """Fetch the key from the upstream (not Redis, which may be as stale) into the cache."""
+        await self._single_flight(key, shared_first=False)
+
+    async def reload(self, key: model.CustomerKey) -> bool:
+        """Fetch the key from the upstream now, replacing what is held; True if it exists there."""
+        loaded = await self._load(key, shared_first=False)
+        self._cache.put(key, loaded.state, size=loaded.size, ttl=loaded.ttl, as_of=loaded.as_of)
+        return loaded.state.exists
+
+    def refresh_soon(self, key: model.CustomerKey, why: str) -> None:
+        """Refresh the key in a background task; a failure is logged (the TTL bounds the damage)."""
+        self._spawn(self._refresh_logged(key, why))
+
+    def recheck(self, keys: Iterable[model.CustomerKey]) -> None:
+        """Refetch held customers whose state may count a settled report twice (``pending``)."""
+        if self._upstream is None:
+            return
+        for key in keys:
+            if self._cache.peek(key) is not None:
+                self.refresh_soon(key, "recheck its usage")
+
+    async def _single_flight(self, key: model.CustomerKey, *, shared_first: bool) -> model.EntitlementState:
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._fill(key, shared_first=shared_first))
+            task.add_done_callback(_retrieve_exception)
+            self._inflight[key] = task
+        return await asyncio.shield(task)
+
+    async def _fill(self, key: model.CustomerKey, *, shared_first: bool) -> model.EntitlementState:
+        self.loads += 1
+        try:
+            loaded = await self._load(key, shared_first=shared_first)
+            self._cache.put(key, loaded.state, size=loaded.size, ttl=loaded.ttl, as_of=loaded.as_of)
+            return loaded.state
+        finally:
+            self._inflight.pop(key, None)
+
+    async def _load(self, key: model.CustomerKey, *, shared_first: bool) -> _Loaded:
+        """Redis (when configured and fresh enough), else the upstream; Redis again if that fails."""
+        shared_entry = None
+        if self._shared is not None and shared_first:
+            shared_entry = await self._shared.get(key)
+            if shared_entry is not None:
+                age = time.time() - shared_entry.fetched_at
+                if age < self._policy.ttl:
+                    state = self._ledger.apply(shared_entry.state)
+                    return _Loaded(state, shared_entry.size, self._policy.ttl - age, self._cache.now() - age)
+        if self._upstream is None:
+            raise model.Offline("the sidecar is offline: there is no upstream to load from")
+        try:
+            fetched, as_of = await self._fetch(self._upstream, key)
+        except base.UpstreamError:
+            if shared_entry is None:
+                raise
+            # A stale shared entry beats nothing; keep it briefly, then try the upstream again.
+            state = self._ledger.apply(shared_entry.state)
+            return _Loaded(state, shared_entry.size, self._policy.negative_ttl, -1.0)
+        if self._shared is not None and fetched.state.exists:
+            await self._shared.put(fetched.state, fetched.size)
+        ttl = self._policy.ttl if fetched.state.exists else self._policy.negative_ttl
+        return _Loaded(self._ledger.apply(fetched.state), fetched.size, ttl, as_of)
+
+    async def _fetch(self, upstream: base.Upstream, key: model.CustomerKey) -> tuple[base.Fetched, float]:
+        """Fetch, again if an event for the key arrived meanwhile; with the moment the answer
+        is current as of."""
+        watch = self._watching.setdefault(key, _Watch())
+        watch.fetches += 1
+        try:
+            for _ in range(REFETCHES):
+                seen, as_of = watch.changes, self._cache.now()
+                fetched = await upstream.fetch(key)
+                if watch.changes == seen:
+                    break
+            return fetched, as_of
+        finally:
+            watch.fetches -= 1
+            if not watch.fetches:
+                del self._watching[key]
+
+    async def _refresh_logged(self, key: model.CustomerKey, why: str) -> None:
+        try:
+            await self.refresh(key)
+        except (base.UpstreamError, model.Offline) as error:
+            logger.info("could not refresh %s to %s: %s", key.customer_id, why, error)
+
+    # -- the real-time stream -------------------------------------------------------------------
+
+    def stream_live(self, since: float) -> None:
+        """The stream subscribed at ``since``: entries current as of then stay fresh."""
+        self._live_since = since
+
+    def stream_down(self) -> None:
+        """The stream dropped: every entry is back under its TTL."""
+        self._live_since = None
+
+    def replace_entitlements(self, state: model.EntitlementState) -> bool:
+        """An event: the customer's entitlements as the upstream says now; False if not held."""
+        self._note_change(state.key)
+        size = self._cache.size_of(state.key)
+        held = size is not None
+        if size is not None:
+            self._cache.put(state.key, self._ledger.apply(state), size=size, ttl=self._policy.ttl)
+        shared_size = size or _estimated_size(state)
+        self._write_shared(lambda shared: shared.put(state, shared_size, only_if_present=not held))
+        return held
+
+    def set_usage(
+        self,
+        key: model.CustomerKey,
+        feature_id: str,
+        current_usage: float,
+        entitlement: model.Entitlement | None,
+    ) -> bool:
+        """An event: one feature's usage (and entitlement, if sent) as the upstream says now;
+        False if not held."""
+        self._note_change(key)
+        usage = self._ledger.replay(key, feature_id, current_usage)
+        held = self._cache.update(key, lambda state: state.with_usage_event(feature_id, usage, entitlement))
+        self._write_shared(
+            lambda shared: shared.update(
+                key, lambda stored: stored.with_usage_event(feature_id, current_usage, entitlement)
+            )
+        )
+        return held
+
+    def expire(self, key: model.CustomerKey) -> bool:
+        """An event said the customer has no entitlements any more (only a fetch says why): the
+        held entry goes stale (it still answers if the refetch fails), Redis forgets it. True if
+        it was held."""
+        self._note_change(key)
+        held = self._cache.peek(key) is not None
+        if held:
+            self._cache.expire(key)
+        self._write_shared(lambda shared: shared.delete(key))
+        return held
+
+    def _note_change(self, key: model.CustomerKey) -> None:
+        watch = self._watching.get(key)
+        if watch is not None:
+            watch.changes += 1
+
+    def _write_shared(self, write: SharedWrite) -> None:
+        if self._shared is None:
+            return
+        try:
+            self._writes.put_nowait(write)
+        except asyncio.QueueFull:
+            self._metrics.redis_errors.inc()
+
+    async def write_shared(self) -> None:
+        """The Redis writer: applies queued event writes in order, until cancelled."""
+        while True:
+            write = await self._writes.get()
+            if self._shared is not None:
+                await write(self._shared)
+
+    # -- local writes ---------------------------------------------------------------------------
+
+    def set_local_usage(self, key: model.CustomerKey, feature_id: str, usage: float) -> None:
+        """This sidecar accepted usage: the held state shows it at once (same size and expiry)."""
+        self._cache.update(key, lambda state: state.with_usage(feature_id, usage))
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def close(self) -> None:
+        """Cancel background refreshes (loads in flight end with their callers)."""
+        for task in list(self._background):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def _estimated_size(state: model.EntitlementState) -> int:
+    """Roughly the bytes of the upstream body such a state is parsed from (the cache's measure)."""
+    return 256 + 600 * len(state.entitlements)
+
+
+def _retrieve_exception(task: asyncio.Task[model.EntitlementState]) -> None:
+    """Mark a failed load's exception as seen even if every caller had already given up."""
+    if not task.cancelled():
+        task.exception()
