@@ -4,6 +4,7 @@
 #   make lint   ruff (lint + format check) and mypy --strict on product code
 #   make bench  benchmarks; each writes its report to bench/results/
 #   make proto  regenerate sidecar/stigg_sidecar/v1 from proto/
+#   make settings-docs  regenerate the variables tables in the settings modules' docstrings
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -11,18 +12,20 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export GOTOOLCHAIN ?= local
 
-.PHONY: help install cluster-bin demo test lint format up down clean constraints bench proto system-deps
+SETTINGS := stigg_sidecar.settings:Settings stigg_operator.settings:Settings
+
+.PHONY: settings-docs help install cluster-bin demo test lint format up down clean constraints bench proto system-deps
 
 help:
 	@sed -n 's/^#   //p' Makefile
 
-# The three distributions (sidecar, operator, devkit), editable, plus the devkit's dev tools.
-DISTS := sidecar/pyproject.toml operator/pyproject.toml devkit/pyproject.toml
+# The distributions (envspec, sidecar, operator, devkit), editable, plus the devkit's dev tools.
+DISTS := envspec/pyproject.toml sidecar/pyproject.toml operator/pyproject.toml devkit/pyproject.toml
 
 $(STAMP): pyproject.toml $(DISTS) constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ./sidecar -e ./operator -e './devkit[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ./envspec -e ./sidecar -e ./operator -e './devkit[dev]'
 	touch $@
 
 install: $(STAMP)
@@ -49,6 +52,9 @@ bench: cluster-bin
 
 proto: $(STAMP)
 	$(BIN)/python proto/generate.py
+
+settings-docs: $(STAMP)
+	$(BIN)/python -m stigg_envspec $(SETTINGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,9 +1,12 @@
 """The sidecar's settings: one immutable object, read from the environment once at start.
 
 Stigg's sidecar variables are accepted under their own names and defaults, so an existing
-Stigg configuration works unchanged; what they lack is ours, prefixed ``SIDECAR_``. Every
-value is validated up front, and a bad one stops the start with a ``SettingsError`` naming the
-variable and the problem. The API key is kept out of ``repr`` and never appears in an error.
+Stigg configuration works unchanged; what they lack is ours, prefixed ``SIDECAR_``. Each
+field below declares its variable, default and meaning once (``stigg_envspec``); the table is
+generated from them (``make settings-docs``; a test checks it is current). Every value is
+validated up front, and a bad one stops the start with a ``SettingsError`` naming the variable
+and the problem. The API key and the Redis password are kept out of ``repr`` and never appear
+in an error.
 
 | variable | default | meaning |
 | --- | --- | --- |
@@ -14,8 +17,11 @@ variable and the problem. The API key is kept out of ``repr`` and never appears 
 | WS_ENABLED | true | follow the real-time event stream |
 | WS_URL | wss://api.stigg.io | event stream base URL (``/graphql`` is appended) |
 | REDIS_ENVIRONMENT_PREFIX | (unset: no Redis) | enables the shared Redis cache, namespacing its keys |
-| REDIS_HOST / REDIS_PORT / REDIS_DB | localhost / 6379 / 0 | Redis server |
-| REDIS_USERNAME / REDIS_PASSWORD | (unset) | Redis credentials |
+| REDIS_HOST | localhost | Redis server host |
+| REDIS_PORT | 6379 | Redis server port |
+| REDIS_DB | 0 | Redis database number |
+| REDIS_USERNAME | (unset) | Redis user name |
+| REDIS_PASSWORD | (unset) | Redis password |
 | REDIS_TLS | false | TLS to Redis |
 | REDIS_KEYS_TTL_IN_SECS | 604800 | Redis key expiry (-1: never) |
 | ENTITLEMENTS_FALLBACK | (unset) | static defaults, JSON keyed by feature id |
@@ -46,22 +52,26 @@ from __future__ import annotations
 import dataclasses
 import logging
 import pathlib
-import urllib.parse
 from collections.abc import Mapping
 
+import stigg_envspec as env
 from stigg_sidecar import defaults
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+SettingsError = env.SettingsError
 LOG_LEVELS = {"error": logging.ERROR, "warn": logging.WARNING, "info": logging.INFO, "debug": logging.DEBUG}
+_HTTP = {"http", "https"}
+_PORT = env.integer(0, 65535)
+_SECONDS = env.number("seconds", 86400)
 
 
-class SettingsError(ValueError):
-    """A variable is missing or invalid; the message starts with the variable's name."""
+def _fallback(raw: str) -> Mapping[str, defaults.FeatureDefault]:
+    return defaults.parse_env(raw)  # DefaultsError is a ValueError: its message is kept
 
 
 @dataclasses.dataclass(frozen=True)
 class RedisSettings:
+    """The shared cache's connection, present when ``REDIS_ENVIRONMENT_PREFIX`` is set."""
+
     environment_prefix: str
     host: str = "localhost"
     port: int = 6379
@@ -74,149 +84,163 @@ class RedisSettings:
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    api_key: str = dataclasses.field(repr=False)
-    api_url: str = "https://api.stigg.io"
-    edge_enabled: bool = True
-    edge_api_url: str = "https://edge.api.stigg.io"
-    ws_enabled: bool = True
-    ws_url: str = "wss://api.stigg.io"
-    redis: RedisSettings | None = None
-    fallback: Mapping[str, defaults.FeatureDefault] = dataclasses.field(default_factory=dict)
-    cache_max_size_bytes: int = 64 * 1024 * 1024
-    grpc_port: int = 80
-    legacy_tls_port: int = 8443
-    log_level: int = logging.INFO
-    offline: bool = False
-    bind_address: str = "0.0.0.0"  # noqa: S104 -- a sidecar serves its Pod (or its Service)
-    http_port: int = 8080
-    defaults_dir: pathlib.Path | None = None
-    defaults_poll_seconds: float = 2.0
-    cache_ttl_seconds: float = 300.0
-    negative_cache_ttl_seconds: float = 10.0
-    upstream_timeout_seconds: float = 10.0
-    upstream_retries: int = 2
-    breaker_failures: int = 5
-    breaker_reset_seconds: float = 10.0
-    shutdown_grace_seconds: float = 10.0
-    state_dir: pathlib.Path = pathlib.Path("/var/lib/stigg")
-    outbox_max_items: int = 100_000
-    ws_keepalive_seconds: float = 10.0
-    ws_reconnect_max_seconds: float = 30.0
+    api_key: str = env.var(
+        "SERVER_API_KEY", "", "Stigg server API key", shown="(required unless OFFLINE)", secret=True
+    )
+    api_url: str = env.var(
+        "API_URL",
+        "https://api.stigg.io",
+        "GraphQL API (writes, and reads when the Edge API is off)",
+        parse=env.url(_HTTP),
+    )
+    edge_enabled: bool = env.var(
+        "EDGE_ENABLED", True, "read entitlements from the Edge API", parse=env.boolean
+    )
+    edge_api_url: str = env.var(
+        "EDGE_API_URL", "https://edge.api.stigg.io", "Edge API base URL", parse=env.url(_HTTP)
+    )
+    ws_enabled: bool = env.var("WS_ENABLED", True, "follow the real-time event stream", parse=env.boolean)
+    ws_url: str = env.var(
+        "WS_URL",
+        "wss://api.stigg.io",
+        "event stream base URL (``/graphql`` is appended)",
+        parse=env.url({"ws", "wss", *_HTTP}),
+    )
+    redis_environment_prefix: str = env.var(
+        "REDIS_ENVIRONMENT_PREFIX",
+        "",
+        "enables the shared Redis cache, namespacing its keys",
+        shown="(unset: no Redis)",
+    )
+    redis_host: str = env.var("REDIS_HOST", "localhost", "Redis server host")
+    redis_port: int = env.var("REDIS_PORT", 6379, "Redis server port", parse=env.integer(1, 65535))
+    redis_db: int = env.var("REDIS_DB", 0, "Redis database number", parse=env.integer(0, 10_000))
+    redis_username: str | None = env.var("REDIS_USERNAME", None, "Redis user name")
+    redis_password: str | None = env.var("REDIS_PASSWORD", None, "Redis password", secret=True)
+    redis_tls: bool = env.var("REDIS_TLS", False, "TLS to Redis", parse=env.boolean)
+    redis_keys_ttl_seconds: int = env.var(
+        "REDIS_KEYS_TTL_IN_SECS",
+        604800,
+        "Redis key expiry (-1: never)",
+        parse=env.integer(-1, 10**9, zero=False),
+    )
+    fallback: Mapping[str, defaults.FeatureDefault] = env.var(
+        "ENTITLEMENTS_FALLBACK",
+        None,
+        "static defaults, JSON keyed by feature id",
+        parse=_fallback,
+        factory=dict,
+    )
+    cache_max_size_bytes: int = env.var(
+        "CACHE_MAX_SIZE_BYTES",
+        64 * 1024 * 1024,
+        "in-process cache bound, in bytes",
+        parse=env.integer(1024, 2**40),
+    )
+    grpc_port: int = env.var("GRPC_PORT", 80, "plaintext gRPC port", parse=_PORT)
+    legacy_tls_port: int = env.var(
+        "PORT", 8443, "Stigg's legacy TLS port: accepted, not served (plaintext only)", parse=_PORT
+    )
+    log_level: int = env.var(
+        "LOG_LEVEL",
+        logging.INFO,
+        "error, warn, info or debug",
+        parse=env.choice(LOG_LEVELS, fold_case=True),
+        shown="info",
+    )
+    offline: bool = env.var(
+        "OFFLINE", False, "serve defaults only; never call the upstream", parse=env.boolean
+    )
+    bind_address: str = env.var(
+        "SIDECAR_BIND_ADDRESS",
+        "0.0.0.0",  # noqa: S104 -- a sidecar serves its Pod (or its Service)
+        "address the gRPC and HTTP servers listen on",
+    )
+    http_port: int = env.var(
+        "SIDECAR_HTTP_PORT", 8080, "HTTP port for /livez, /readyz and /metrics", parse=_PORT
+    )
+    defaults_dir: pathlib.Path | None = env.var(
+        "SIDECAR_DEFAULTS_DIR", None, "directory of defaults files (a mounted ConfigMap)", parse=env.path
+    )
+    defaults_poll_seconds: float = env.var(
+        "SIDECAR_DEFAULTS_POLL_SECONDS", 2.0, "how often the defaults directory is checked", parse=_SECONDS
+    )
+    cache_ttl_seconds: float = env.var(
+        "SIDECAR_CACHE_TTL_SECONDS", 300.0, "freshness of a cached customer", parse=_SECONDS
+    )
+    negative_cache_ttl_seconds: float = env.var(
+        "SIDECAR_NEGATIVE_CACHE_TTL_SECONDS",
+        10.0,
+        'freshness of a cached "customer not found"',
+        parse=_SECONDS,
+    )
+    upstream_timeout_seconds: float = env.var(
+        "SIDECAR_UPSTREAM_TIMEOUT_SECONDS", 10.0, "timeout of one upstream request", parse=_SECONDS
+    )
+    upstream_retries: int = env.var(
+        "SIDECAR_UPSTREAM_RETRIES",
+        2,
+        "retries after a failed upstream request (with jittered backoff)",
+        parse=env.integer(0, 10),
+    )
+    breaker_failures: int = env.var(
+        "SIDECAR_BREAKER_FAILURES",
+        5,
+        "consecutive failures that open the circuit breaker",
+        parse=env.integer(1, 1000),
+    )
+    breaker_reset_seconds: float = env.var(
+        "SIDECAR_BREAKER_RESET_SECONDS",
+        10.0,
+        "how long the breaker stays open before a trial request",
+        parse=_SECONDS,
+    )
+    shutdown_grace_seconds: float = env.var(
+        "SIDECAR_SHUTDOWN_GRACE_SECONDS", 10.0, "how long SIGTERM waits for in-flight calls", parse=_SECONDS
+    )
+    state_dir: pathlib.Path = env.var(
+        "SIDECAR_STATE_DIR",
+        pathlib.Path("/var/lib/stigg"),
+        "the state volume: the usage outbox lives here",
+        parse=env.path,
+    )
+    outbox_max_items: int = env.var(
+        "SIDECAR_OUTBOX_MAX_ITEMS",
+        100_000,
+        "reports and events the outbox holds at most (then RESOURCE_EXHAUSTED)",
+        parse=env.integer(1, 10**8),
+    )
+    ws_keepalive_seconds: float = env.var(
+        "SIDECAR_WS_KEEPALIVE_SECONDS",
+        10.0,
+        "ping the stream after this long without a message; drop it after twice",
+        parse=_SECONDS,
+    )
+    ws_reconnect_max_seconds: float = env.var(
+        "SIDECAR_WS_RECONNECT_MAX_SECONDS", 30.0, "the cap of the stream's reconnect backoff", parse=_SECONDS
+    )
+
+    def __post_init__(self) -> None:
+        if not self.api_key and not self.offline:
+            raise SettingsError("SERVER_API_KEY: required (or set OFFLINE=true to serve defaults only)")
+
+    @property
+    def redis(self) -> RedisSettings | None:
+        """The shared cache's connection, or None when ``REDIS_ENVIRONMENT_PREFIX`` is unset."""
+        if not self.redis_environment_prefix:
+            return None
+        return RedisSettings(
+            environment_prefix=self.redis_environment_prefix,
+            host=self.redis_host,
+            port=self.redis_port,
+            db=self.redis_db,
+            username=self.redis_username,
+            password=self.redis_password,
+            tls=self.redis_tls,
+            keys_ttl_seconds=self.redis_keys_ttl_seconds,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Read and validate every variable; raise ``SettingsError`` on the first bad one."""
-        env = _Reader(environ)
-        offline = env.boolean("OFFLINE", default=False)
-        api_key = environ.get("SERVER_API_KEY", "").strip()
-        if not api_key and not offline:
-            raise SettingsError("SERVER_API_KEY: required (or set OFFLINE=true to serve defaults only)")
-        prefix = environ.get("REDIS_ENVIRONMENT_PREFIX", "").strip()
-        redis = (
-            RedisSettings(
-                environment_prefix=prefix,
-                host=environ.get("REDIS_HOST", "localhost").strip() or "localhost",
-                port=env.integer("REDIS_PORT", 6379, low=1, high=65535),
-                db=env.integer("REDIS_DB", 0, low=0, high=10_000),
-                username=environ.get("REDIS_USERNAME") or None,
-                password=environ.get("REDIS_PASSWORD") or None,
-                tls=env.boolean("REDIS_TLS", default=False),
-                keys_ttl_seconds=env.integer(
-                    "REDIS_KEYS_TTL_IN_SECS", 604800, low=-1, high=10**9, zero=False
-                ),
-            )
-            if prefix
-            else None
-        )
-        try:
-            fallback = defaults.parse_env(environ.get("ENTITLEMENTS_FALLBACK"))
-        except defaults.DefaultsError as error:
-            raise SettingsError(f"ENTITLEMENTS_FALLBACK: {error}") from None
-        level_name = environ.get("LOG_LEVEL", "info").strip().lower() or "info"
-        if level_name not in LOG_LEVELS:
-            raise SettingsError(f"LOG_LEVEL: must be one of {', '.join(LOG_LEVELS)}, got {level_name!r}")
-        defaults_dir = environ.get("SIDECAR_DEFAULTS_DIR", "").strip()
-        return cls(
-            api_key=api_key,
-            api_url=env.url("API_URL", "https://api.stigg.io", {"http", "https"}),
-            edge_enabled=env.boolean("EDGE_ENABLED", default=True),
-            edge_api_url=env.url("EDGE_API_URL", "https://edge.api.stigg.io", {"http", "https"}),
-            ws_enabled=env.boolean("WS_ENABLED", default=True),
-            ws_url=env.url("WS_URL", "wss://api.stigg.io", {"ws", "wss", "http", "https"}),
-            redis=redis,
-            fallback=fallback,
-            cache_max_size_bytes=env.integer("CACHE_MAX_SIZE_BYTES", 64 * 1024 * 1024, low=1024, high=2**40),
-            grpc_port=env.integer("GRPC_PORT", 80, low=0, high=65535),
-            legacy_tls_port=env.integer("PORT", 8443, low=0, high=65535),
-            log_level=LOG_LEVELS[level_name],
-            offline=offline,
-            bind_address=environ.get("SIDECAR_BIND_ADDRESS", "0.0.0.0").strip() or "0.0.0.0",  # noqa: S104
-            http_port=env.integer("SIDECAR_HTTP_PORT", 8080, low=0, high=65535),
-            defaults_dir=pathlib.Path(defaults_dir) if defaults_dir else None,
-            defaults_poll_seconds=env.seconds("SIDECAR_DEFAULTS_POLL_SECONDS", 2.0),
-            cache_ttl_seconds=env.seconds("SIDECAR_CACHE_TTL_SECONDS", 300.0),
-            negative_cache_ttl_seconds=env.seconds("SIDECAR_NEGATIVE_CACHE_TTL_SECONDS", 10.0),
-            upstream_timeout_seconds=env.seconds("SIDECAR_UPSTREAM_TIMEOUT_SECONDS", 10.0),
-            upstream_retries=env.integer("SIDECAR_UPSTREAM_RETRIES", 2, low=0, high=10),
-            breaker_failures=env.integer("SIDECAR_BREAKER_FAILURES", 5, low=1, high=1000),
-            breaker_reset_seconds=env.seconds("SIDECAR_BREAKER_RESET_SECONDS", 10.0),
-            shutdown_grace_seconds=env.seconds("SIDECAR_SHUTDOWN_GRACE_SECONDS", 10.0),
-            state_dir=pathlib.Path(environ.get("SIDECAR_STATE_DIR", "").strip() or "/var/lib/stigg"),
-            outbox_max_items=env.integer("SIDECAR_OUTBOX_MAX_ITEMS", 100_000, low=1, high=10**8),
-            ws_keepalive_seconds=env.seconds("SIDECAR_WS_KEEPALIVE_SECONDS", 10.0),
-            ws_reconnect_max_seconds=env.seconds("SIDECAR_WS_RECONNECT_MAX_SECONDS", 30.0),
-        )
-
-
-class _Reader:
-    """Typed accessors over the environment that raise ``SettingsError`` naming the variable."""
-
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self._environ = environ
-
-    def _raw(self, name: str) -> str | None:
-        value = self._environ.get(name)
-        return None if value is None or not value.strip() else value.strip()
-
-    def boolean(self, name: str, *, default: bool) -> bool:
-        raw = self._raw(name)
-        if raw is None:
-            return default
-        if raw.lower() in _TRUE:
-            return True
-        if raw.lower() in _FALSE:
-            return False
-        raise SettingsError(f"{name}: must be true or false, got {raw!r}")
-
-    def integer(self, name: str, default: int, *, low: int, high: int, zero: bool = True) -> int:
-        raw = self._raw(name)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise SettingsError(f"{name}: must be an integer, got {raw!r}") from None
-        if not low <= value <= high or (value == 0 and not zero):
-            allowed = f"between {low} and {high}" + ("" if zero else ", not 0")
-            raise SettingsError(f"{name}: must be {allowed}, got {value}")
-        return value
-
-    def seconds(self, name: str, default: float) -> float:
-        raw = self._raw(name)
-        if raw is None:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise SettingsError(f"{name}: must be a number of seconds, got {raw!r}") from None
-        if not 0 < value <= 86400:
-            raise SettingsError(f"{name}: must be more than 0 and at most 86400 seconds, got {raw}")
-        return value
-
-    def url(self, name: str, default: str, schemes: set[str]) -> str:
-        raw = self._raw(name) or default
-        parsed = urllib.parse.urlsplit(raw)
-        if parsed.scheme not in schemes or not parsed.netloc:
-            allowed = ", ".join(f"{s}://" for s in sorted(schemes))
-            raise SettingsError(f"{name}: must be an absolute URL starting with {allowed}, got {raw!r}")
-        return raw.rstrip("/")
+        return env.read(cls, environ)

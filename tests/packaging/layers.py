@@ -15,7 +15,7 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 class Distribution:
     folder: str
     packages: frozenset[str]
-    third_party: frozenset[str]  # import names its dependencies provide
+    third_party: frozenset[str]  # import names its dependencies provide (envspec: the shared one)
 
     @property
     def root(self) -> pathlib.Path:
@@ -26,15 +26,25 @@ SIDECAR = Distribution(
     "sidecar",
     frozenset({"stigg_sidecar"}),
     frozenset(
-        {"grpc", "grpc_health", "grpc_reflection", "google", "aiohttp", "redis", "prometheus_client", "yaml"}
+        {
+            "stigg_envspec",
+            "grpc",
+            "grpc_health",
+            "grpc_reflection",
+            "google",
+            "aiohttp",
+            "redis",
+            "prometheus_client",
+            "yaml",
+        }
     ),
 )
 OPERATOR = Distribution(
     "operator",
     frozenset({"stigg_operator"}),
-    frozenset({"kopf", "kubernetes", "cryptography", "jsonpatch"}),
+    frozenset({"stigg_envspec", "kopf", "kubernetes", "cryptography", "jsonpatch"}),
 )
-DEVKIT_PACKAGES = frozenset({"stigg_devkit", "stigg_emulator", "stigg_localcluster"})
+ENVSPEC = Distribution("envspec", frozenset({"stigg_envspec"}), frozenset())
 
 
 def imported_modules(path: pathlib.Path) -> set[str]:

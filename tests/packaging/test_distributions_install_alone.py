@@ -1,8 +1,8 @@
 """Each product distribution installs alone, into a fresh virtual environment, from its own
-folder (as its image does): the sidecar's pulls no kopf, kubernetes or cryptography and its
-``stigg-sidecar`` starts and answers its probes; the operator's pulls no gRPC server, no redis
-and no aiohttp-based sidecar code, and its modules import. Packages come from PyPI (pip's
-cache makes a repeat quick), pinned by the repository's constraints."""
+folder and the stdlib-only ``envspec`` (as its image does): the sidecar's pulls no kopf,
+kubernetes or cryptography and its ``stigg-sidecar`` starts and answers its probes; the
+operator's pulls no gRPC server and no redis, and its modules import. Packages come from PyPI
+(pip's cache makes a repeat quick), pinned by the repository's constraints."""
 
 from __future__ import annotations
 
@@ -23,16 +23,21 @@ pytestmark = pytest.mark.slow
 
 
 def _install_alone(folder: str, venv: pathlib.Path) -> set[str]:
-    # A copy of the folder, so the build leaves nothing in the checkout (as an image build).
-    source = venv.parent / f"{folder}-source"
-    shutil.copytree(
-        layers.REPO_ROOT / folder, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
-    )
+    # Copies of the folders (the component and the envspec library it needs), so the build
+    # leaves nothing in the checkout, as an image build.
+    sources = []
+    for name in ("envspec", folder):
+        sources.append(venv.parent / f"{name}-source")
+        shutil.copytree(
+            layers.REPO_ROOT / name,
+            sources[-1],
+            ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"),
+        )
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     subprocess.run(
         [
             str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-            "-c", str(layers.REPO_ROOT / "constraints.txt"), str(source),
+            "-c", str(layers.REPO_ROOT / "constraints.txt"), *map(str, sources),
         ],
         check=True,
         timeout=600,
