@@ -63,4 +63,5 @@ def top_level(module: str) -> str:
 
 
 def is_stdlib(module: str) -> bool:
-    return top_level(module) in sys.stdlib_module_names or top_level(module) == "__future__"
+    # _typeshed exists only for type checkers (imported under TYPE_CHECKING).
+    return top_level(module) in sys.stdlib_module_names or top_level(module) in {"__future__", "_typeshed"}
