@@ -22,6 +22,8 @@ from stigg_operator import keys
 
 Spec = Mapping[str, Any]
 
+SIDECAR_IMAGE = "ghcr.io/stigg-entitlements/sidecar:0.1.0"  # injected unless a resource or Pod says otherwise
+
 
 class SpecError(ValueError):
     """The effective spec cannot be used; the message names the field (``spec.apiKeySecretRef``)."""
@@ -80,7 +82,7 @@ class StandaloneConfig:
 class OperatorDefaults:
     """What the operator itself contributes when no resource says otherwise."""
 
-    sidecar_image: str = "ghcr.io/stigg-entitlements/sidecar:0.1.0"
+    sidecar_image: str = SIDECAR_IMAGE
     failure_policy: str = "Fail"
 
 
