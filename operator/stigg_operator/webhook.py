@@ -20,7 +20,9 @@ from typing import Any
 import jsonpatch
 import kopf
 
-from stigg_operator import injector, keys, model, settings
+from stigg_operator import keys, model, settings
+from stigg_operator.injection import errors
+from stigg_operator.injection import patch as patcher
 
 logger = logging.getLogger(__name__)
 Index = Mapping[Any, Any]
@@ -75,7 +77,7 @@ def register(registry: kopf.OperatorRegistry, config: settings.Settings) -> None
         entitlements: Index = kwargs["entitlements"]
         pod: dict[str, Any] = dict(body)
         ns = namespace or body.get("metadata", {}).get("namespace") or "default"
-        reason = injector.skip_reason(pod)
+        reason = patcher.skip_reason(pod)
         if reason is not None:
             warnings.append(f"{keys.SIDECAR_CONTAINER} not injected: {reason}")
             return
@@ -88,7 +90,7 @@ def register(registry: kopf.OperatorRegistry, config: settings.Settings) -> None
                 f"StiggEntitlements {owner_ns}/{owner_name}: {error}", code=400
             ) from None
         try:
-            ops = injector.patch(pod, effective)
-        except injector.InjectionError as error:
+            ops = patcher.assemble(pod, effective)
+        except errors.InjectionError as error:
             raise kopf.AdmissionError(str(error), code=400) from None
         patch.fns.append(lambda target: jsonpatch.apply_patch(target, ops, in_place=True))
