@@ -1,5 +1,5 @@
 """Workloads, pure: opting a workload's Pods in, rolling it onto a changed configuration, and
-telling which workload a Pod belongs to. No I/O: ``workload_handlers`` and ``upkeep`` read and
+telling which workload a Pod belongs to. No I/O: ``opt_in`` and ``upkeep`` read and
 write the objects.
 
 **Opt-in.** ``sidecar.stigg.io/inject: "true"`` on a Deployment, StatefulSet or DaemonSet (with
