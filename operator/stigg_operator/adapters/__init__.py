@@ -40,7 +40,7 @@ def register(registry: kopf.OperatorRegistry, config: settings.Settings) -> None
     kopf.on.update(*RESOURCE, field="spec", id="reconcile_resource", registry=registry)(reconcile)
     kopf.on.resume(*RESOURCE, id="reconcile_resource", registry=registry)(reconcile)
 
-    kopf.on.mutate("", "v1", "pods", operation="CREATE", id="inject", registry=registry)(
+    kopf.on.mutate("", "v1", "pods", operations={"CREATE"}, id="inject", registry=registry)(
         functools.partial(webhook.inject, config=config)
     )
 
