@@ -34,8 +34,16 @@ INJECTED_LABEL = f"{GROUP}/injected"  # = "true", for counting injected Pods wit
 # Stamped on a Pod template to roll its workload onto a changed configuration (a wiring hash).
 ROLLOUT_ANNOTATION = f"{GROUP}/rollout-wiring"
 
-# Server-side apply field managers: opt-in template fields, rollout stamps, and the objects of
-# Standalone mode (each its own, so that one's apply never releases another's fields).
+# On cluster-default's ConfigMap copies: "<namespace>/<name>" of the ConfigMap copied (and so the
+# mark of a copy, which the operator alone may update or delete).
+COPY_ANNOTATION = f"{GROUP}/copy-of"
+
+# On Standalone mode's objects: a digest of what was last applied (an unchanged one is not re-applied).
+APPLIED_ANNOTATION = f"{GROUP}/applied-digest"
+
+# Server-side apply field managers: opt-in template fields and the defaults ConfigMaps, rollout
+# stamps, and the objects of Standalone mode (each its own, so that one's apply never releases
+# another's fields).
 FIELD_MANAGER = "stigg-operator"
 ROLLOUT_FIELD_MANAGER = "stigg-operator-rollout"
 STANDALONE_FIELD_MANAGER = "stigg-operator-standalone"

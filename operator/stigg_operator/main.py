@@ -13,7 +13,7 @@ import sys
 
 import kopf
 
-from stigg_operator import handlers, settings
+from stigg_operator import adapters, settings
 
 
 def main() -> int:
@@ -27,7 +27,7 @@ def main() -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     registry = kopf.OperatorRegistry()
-    handlers.register(registry, config)
+    adapters.register(registry, config)
     asyncio.run(
         kopf.operator(
             registry=registry,

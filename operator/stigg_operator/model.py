@@ -1,13 +1,19 @@
-"""Typed views of StiggEntitlements specs, and the merge of cluster-default into a namespace's.
+"""The operator's pure core: typed StiggEntitlements specs, cluster-default inheritance, which
+resource serves a Pod, and the effective configuration.
 
-Pure, no I/O. ``merge_specs`` overlays a namespace's spec on the cluster-default's: mappings
+No I/O, no kopf. ``merge_specs`` overlays a namespace's spec on the cluster-default's: mappings
 merge field by field (recursively), ``defaults`` merges feature by feature (a feature the
 namespace names replaces the cluster's entry for that feature whole; the other features are
-inherited), and lists and scalars are replaced. ``effective`` turns the merged spec into an
-``EffectiveConfig``: everything the reconciler and the injector need, with the operator's own
-defaults (the sidecar image, ports) filled in. A spec the CRD schema admitted but that cannot
-be used (no API key Secret anywhere in the chain) raises ``SpecError``, which the reconciler
-reports as a status condition.
+inherited), and lists and scalars are replaced; ``inherited_spec`` applies it to any resource
+but cluster-default itself (the one place that rule is written). ``select`` is the rule for
+which resource serves a Pod, over the operator's index of resources: the one the Pod's
+``sidecar.stigg.io/config`` annotation names, else its namespace's only one, else
+cluster-default; when none can, ``NoServingResource`` says why and what to do (the webhook
+denies the Pod with it, the drift scan skips the Pod). ``effective`` turns the merged spec into
+an ``EffectiveConfig``: everything the reconciler and the injector need, with the operator's
+own defaults (the sidecar image ``SIDECAR_IMAGE``, ports) filled in. A spec the CRD schema
+admitted but that cannot be used (no API key Secret anywhere in the chain) raises
+``SpecError``, which the reconciler reports as a status condition.
 """
 
 from __future__ import annotations
@@ -15,16 +21,36 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from stigg_operator import keys
 
 Spec = Mapping[str, Any]
 
+SIDECAR_IMAGE = "ghcr.io/stigg-entitlements/sidecar:0.1.0"  # injected unless a resource or Pod says otherwise
+
+
+ResourceKey = tuple[str, str]  # (namespace, name) of a StiggEntitlements
+# The operator's index of resources: (namespace, name) → its entries, each with its "spec".
+Resources = Mapping[Any, Iterable[Mapping[str, Any]]]
+
 
 class SpecError(ValueError):
     """The effective spec cannot be used; the message names the field (``spec.apiKeySecretRef``)."""
+
+
+class NoServingResource(LookupError):
+    """No StiggEntitlements serves the Pod; the message says why, and what a person can do."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Selection:
+    """The resource that serves a Pod, and its spec with cluster-default merged in."""
+
+    namespace: str
+    name: str
+    spec: Spec
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +106,7 @@ class StandaloneConfig:
 class OperatorDefaults:
     """What the operator itself contributes when no resource says otherwise."""
 
-    sidecar_image: str = "ghcr.io/stigg-entitlements/sidecar:0.1.0"
+    sidecar_image: str = SIDECAR_IMAGE
     failure_policy: str = "Fail"
 
 
@@ -158,6 +184,60 @@ def merge_specs(base: Spec, override: Spec) -> dict[str, Any]:
         else:
             merged[key] = value
     return merged
+
+
+def cluster_default_key(operator_namespace: str) -> ResourceKey:
+    return (operator_namespace, keys.CLUSTER_DEFAULT_NAME)
+
+
+def inherited_spec(operator_namespace: str, key: ResourceKey, spec: Spec, resources: Resources) -> Spec:
+    """``spec`` (of the resource ``key``) with cluster-default's merged under it; cluster-default's own
+    spec as it is."""
+    default_key = cluster_default_key(operator_namespace)
+    if key != default_key:
+        for base in resources.get(default_key, []):
+            spec = merge_specs(base["spec"], spec)
+    return spec
+
+
+def select(
+    operator_namespace: str, namespace: str, pod_annotations: Mapping[str, str], resources: Resources
+) -> Selection:
+    """The resource that serves a Pod of ``namespace``; ``NoServingResource`` if none does.
+
+    The one the annotation ``sidecar.stigg.io/config`` names (in the Pod's namespace), else the
+    namespace's only one (cluster-default does not count in its own namespace), else
+    cluster-default.
+    """
+    default_key = cluster_default_key(operator_namespace)
+    named = pod_annotations.get(keys.CONFIG_ANNOTATION)
+    if named:
+        key = (namespace, named)
+        if key not in resources:
+            raise NoServingResource(
+                f"annotation {keys.CONFIG_ANNOTATION}: no StiggEntitlements {namespace}/{named}"
+            )
+    else:
+        local = sorted(name for (ns, name) in resources if ns == namespace)
+        if namespace == operator_namespace:
+            local = [name for name in local if name != keys.CLUSTER_DEFAULT_NAME]
+        if len(local) == 1:
+            key = (namespace, local[0])
+        elif len(local) > 1:
+            raise NoServingResource(
+                f"namespace {namespace} has several StiggEntitlements ({', '.join(local)}): "
+                f"choose one with the annotation {keys.CONFIG_ANNOTATION}"
+            )
+        elif default_key in resources:
+            key = default_key
+        else:
+            raise NoServingResource(
+                f"no StiggEntitlements in namespace {namespace} and no {keys.CLUSTER_DEFAULT_NAME} in "
+                f"{operator_namespace}: create one to configure the sidecar, or opt the Pod out with the "
+                f"label {keys.POD_INJECT_LABEL}=false"
+            )
+    (entry, *_) = list(resources[key])
+    return Selection(key[0], key[1], inherited_spec(operator_namespace, key, entry["spec"], resources))
 
 
 def _secret_ref(raw: object, field: str, default_key: str) -> SecretKeyRef | None:

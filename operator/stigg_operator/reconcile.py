@@ -1,7 +1,11 @@
-"""Pure reconciliation: effective configuration → the desired ConfigMap and status.
+"""Pure reconciliation: effective configuration → the desired ConfigMap, its copies, and status.
 
-No I/O: ``handlers`` reads what exists (the resource, cluster-default, whether the Secrets
+No I/O: ``reconciler`` reads what exists (the resource, cluster-default, whether the Secrets
 exist, how many Pods carry the sidecar), calls these functions, and writes what they return.
+``owner_reference`` is the one way an object the operator makes for a resource names it as its
+owner (its defaults ConfigMap, Standalone mode's objects), so deleting the resource deletes them.
+A copy of cluster-default's ConfigMap (``configmap_copy``) is owned by nobody (an owner
+reference cannot cross namespaces) and marked with ``keys.COPY_ANNOTATION`` instead.
 
 Status: ``Ready`` is True when the defaults ConfigMap is rendered and every referenced Secret
 exists; otherwise False with a reason a person can act on (``SecretNotFound``,
@@ -25,8 +29,21 @@ class Problem:
     message: str
 
 
-def configmap(config: model.EffectiveConfig) -> dict[str, Any]:
-    """The defaults ConfigMap: one ``defaults.json`` key, mounted by the sidecar as a directory."""
+def owner_reference(name: str, uid: str) -> dict[str, Any]:
+    """The controller owner reference to the StiggEntitlements ``name`` (``uid``), same namespace."""
+    return {
+        "apiVersion": f"{keys.GROUP}/{keys.VERSION}",
+        "kind": keys.KIND,
+        "name": name,
+        "uid": uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def configmap(config: model.EffectiveConfig, owner_uid: str) -> dict[str, Any]:
+    """The defaults ConfigMap: one ``defaults.json`` key, mounted by the sidecar as a directory,
+    owned by the resource (uid ``owner_uid``)."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -34,8 +51,30 @@ def configmap(config: model.EffectiveConfig) -> dict[str, Any]:
             "name": config.configmap_name,
             "namespace": config.namespace,
             "labels": {"app.kubernetes.io/managed-by": "stigg-operator", f"{keys.GROUP}/config": config.name},
+            "ownerReferences": [owner_reference(config.name, owner_uid)],
         },
         "data": {keys.DEFAULTS_FILE: config.defaults_document()},
+    }
+
+
+def copy_source(body: Mapping[str, Any]) -> str:
+    """What a copy of the ConfigMap ``body`` records as its source: ``<namespace>/<name>``."""
+    return f"{body['metadata']['namespace']}/{body['metadata']['name']}"
+
+
+def configmap_copy(body: Mapping[str, Any], namespace: str) -> dict[str, Any]:
+    """A copy of the ConfigMap ``body`` (cluster-default's) for ``namespace``: same name, labels and
+    data, marked as a copy, owned by nobody."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": body["metadata"]["name"],
+            "namespace": namespace,
+            "labels": dict(body["metadata"]["labels"]),
+            "annotations": {keys.COPY_ANNOTATION: copy_source(body)},
+        },
+        "data": dict(body["data"]),
     }
 
 

@@ -43,7 +43,7 @@ class Settings:
     cert_validity: datetime.timedelta = datetime.timedelta(hours=8760)
     cert_renew_before: datetime.timedelta = datetime.timedelta(hours=720)
     failure_policy: str = "Fail"
-    sidecar_image: str = "ghcr.io/stigg-entitlements/sidecar:0.1.0"
+    sidecar_image: str = model.SIDECAR_IMAGE
     status_interval_seconds: float = 10.0
     drift_interval_seconds: float = 60.0
 
@@ -108,7 +108,7 @@ class Settings:
             cert_validity=datetime.timedelta(hours=validity),
             cert_renew_before=datetime.timedelta(hours=renew),
             failure_policy=failure_policy,
-            sidecar_image=get("STIGG_OPERATOR_SIDECAR_IMAGE", "ghcr.io/stigg-entitlements/sidecar:0.1.0"),
+            sidecar_image=get("STIGG_OPERATOR_SIDECAR_IMAGE", model.SIDECAR_IMAGE),
             status_interval_seconds=float(integer("STIGG_OPERATOR_STATUS_INTERVAL_SECONDS", 10, 1, 3600)),
             drift_interval_seconds=float(integer("STIGG_OPERATOR_DRIFT_INTERVAL_SECONDS", 60, 1, 86400)),
         )

@@ -5,7 +5,7 @@ same container, probes, env, defaults ConfigMap and state volume as the injected
 regular container), behind a ClusterIP Service, with a PodDisruptionBudget, a NetworkPolicy,
 and a HorizontalPodAutoscaler when ``spec.standalone.autoscaling`` asks for one. Pods that opt
 in then get only ``STIGG_SIDECAR_HOST``/``STIGG_SIDECAR_PORT`` pointing at the Service
-(``injector``). Every object is named ``<resource>-stigg-sidecar``, labelled as the operator's,
+(``injection.patch``). Every object is named ``<resource>-stigg-sidecar``, labelled as the operator's,
 and owned by the resource (so deleting the resource deletes them); ``objects`` lists them in
 the order to apply, and ``KINDS`` says how to find them for the cleanup when the resource
 switches back to Sidecar mode.
@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from stigg_operator import injector, keys, model
+from stigg_operator import keys, model
+from stigg_operator.injection import overrides, template
 
 
 class Kind(NamedTuple):
@@ -59,7 +60,7 @@ def _metadata(config: model.EffectiveConfig) -> dict[str, Any]:
 
 
 def deployment(config: model.EffectiveConfig) -> dict[str, Any]:
-    container = injector.sidecar_container(config, injector.Overrides())
+    container = template.sidecar_container(config, overrides.Overrides())
     del container["restartPolicy"]  # a regular container here, not a native sidecar
     spec: dict[str, Any] = {
         "selector": {"matchLabels": selector(config)},
@@ -67,14 +68,14 @@ def deployment(config: model.EffectiveConfig) -> dict[str, Any]:
         "template": {
             "metadata": {
                 "labels": {**selector(config), keys.POD_INJECT_LABEL: "false"},
-                "annotations": {keys.INJECTED_ANNOTATION: injector.injected_value(config)},
+                "annotations": {keys.INJECTED_ANNOTATION: template.injected_value(config)},
             },
             "spec": {
                 "automountServiceAccountToken": False,
                 "enableServiceLinks": False,
                 "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
                 "containers": [container],
-                "volumes": injector.sidecar_volumes(config),
+                "volumes": template.sidecar_volumes(config),
                 "topologySpreadConstraints": [
                     {
                         "maxSkew": 1,

@@ -1,8 +1,8 @@
 """The operator's upkeep of what a StiggEntitlements resource implies beyond its ConfigMap.
 
-Called by ``handlers`` on every reconcile (and so every status interval); each function reads
-and writes Kubernetes objects and returns a status block, while the decisions are pure
-(``standalone``, ``workloads``):
+Called by ``reconciler`` on every reconcile (and so every status interval), and by ``refresh``
+for the drift scan; each function reads and writes Kubernetes objects through ``kube`` and
+returns a status block, while the decisions are pure (``standalone``, ``workloads``, ``model``):
 
 * ``standalone_objects``: in Standalone mode, server-side apply the shared Deployment, Service,
   PodDisruptionBudget, NetworkPolicy (and HPA), owned by the resource; an object someone else
@@ -13,13 +13,15 @@ and writes Kubernetes objects and returns a status block, while the decisions ar
   ``rolloutOnChange``, each is stamped once for the current hash, which rolls it.
 * ``defaults_copies``: cluster-default's defaults ConfigMap lives in the operator's namespace,
   where Pods elsewhere cannot mount it; so the namespaces where cluster-default serves Pods get
-  a copy under the same name (marked as a copy, never taking over another ConfigMap), kept in
-  step with every edit, so a defaults edit reaches running sidecars there too. A copy no Pod
-  needs any more is deleted. (Volumes cannot reach across namespaces, and an owner reference
-  cannot either, hence the bookkeeping in cluster-default's status.)
-* ``find_missing`` (once per refresh, for every resource): opted-in Pods without a sidecar,
-  assigned to the resource that would have served them (``webhook.choose``); each is reported
-  once as a Warning Event on the Pod. ``repair`` (with ``repairMissingSidecars``) deletes such
+  a copy under the same name (``kube.configmaps.keep_copies``: marked as a copy, never taking
+  over another ConfigMap), kept in step with every edit, so a defaults edit reaches running
+  sidecars there too. A copy no Pod needs any more is deleted. (Volumes cannot reach across
+  namespaces, and an owner reference cannot either, hence the bookkeeping in cluster-default's
+  status.)
+* ``find_missing`` (once per drift scan, for every resource): opted-in Pods without a sidecar,
+  assigned to the resource that would have served them (``model.select``; a Pod no resource
+  serves, ``NoServingResource``, is skipped: the webhook would have denied it); each is
+  reported once as a Warning Event on the Pod. ``repair`` (with ``repairMissingSidecars``) deletes such
   Pods so their controllers recreate them injected: only Pods a Deployment, StatefulSet,
   DaemonSet or ReplicaSet owns, at most ``REPAIRS_PER_ROUND`` per refresh, and one per workload
   at a time (the next only once the previous Pod is gone and the workload is fully ready again).
@@ -35,27 +37,16 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import kopf
 from kubernetes import client
 
-from stigg_operator import keys, kubeapi, model, reconcile, settings, standalone, webhook, workloads
+from stigg_operator import keys, model, reconcile, settings, standalone, workloads
+from stigg_operator.kube import configmaps, events, pods, rest
+from stigg_operator.kube import workloads as kube_workloads
 
 logger = logging.getLogger(__name__)
 
-APPLIED_ANNOTATION = f"{keys.GROUP}/applied-digest"
 REPAIRS_PER_ROUND = 5
-ResourceKey = tuple[str, str]
-
-
-def owner_reference(namespace: str, name: str, uid: str) -> dict[str, Any]:
-    return {
-        "apiVersion": f"{keys.GROUP}/{keys.VERSION}",
-        "kind": keys.KIND,
-        "name": name,
-        "uid": uid,
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
+ResourceKey = model.ResourceKey
 
 
 def _owned_by(obj: Mapping[str, Any], uid: str) -> bool:
@@ -74,14 +65,14 @@ def standalone_objects(
     if not effective.is_standalone:
         if cleanup:
             for kind in standalone.KINDS:
-                existing = kubeapi.get(api, kind.api_version, kind.plural, effective.namespace, name)
+                existing = rest.get(api, kind.api_version, kind.plural, effective.namespace, name)
                 if existing is not None and _owned_by(existing, uid):
-                    kubeapi.delete(api, kind.api_version, kind.plural, effective.namespace, name)
+                    rest.delete(api, kind.api_version, kind.plural, effective.namespace, name)
                     logger.info("Sidecar mode: deleted %s %s/%s", kind.kind, effective.namespace, name)
         return None, None
     deployment_status: Mapping[str, Any] | None = None
     for kind, desired in standalone.objects(effective, cluster_wide=cluster_wide).items():
-        existing = kubeapi.get(api, kind.api_version, kind.plural, effective.namespace, name)
+        existing = rest.get(api, kind.api_version, kind.plural, effective.namespace, name)
         if existing is not None and not _owned_by(existing, uid):
             return None, reconcile.Problem(
                 "StandaloneConflict",
@@ -89,17 +80,17 @@ def standalone_objects(
             )
         if desired is None:
             if existing is not None:
-                kubeapi.delete(api, kind.api_version, kind.plural, effective.namespace, name)
+                rest.delete(api, kind.api_version, kind.plural, effective.namespace, name)
             continue
         digest = _digest(desired)
-        desired["metadata"]["ownerReferences"] = [owner_reference(effective.namespace, effective.name, uid)]
-        desired["metadata"].setdefault("annotations", {})[APPLIED_ANNOTATION] = digest
+        desired["metadata"]["ownerReferences"] = [reconcile.owner_reference(effective.name, uid)]
+        desired["metadata"].setdefault("annotations", {})[keys.APPLIED_ANNOTATION] = digest
         current = existing
         if (
             existing is None
-            or (existing["metadata"].get("annotations") or {}).get(APPLIED_ANNOTATION) != digest
+            or (existing["metadata"].get("annotations") or {}).get(keys.APPLIED_ANNOTATION) != digest
         ):
-            current = kubeapi.apply(
+            current = rest.apply(
                 api, kind.api_version, kind.plural, desired, manager=keys.STANDALONE_FIELD_MANAGER, force=True
             )
             logger.info("Standalone mode: applied %s %s/%s", kind.kind, effective.namespace, name)
@@ -108,76 +99,28 @@ def standalone_objects(
     return standalone.readiness(deployment_status, effective), None
 
 
-COPY_ANNOTATION = f"{keys.GROUP}/copy-of"
-
-
 def defaults_copies(
-    core: client.CoreV1Api, body: Mapping[str, Any], needed: set[str], previous: Iterable[str]
+    api: client.ApiClient, body: Mapping[str, Any], needed: set[str], previous: Iterable[str]
 ) -> list[str]:
-    """Keep a copy of ``body`` (cluster-default's ConfigMap) in each ``needed`` namespace, delete
-    the copies in ``previous`` ones no longer needed; the namespaces holding a copy now."""
-    source = f"{body['metadata']['namespace']}/{body['metadata']['name']}"
-    name = body["metadata"]["name"]
-    holding = []
-    for namespace in sorted(needed):
-        copy = {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {
-                "name": name,
-                "namespace": namespace,
-                "labels": dict(body["metadata"]["labels"]),
-                "annotations": {COPY_ANNOTATION: source},
-            },
-            "data": dict(body["data"]),
-        }
-        try:
-            existing = core.read_namespaced_config_map(name, namespace)
-        except client.ApiException as error:
-            if error.status != 404:
-                raise
-            core.create_namespaced_config_map(namespace, copy)
-            logger.info("copied the defaults of %s to namespace %s", source, namespace)
-            holding.append(namespace)
-            continue
-        if (existing.metadata.annotations or {}).get(COPY_ANNOTATION) != source:
-            logger.warning("ConfigMap %s/%s is not a copy of %s: left alone", namespace, name, source)
-            continue
-        if (existing.data or {}) != copy["data"]:
-            core.patch_namespaced_config_map(name, namespace, {"data": copy["data"]})
-        holding.append(namespace)
-    for namespace in sorted(set(previous) - needed):
-        try:
-            existing = core.read_namespaced_config_map(name, namespace)
-        except client.ApiException as error:
-            if error.status != 404:
-                raise
-            continue
-        if (existing.metadata.annotations or {}).get(COPY_ANNOTATION) == source:
-            core.delete_namespaced_config_map(name, namespace)
-            logger.info("deleted the copy of %s in namespace %s: no Pod needs it", source, namespace)
-    return holding
+    """Keep a copy of ``body`` (cluster-default's ConfigMap) where it serves Pods; the namespaces
+    holding one now (see the module docstring)."""
+    return configmaps.keep_copies(api, body, needed, previous)
 
 
 def rollout(
-    api: client.ApiClient, effective: model.EffectiveConfig, pods: Iterable[workloads.InjectedPod]
+    api: client.ApiClient, effective: model.EffectiveConfig, injected: Iterable[workloads.InjectedPod]
 ) -> dict[str, Any]:
     """Roll outdated workloads when the resource asks for it; the status's ``workloads`` block."""
     wiring = effective.wiring_hash()
-    current = workloads.workloads_status(pods, wiring)
+    current = workloads.workloads_status(injected, wiring)
     rolled = 0
     for ref in current.outdated if effective.rollout_on_change else ():
-        workload = kubeapi.get(api, "apps/v1", workloads.KINDS[ref.kind], ref.namespace, ref.name)
+        workload = kube_workloads.get(api, ref)
         if workload is None:
             continue
         if workloads.rollout_stamp(workload) != wiring:
-            kubeapi.apply(
-                api,
-                "apps/v1",
-                workloads.KINDS[ref.kind],
-                workloads.rollout_apply(ref, wiring),
-                manager=keys.ROLLOUT_FIELD_MANAGER,
-                force=True,
+            kube_workloads.apply(
+                api, ref, workloads.rollout_apply(ref, wiring), manager=keys.ROLLOUT_FIELD_MANAGER, force=True
             )
             logger.info("%s: rolling onto the configuration of %s (wiring %s)", ref, effective.ref, wiring)
         rolled += 1
@@ -203,37 +146,25 @@ def find_missing(
     api: client.ApiClient, config: settings.Settings, entitlements: Mapping[Any, Any], ledger: Ledger
 ) -> dict[ResourceKey, list[dict[str, Any]]]:
     """Opted-in Pods without a sidecar, by the resource that would serve them (reported once)."""
-    skipped = keys.SYSTEM_NAMESPACES | {config.namespace}
-    opted = {
-        ns["metadata"]["name"]
-        for ns in kubeapi.list_items(
-            api, "v1", "namespaces", label_selector=f"{keys.NAMESPACE_INJECTION_LABEL}=enabled"
-        )
-    } - skipped
-    pods: dict[str, dict[str, Any]] = {}
-    for namespace in sorted(opted):
-        for pod in kubeapi.list_items(api, "v1", "pods", namespace=namespace):
-            pods[pod["metadata"]["uid"]] = pod
-    for pod in kubeapi.list_items(api, "v1", "pods", label_selector=f"{keys.POD_INJECT_LABEL}=true"):
-        if pod["metadata"]["namespace"] not in skipped:
-            pods.setdefault(pod["metadata"]["uid"], pod)
+    opted, candidates = pods.opted_in(api, keys.SYSTEM_NAMESPACES | {config.namespace})
     found: dict[ResourceKey, list[dict[str, Any]]] = {}
-    for pod in pods.values():
+    for pod in candidates:
         metadata = pod["metadata"]
         if not workloads.missing_sidecar(pod, metadata["namespace"] in opted):
             continue
         try:
-            owner_ns, owner_name, _ = webhook.choose(
-                config, metadata["namespace"], metadata.get("annotations") or {}, entitlements
+            serving = model.select(
+                config.namespace, metadata["namespace"], metadata.get("annotations") or {}, entitlements
             )
-        except kopf.AdmissionError:
+        except model.NoServingResource:
             continue  # no resource would serve it: the webhook would have denied it
+        owner_ns, owner_name = serving.namespace, serving.name
         found.setdefault((owner_ns, owner_name), []).append(pod)
         with ledger.lock:
             first_time = metadata["uid"] not in ledger.reported
             ledger.reported.add(metadata["uid"])
         if first_time:
-            kubeapi.post_event(
+            events.post(
                 api,
                 pod,
                 reason=keys.MISSING_SIDECAR_REASON,
@@ -265,7 +196,6 @@ def repair(
     if not effective.repair_missing_sidecars:
         return
     budget = REPAIRS_PER_ROUND
-    core = client.CoreV1Api(api)
     for pod in missing:
         owner = workloads.owner_of(pod)
         if budget <= 0 or owner is None or owner.kind not in (*workloads.KINDS, "ReplicaSet"):
@@ -273,7 +203,7 @@ def repair(
         if not _repair_settled(api, owner, ledger):
             continue
         metadata = pod["metadata"]
-        kubeapi.post_event(
+        events.post(
             api,
             pod,
             reason=keys.REPAIR_REASON,
@@ -283,11 +213,7 @@ def repair(
             ),
             event_type="Normal",
         )
-        try:
-            core.delete_namespaced_pod(metadata["name"], metadata["namespace"])
-        except client.ApiException as error:
-            if error.status != 404:
-                raise
+        pods.delete(api, metadata["namespace"], metadata["name"])
         logger.info(
             "repair: deleted %s/%s of %s (no sidecar)", metadata["namespace"], metadata["name"], owner
         )
@@ -304,10 +230,9 @@ def _repair_settled(api: client.ApiClient, owner: workloads.WorkloadRef, ledger:
         previous = ledger.in_flight.get(owner)
     if previous is None:
         return True
-    if kubeapi.get(api, "v1", "pods", *previous) is not None:
+    if pods.get(api, *previous) is not None:
         return False
-    plural = workloads.KINDS.get(owner.kind, "replicasets")
-    workload = kubeapi.get(api, "apps/v1", plural, owner.namespace, owner.name)
+    workload = kube_workloads.get(api, owner)
     if workload is not None and not _fully_ready(workload):
         return False
     with ledger.lock:

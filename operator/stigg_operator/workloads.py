@@ -1,5 +1,5 @@
 """Workloads, pure: opting a workload's Pods in, rolling it onto a changed configuration, and
-telling which workload a Pod belongs to. No I/O: ``workload_handlers`` and ``upkeep`` read and
+telling which workload a Pod belongs to. No I/O: ``opt_in`` and ``upkeep`` read and
 write the objects.
 
 **Opt-in.** ``sidecar.stigg.io/inject: "true"`` on a Deployment, StatefulSet or DaemonSet (with
@@ -32,7 +32,8 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from stigg_operator import injector, keys
+from stigg_operator import keys
+from stigg_operator.injection import patch
 
 KINDS: Mapping[str, str] = {
     "Deployment": "deployments",
@@ -207,7 +208,7 @@ def missing_sidecar(pod: Mapping[str, Any], namespace_opted_in: bool) -> bool:
         return False
     if metadata.get("deletionTimestamp") or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
         return False
-    return injector.skip_reason(pod) is None
+    return patch.skip_reason(pod) is None
 
 
 def _template_metadata(workload: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -1,6 +1,6 @@
 """Realistic Pods and StiggEntitlements specs for the injector tests, and the patch applied with jsonpatch.
 
-``inject`` applies ``injector.patch`` with the ``jsonpatch`` package to a copy of the Pod, so a
+``inject`` applies ``patch.build`` with the ``jsonpatch`` package to a copy of the Pod, so a
 patch that adds below a missing parent (which Kubernetes refuses) fails the test.
 """
 
@@ -11,7 +11,8 @@ from typing import Any
 
 import jsonpatch
 
-from stigg_operator import injector, keys, model
+from stigg_operator import keys, model
+from stigg_operator.injection import patch
 
 NAMESPACE = "shop"
 NAME = "entitlements"
@@ -130,7 +131,7 @@ def rich_pod() -> dict[str, Any]:
 
 def inject(pod: dict[str, Any], effective: model.EffectiveConfig) -> dict[str, Any]:
     """``pod`` with the injector's patch applied (the input is left untouched)."""
-    ops = injector.patch(pod, effective)
+    ops = patch.build(pod, effective)
     assert ops, "expected a non-empty patch"
     patched: dict[str, Any] = jsonpatch.apply_patch(copy.deepcopy(pod), ops)
     return patched

@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from stigg_operator import injector, keys
+from stigg_operator import keys
+from stigg_operator.injection import errors, patch
 from tests.operator import injector_pods as pods
 
 
@@ -15,8 +16,8 @@ def test_existing_volume_with_a_sidecar_volume_name_is_denied(volume: str) -> No
     pod = pods.rich_pod()
     pod["spec"]["volumes"].append({"name": volume, "emptyDir": {}})
 
-    with pytest.raises(injector.InjectionError, match=rf"^spec\.volumes: .*{re.escape(repr(volume))}"):
-        injector.patch(pod, pods.config())
+    with pytest.raises(errors.InjectionError, match=rf"^spec\.volumes: .*{re.escape(repr(volume))}"):
+        patch.build(pod, pods.config())
 
 
 @pytest.mark.parametrize(("port", "what"), [(50052, "gRPC"), (8081, "HTTP")])
@@ -24,8 +25,8 @@ def test_app_container_declaring_a_sidecar_port_is_denied(port: int, what: str) 
     pod = pods.rich_pod()
     pod["spec"]["containers"][1]["ports"] = [{"name": "metrics", "containerPort": port}]
 
-    with pytest.raises(injector.InjectionError) as caught:
-        injector.patch(pod, pods.config(pods.full_spec()))
+    with pytest.raises(errors.InjectionError) as caught:
+        patch.build(pod, pods.config(pods.full_spec()))
     message = str(caught.value)
     assert "container 'metrics'" in message
     assert f"containerPort {port}" in message
@@ -36,8 +37,8 @@ def test_default_ports_conflict_when_the_resource_sets_none() -> None:
     pod = pods.bare_pod()
     pod["spec"]["containers"][0]["ports"] = [{"containerPort": 15020}]
 
-    with pytest.raises(injector.InjectionError, match="container 'web' declares containerPort 15020"):
-        injector.patch(pod, pods.config())
+    with pytest.raises(errors.InjectionError, match="container 'web' declares containerPort 15020"):
+        patch.build(pod, pods.config())
 
 
 def test_init_container_declaring_a_sidecar_port_is_denied() -> None:
@@ -45,9 +46,9 @@ def test_init_container_declaring_a_sidecar_port_is_denied() -> None:
     pod["spec"]["initContainers"][0]["ports"] = [{"containerPort": 50051}]
 
     with pytest.raises(
-        injector.InjectionError, match=r"^spec\.initContainers: init container 'migrate' .* 50051"
+        errors.InjectionError, match=r"^spec\.initContainers: init container 'migrate' .* 50051"
     ):
-        injector.patch(pod, pods.config())
+        patch.build(pod, pods.config())
 
 
 def test_ports_the_sidecar_does_not_use_are_fine() -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from stigg_operator import injector, keys
+from stigg_operator import keys
+from stigg_operator.injection import patch
 from tests.operator import injector_pods as pods
 
 
@@ -67,7 +68,7 @@ def test_minimal_spec_leaves_unset_options_to_the_sidecar_defaults() -> None:
 
 
 def test_every_value_is_a_string_and_no_secret_is_literal() -> None:
-    ops = injector.patch(pods.rich_pod(), pods.config(pods.full_spec()))
+    ops = patch.build(pods.rich_pod(), pods.config(pods.full_spec()))
     sidecar = pods.sidecar_of(pods.inject(pods.rich_pod(), pods.config(pods.full_spec())))
 
     for entry in sidecar["env"]:

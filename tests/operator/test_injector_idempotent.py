@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from stigg_operator import injector, keys
+from stigg_operator import keys
+from stigg_operator.injection import patch
 from tests.operator import injector_pods as pods
 
 
@@ -16,14 +17,14 @@ def test_patching_the_patched_pod_gives_an_empty_patch(make_pod: Callable[[], di
     config = pods.config(pods.full_spec())
     patched = pods.inject(make_pod(), config)
 
-    assert injector.is_injected(patched)
-    assert injector.skip_reason(patched) == "already injected"
-    assert injector.patch(patched, config) == []
+    assert patch.is_injected(patched)
+    assert patch.skip_reason(patched) == "already injected"
+    assert patch.build(patched, config) == []
 
 
 def test_fresh_pod_is_not_injected_and_has_no_skip_reason() -> None:
-    assert not injector.is_injected(pods.rich_pod())
-    assert injector.skip_reason(pods.rich_pod()) is None
+    assert not patch.is_injected(pods.rich_pod())
+    assert patch.skip_reason(pods.rich_pod()) is None
 
 
 def test_sidecar_container_name_marks_the_pod_injected() -> None:
@@ -33,35 +34,35 @@ def test_sidecar_container_name_marks_the_pod_injected() -> None:
     in_containers["spec"]["containers"].append({"name": keys.SIDECAR_CONTAINER, "image": "x"})
 
     for pod in (in_init, in_containers):
-        assert injector.is_injected(pod)
-        assert injector.patch(pod, pods.config()) == []
+        assert patch.is_injected(pod)
+        assert patch.build(pod, pods.config()) == []
 
 
 def test_injected_annotation_alone_marks_the_pod_injected() -> None:
     pod = pods.pod_with_annotations({keys.INJECTED_ANNOTATION: "other/res@abc"})
 
-    assert injector.is_injected(pod)
-    assert injector.patch(pod, pods.config()) == []
+    assert patch.is_injected(pod)
+    assert patch.build(pod, pods.config()) == []
 
 
 def test_injected_pod_with_bad_annotations_is_skipped_not_denied() -> None:
     pod = pods.pod_with_annotations({keys.INJECTED_ANNOTATION: "x", keys.LOG_LEVEL_ANNOTATION: "loud"})
 
-    assert injector.patch(pod, pods.config()) == []
+    assert patch.build(pod, pods.config()) == []
 
 
 def test_host_network_pod_is_skipped_with_its_reason() -> None:
     pod = pods.rich_pod()
     pod["spec"]["hostNetwork"] = True
 
-    assert not injector.is_injected(pod)
-    assert injector.skip_reason(pod) == "hostNetwork Pod"
-    assert injector.patch(pod, pods.config()) == []
+    assert not patch.is_injected(pod)
+    assert patch.skip_reason(pod) == "hostNetwork Pod"
+    assert patch.build(pod, pods.config()) == []
 
 
 def test_host_network_false_is_injected() -> None:
     pod = pods.bare_pod()
     pod["spec"]["hostNetwork"] = False
 
-    assert injector.skip_reason(pod) is None
+    assert patch.skip_reason(pod) is None
     assert pods.sidecar_of(pods.inject(pod, pods.config()))["name"] == keys.SIDECAR_CONTAINER

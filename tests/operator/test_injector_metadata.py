@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from stigg_operator import injector, keys, model
+from stigg_operator import keys, model
+from stigg_operator.injection import patch
 from tests.operator import injector_pods as pods
 
 
@@ -30,7 +31,7 @@ def test_existing_keys_with_slashes_and_tildes_are_kept() -> None:
 
 
 def test_map_keys_are_json_pointer_escaped() -> None:
-    ops = injector.patch(pods.rich_pod(), pods.config())
+    ops = patch.build(pods.rich_pod(), pods.config())
 
     paths = {op["path"] for op in ops if op["path"].startswith("/metadata/")}
     assert paths == {

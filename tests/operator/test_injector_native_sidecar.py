@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 import json
 
-from stigg_operator import injector, keys, model
+from stigg_operator import keys, model
+from stigg_operator.injection import patch
 from tests.operator import injector_pods as pods
 
 
@@ -97,7 +98,7 @@ def test_integer_quantities_in_the_spec_become_strings() -> None:
 def test_patch_is_plain_json_and_leaves_the_input_untouched() -> None:
     pod = pods.rich_pod()
     before = copy.deepcopy(pod)
-    ops = injector.patch(pod, pods.config(pods.full_spec()))
+    ops = patch.build(pod, pods.config(pods.full_spec()))
 
     assert pod == before
     assert json.loads(json.dumps(ops)) == ops

@@ -7,7 +7,8 @@ from fractions import Fraction
 
 import pytest
 
-from stigg_operator import injector, keys
+from stigg_operator import keys
+from stigg_operator.injection import errors, grammar, overrides, patch
 from tests.operator import injector_pods as pods
 
 
@@ -41,7 +42,7 @@ def test_override_adds_a_limit_the_resource_lacks() -> None:
 
 
 def test_no_annotations_no_overrides() -> None:
-    assert injector.overrides({"unrelated/annotation": "x"}) == injector.Overrides()
+    assert overrides.from_annotations({"unrelated/annotation": "x"}) == overrides.Overrides()
 
 
 @pytest.mark.parametrize(
@@ -57,7 +58,7 @@ def test_no_annotations_no_overrides() -> None:
     ],
 )
 def test_plausible_images_are_accepted(image: str) -> None:
-    assert injector.overrides({keys.IMAGE_ANNOTATION: image}).image == image
+    assert overrides.from_annotations({keys.IMAGE_ANNOTATION: image}).image == image
 
 
 @pytest.mark.parametrize(
@@ -81,13 +82,13 @@ def test_plausible_images_are_accepted(image: str) -> None:
     ],
 )
 def test_implausible_images_are_denied(image: str) -> None:
-    with pytest.raises(injector.InjectionError, match=f"^annotation {re.escape(keys.IMAGE_ANNOTATION)}: "):
+    with pytest.raises(errors.InjectionError, match=f"^annotation {re.escape(keys.IMAGE_ANNOTATION)}: "):
         pods.inject(pods.pod_with_annotations({keys.IMAGE_ANNOTATION: image}), pods.config())
 
 
 def test_bad_log_level_is_denied_with_the_allowed_values() -> None:
-    with pytest.raises(injector.InjectionError) as caught:
-        injector.patch(pods.pod_with_annotations({keys.LOG_LEVEL_ANNOTATION: "loud"}), pods.config())
+    with pytest.raises(errors.InjectionError) as caught:
+        patch.build(pods.pod_with_annotations({keys.LOG_LEVEL_ANNOTATION: "loud"}), pods.config())
 
     assert str(caught.value) == (
         "annotation sidecar.stigg.io/log-level: must be one of error, warn, info, debug, got 'loud'"
@@ -119,7 +120,7 @@ def test_bad_log_level_is_denied_with_the_allowed_values() -> None:
     ],
 )
 def test_quantities_parse_like_kubernetes(text: str, value: Fraction) -> None:
-    assert injector.parse_quantity(text) == value
+    assert grammar.parse_quantity(text) == value
 
 
 @pytest.mark.parametrize(
@@ -144,7 +145,7 @@ def test_quantities_parse_like_kubernetes(text: str, value: Fraction) -> None:
 )
 def test_malformed_quantities_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match=r"quantity|characters|range"):
-        injector.parse_quantity(text)
+        grammar.parse_quantity(text)
 
 
 @pytest.mark.parametrize(
@@ -159,18 +160,18 @@ def test_malformed_quantities_are_refused(text: str) -> None:
 @pytest.mark.parametrize("bad", ["lots", "1K", "-100m", "", "1e2000"])
 def test_bad_quantity_annotation_is_denied_naming_it(annotation: str, bad: str) -> None:
     with pytest.raises(
-        injector.InjectionError, match=f"^annotation {re.escape(annotation)}: .*{re.escape(repr(bad))}"
+        errors.InjectionError, match=f"^annotation {re.escape(annotation)}: .*{re.escape(repr(bad))}"
     ):
-        injector.patch(pods.pod_with_annotations({annotation: bad}), pods.config())
+        patch.build(pods.pod_with_annotations({annotation: bad}), pods.config())
 
 
 def test_request_above_limit_in_annotations_is_denied() -> None:
     pod = pods.pod_with_annotations({keys.CPU_REQUEST_ANNOTATION: "1500m", keys.CPU_LIMIT_ANNOTATION: "1"})
 
     with pytest.raises(
-        injector.InjectionError, match=f"^annotation {re.escape(keys.CPU_REQUEST_ANNOTATION)}: 1500m is more"
+        errors.InjectionError, match=f"^annotation {re.escape(keys.CPU_REQUEST_ANNOTATION)}: 1500m is more"
     ):
-        injector.patch(pod, pods.config())
+        patch.build(pod, pods.config())
 
 
 def test_equal_request_and_limit_in_other_units_is_accepted() -> None:
@@ -185,8 +186,8 @@ def test_equal_request_and_limit_in_other_units_is_accepted() -> None:
 def test_annotated_request_above_the_resource_limit_is_denied() -> None:
     pod = pods.pod_with_annotations({keys.MEMORY_REQUEST_ANNOTATION: "300Mi"})  # the default limit is 256Mi
 
-    with pytest.raises(injector.InjectionError) as caught:
-        injector.patch(pod, pods.config())
+    with pytest.raises(errors.InjectionError) as caught:
+        patch.build(pod, pods.config())
     message = str(caught.value)
     assert message.startswith(
         f"annotation {keys.MEMORY_REQUEST_ANNOTATION}: 300Mi is more than the memory limit"
@@ -197,8 +198,8 @@ def test_annotated_request_above_the_resource_limit_is_denied() -> None:
 def test_annotated_limit_below_the_resource_request_is_denied() -> None:
     pod = pods.pod_with_annotations({keys.CPU_LIMIT_ANNOTATION: "10m"})  # the default request is 50m
 
-    with pytest.raises(injector.InjectionError) as caught:
-        injector.patch(pod, pods.config())
+    with pytest.raises(errors.InjectionError) as caught:
+        patch.build(pod, pods.config())
     message = str(caught.value)
     assert message.startswith(f"annotation {keys.CPU_LIMIT_ANNOTATION}: 10m is less than the cpu request 50m")
     assert "spec.sidecar.resources.requests.cpu" in message
@@ -215,14 +216,16 @@ def test_raising_the_limit_above_an_overridden_request_is_accepted() -> None:
 def test_first_bad_annotation_does_not_hide_behind_a_good_one() -> None:
     pod = pods.pod_with_annotations({keys.LOG_LEVEL_ANNOTATION: "info", keys.MEMORY_LIMIT_ANNOTATION: "big"})
 
-    with pytest.raises(injector.InjectionError, match=re.escape(keys.MEMORY_LIMIT_ANNOTATION)):
-        injector.patch(pod, pods.config())
+    with pytest.raises(errors.InjectionError, match=re.escape(keys.MEMORY_LIMIT_ANNOTATION)):
+        patch.build(pod, pods.config())
 
 
 def test_overrides_alone_refuses_a_request_above_its_annotated_limit() -> None:
-    with pytest.raises(injector.InjectionError, match=re.escape(keys.MEMORY_LIMIT_ANNOTATION)):
-        injector.overrides({keys.MEMORY_REQUEST_ANNOTATION: "2Gi", keys.MEMORY_LIMIT_ANNOTATION: "1Gi"})
-    accepted = injector.overrides(
+    with pytest.raises(errors.InjectionError, match=re.escape(keys.MEMORY_LIMIT_ANNOTATION)):
+        overrides.from_annotations(
+            {keys.MEMORY_REQUEST_ANNOTATION: "2Gi", keys.MEMORY_LIMIT_ANNOTATION: "1Gi"}
+        )
+    accepted = overrides.from_annotations(
         {keys.MEMORY_REQUEST_ANNOTATION: "1Gi", keys.MEMORY_LIMIT_ANNOTATION: "2Gi"}
     )
     assert (accepted.requests, accepted.limits) == ({"memory": "1Gi"}, {"memory": "2Gi"})
@@ -237,7 +240,7 @@ def test_overrides_alone_refuses_a_request_above_its_annotated_limit() -> None:
     ],
 )
 def test_image_denial_says_what_is_wrong(image: str, problem: str) -> None:
-    with pytest.raises(injector.InjectionError) as caught:
-        injector.overrides({keys.IMAGE_ANNOTATION: image})
+    with pytest.raises(errors.InjectionError) as caught:
+        overrides.from_annotations({keys.IMAGE_ANNOTATION: image})
 
     assert str(caught.value).startswith(f"annotation {keys.IMAGE_ANNOTATION}: {problem}")

@@ -526,6 +526,9 @@ def test_operator_runs_with_its_service_account_only(
         waiting.wait_for(lambda: _ready(api_client), what="the sample resource Ready (status patched)")
         configmap = core.read_namespaced_config_map(keys.configmap_name(DEMO), DEMO)
         assert configmap.metadata.owner_references[0].name == DEMO
+        assert [(f.manager, f.operation) for f in configmap.metadata.managed_fields] == [
+            (keys.FIELD_MANAGER, "Apply")
+        ]
         assert json.loads(configmap.data[keys.DEFAULTS_FILE])
         waiting.wait_for(
             lambda: any(
@@ -550,7 +553,8 @@ def test_operator_runs_with_its_service_account_only(
         ("POST", f"/api/v1/namespaces/{NAMESPACE}/secrets", 201),
         ("POST", "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations", 201),
         ("GET", f"/api/v1/namespaces/{DEMO}/secrets/stigg-server-api-key", 200),
-        ("POST", f"/api/v1/namespaces/{DEMO}/configmaps", 201),
+        # The defaults ConfigMap is created by server-side apply (a PATCH answered 201 Created).
+        ("PATCH", f"/api/v1/namespaces/{DEMO}/configmaps/{keys.configmap_name(DEMO)}", 201),
         ("PATCH", f"/apis/{keys.GROUP}/{keys.VERSION}/namespaces/{DEMO}/{keys.PLURAL}/{DEMO}/status", 200),
     ]:
         assert expected in requests, expected

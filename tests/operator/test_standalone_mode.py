@@ -15,7 +15,8 @@ from kubernetes import client
 from stigg_devkit import waiting
 from stigg_emulator import launcher
 from stigg_localcluster import podrunner
-from stigg_operator import keys, kubeapi, standalone
+from stigg_operator import keys, standalone
+from stigg_operator.kube import rest
 from stigg_sidecar import client as sidecar_client
 from tests.operator import conftest
 
@@ -26,7 +27,7 @@ SHARED = keys.standalone_name(NAME)
 def _objects(api: client.ApiClient, namespace: str) -> dict[str, Any]:
     found = {}
     for kind in standalone.KINDS:
-        obj = kubeapi.get(api, kind.api_version, kind.plural, namespace, SHARED)
+        obj = rest.get(api, kind.api_version, kind.plural, namespace, SHARED)
         if obj is not None:
             found[kind.kind] = obj
     return found

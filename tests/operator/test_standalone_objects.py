@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from stigg_operator import injector, keys, model, standalone
+from stigg_operator import keys, model, standalone
+from stigg_operator.injection import overrides, template
 from tests.operator import injector_pods
 
 
@@ -17,16 +18,16 @@ def _config(**standalone_spec: object) -> model.EffectiveConfig:
 def test_the_deployment_runs_the_injected_container_as_a_regular_one() -> None:
     config = _config(replicas=3)
     body = standalone.deployment(config)
-    template = body["spec"]["template"]
-    (container,) = template["spec"]["containers"]
-    injected = injector.sidecar_container(config, injector.Overrides())
+    pod_template = body["spec"]["template"]
+    (container,) = pod_template["spec"]["containers"]
+    injected = template.sidecar_container(config, overrides.Overrides())
     assert "restartPolicy" not in container
     assert {**container, "restartPolicy": "Always"} == injected, "same image, env, probes, mounts"
-    assert template["metadata"]["labels"][keys.POD_INJECT_LABEL] == "false", "never injected itself"
+    assert pod_template["metadata"]["labels"][keys.POD_INJECT_LABEL] == "false", "never injected itself"
     assert body["spec"]["replicas"] == 3
-    assert body["spec"]["selector"]["matchLabels"].items() <= template["metadata"]["labels"].items()
-    assert {v["name"] for v in template["spec"]["volumes"]} == {keys.DEFAULTS_VOLUME, keys.STATE_VOLUME}
-    assert template["spec"]["automountServiceAccountToken"] is False
+    assert body["spec"]["selector"]["matchLabels"].items() <= pod_template["metadata"]["labels"].items()
+    assert {v["name"] for v in pod_template["spec"]["volumes"]} == {keys.DEFAULTS_VOLUME, keys.STATE_VOLUME}
+    assert pod_template["spec"]["automountServiceAccountToken"] is False
 
 
 def test_with_an_autoscaler_the_deployment_leaves_replicas_to_it() -> None:
@@ -80,7 +81,7 @@ def test_an_opted_in_pod_gets_the_address_only() -> None:
     env = {e["name"]: e["value"] for e in injected["spec"]["containers"][0]["env"]}
     host = f"{config.standalone_name}.{injector_pods.NAMESPACE}.svc"
     assert env == {keys.APP_PORT_ENV: "1", keys.APP_HOST_ENV: host}, "the user's own value stands"
-    assert injected["metadata"]["annotations"][keys.INJECTED_ANNOTATION] == injector.injected_value(config)
+    assert injected["metadata"]["annotations"][keys.INJECTED_ANNOTATION] == template.injected_value(config)
     assert injected["metadata"]["labels"][keys.INJECTED_LABEL] == "true"
 
 

@@ -1,26 +1,33 @@
-"""Generic Kubernetes calls the typed client lacks or spreads over many classes.
+"""The transport of ``kube``: generic calls the typed client lacks or spreads over many classes.
 
-Server-side apply (``apply``), get and delete for any namespaced kind named by its
+``load_config`` finds the credentials (in-cluster service account, else the kubeconfig);
+``shared_client`` is the one ``ApiClient`` (and connection pool) of the operator's own calls.
+Server-side apply (``apply``), get, list and delete for any namespaced kind named by its
 ``apiVersion`` and plural, through the kubernetes client's ``ApiClient.call_api`` (so the same
-credentials and TLS settings), and a core/v1 Event on an object (``post_event``). A 404 is
-``None`` from ``get`` and ``False`` from ``delete``; other API errors raise
-``kubernetes.client.ApiException``.
+credentials and TLS settings). A 404 is ``None`` from ``get`` and ``False`` from ``delete``;
+other API errors raise ``kubernetes.client.ApiException``. The other ``kube`` modules are
+written on these, one per kind of work.
 """
 
 from __future__ import annotations
 
-import datetime
 import functools
 import json
-import logging
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from kubernetes import client
+from kubernetes import config as kubeconfig
 
-logger = logging.getLogger(__name__)
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
+
+
+def load_config() -> None:
+    """In-cluster service account, else the kubeconfig (as the kubernetes client finds them)."""
+    try:
+        kubeconfig.load_incluster_config()
+    except kubeconfig.ConfigException:
+        kubeconfig.load_kube_config()
 
 
 @functools.cache
@@ -126,49 +133,3 @@ def delete(api: client.ApiClient, api_version: str, plural: str, namespace: str,
             return False
         raise
     return True
-
-
-def post_event(
-    api: client.ApiClient,
-    target: Mapping[str, Any],
-    *,
-    reason: str,
-    message: str,
-    event_type: str = "Warning",
-    component: str = "stigg-operator",
-) -> None:
-    """A core/v1 Event about ``target`` (an object with apiVersion, kind and metadata)."""
-    metadata = target["metadata"]
-    now = datetime.datetime.now(datetime.UTC)
-    event = {
-        "metadata": {
-            "name": f"{metadata['name']}.{uuid.uuid4().hex[:12]}",
-            "namespace": metadata["namespace"],
-        },
-        "involvedObject": {
-            "apiVersion": target.get("apiVersion", "v1"),
-            "kind": target.get("kind", "Pod"),
-            "name": metadata["name"],
-            "namespace": metadata["namespace"],
-            "uid": metadata.get("uid"),
-        },
-        "reason": reason,
-        "message": message[:1024],
-        "type": event_type,
-        "source": {"component": component},
-        "reportingComponent": component,
-        "reportingInstance": component,
-        "firstTimestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "lastTimestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "count": 1,
-    }
-    try:
-        client.CoreV1Api(api).create_namespaced_event(metadata["namespace"], event)
-    except client.ApiException as error:  # an Event is best effort: never fail the work for it
-        logger.warning(
-            "could not post event %s on %s/%s: %s",
-            reason,
-            metadata["namespace"],
-            metadata["name"],
-            error.reason,
-        )

@@ -1,0 +1,27 @@
+"""kopf's in-memory indexes of the operator: what the webhook and the refresh read, never the API.
+
+* ``entitlements``: every StiggEntitlements by (namespace, name) → ``reconciler.entry`` of it
+  (spec, uid, generation, status conditions, mode, defaults copies);
+* ``injected``: every Pod labelled ``sidecar.stigg.io/injected=true`` (the label selector is
+  the registration's) by the resource it was injected from → ``workloads.InjectedPod`` (its
+  wiring hash and owning workload).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from stigg_operator import reconciler, workloads
+
+
+def entitlements(
+    *, namespace: str | None, name: str, body: kopf.Body, **_: Any
+) -> dict[tuple[str | None, str], Any]:
+    return {(namespace, name): reconciler.entry(body)}
+
+
+def injected(*, body: kopf.Body, **_: Any) -> dict[str, workloads.InjectedPod] | None:
+    pod = workloads.injected_pod(dict(body))
+    return {pod.resource: pod} if pod is not None else None

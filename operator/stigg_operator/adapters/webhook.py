@@ -1,0 +1,61 @@
+"""The admission webhook: a thin ``@kopf.on.mutate`` adapter over ``model`` and ``injection``.
+
+Only Pods the apiserver selected arrive here (see ``webhookconfig``), on CREATE only. In order:
+a Pod the patcher leaves alone (``patch.skip_reason``: already injected, ``hostNetwork``) is
+admitted unchanged, with a warning saying why; the resource that serves it is chosen from
+kopf's in-memory index, never from the API (``model.select``, cluster-default merged in); its
+effective configuration is computed (``model.effective``); the patcher assembles the JSON
+Patch (``patch.assemble``), and kopf sends it back. (A Pod served by cluster-default mounts a
+copy of its defaults ConfigMap, which the operator keeps in the Pod's namespace; until the copy
+exists, its sidecar reads the same defaults from its env.)
+
+This is the one place domain errors become denials (``kopf.AdmissionError``, code 400), each
+with a message saying what to fix: ``model.NoServingResource``, ``model.SpecError`` (prefixed
+with the resource), ``injection.errors.InjectionError``. Never a silent Pod without its sidecar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jsonpatch
+import kopf
+
+from stigg_operator import keys, model, settings
+from stigg_operator.injection import errors
+from stigg_operator.injection import patch as patcher
+
+
+def inject(
+    *,
+    body: kopf.Body,
+    namespace: str | None,
+    patch: kopf.Patch,
+    warnings: list[str],
+    config: settings.Settings,
+    **kwargs: Any,
+) -> None:
+    entitlements: model.Resources = kwargs["entitlements"]
+    pod: dict[str, Any] = dict(body)
+    ns = namespace or body.get("metadata", {}).get("namespace") or "default"
+    reason = patcher.skip_reason(pod)
+    if reason is not None:
+        warnings.append(f"{keys.SIDECAR_CONTAINER} not injected: {reason}")
+        return
+    annotations: Mapping[str, str] = body.get("metadata", {}).get("annotations") or {}
+    try:
+        serving = model.select(config.namespace, ns, annotations, entitlements)
+    except model.NoServingResource as error:
+        raise kopf.AdmissionError(str(error), code=400) from None
+    try:
+        effective = model.effective(serving.namespace, serving.name, serving.spec, config.operator_defaults)
+    except model.SpecError as error:
+        raise kopf.AdmissionError(
+            f"StiggEntitlements {serving.namespace}/{serving.name}: {error}", code=400
+        ) from None
+    try:
+        ops = patcher.assemble(pod, effective)
+    except errors.InjectionError as error:
+        raise kopf.AdmissionError(str(error), code=400) from None
+    patch.fns.append(lambda target: jsonpatch.apply_patch(target, ops, in_place=True))

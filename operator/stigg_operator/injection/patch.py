@@ -1,0 +1,185 @@
+"""JSON Patch assembly, the patcher's entry point: a Pod and an ``EffectiveConfig`` → RFC 6902 ops.
+
+Pure. ``skip_reason`` says whether a Pod is left alone: one that has the sidecar or the
+injected annotation already (injection is idempotent), or a ``hostNetwork`` Pod (its ports
+would be the node's, shared by every such Pod on it). ``build`` is the whole rule: ``[]`` for a
+skipped Pod, else ``assemble``, which the webhook calls directly once it has asked
+``skip_reason`` itself (so an admission evaluates it once, before choosing a resource).
+
+In Sidecar mode the patch inserts the sidecar (``template``) first in ``spec.initContainers``,
+adds its volumes, and tells every app container where it is (``STIGG_SIDECAR_HOST``,
+``STIGG_SIDECAR_PORT``), only where the container does not set them itself (a variable set
+through ``envFrom`` is invisible here: an ``env`` entry would win over it, so such a container
+should set the variable in ``env`` instead). In Standalone mode it only points the app
+containers at the shared Service. Either way the injection is recorded in the annotation
+``sidecar.stigg.io/injected`` (``<namespace>/<name>@<wiring hash>``, so a changed resource can be
+told apart from the one a Pod was injected with) and the label ``sidecar.stigg.io/injected=true``
+(for selectors). A volume name or container port (init containers too: the sidecar runs beside
+them) that the sidecar needs and the Pod already uses denies the Pod (``InjectionError``).
+
+The patch is valid against the Pod exactly as given: a missing list or map
+(``spec.initContainers``, ``spec.volumes``, a container's ``env``, ``metadata.annotations``,
+``metadata.labels``) is added whole, since an ``add`` below a missing parent fails. Map keys are
+escaped as JSON Pointer tokens (``/`` as ``~1``, ``~`` as ``~0``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from stigg_operator import keys, model
+from stigg_operator.injection import errors, overrides, template
+
+SKIP_ALREADY_INJECTED: Final = "already injected"
+SKIP_HOST_NETWORK: Final = "hostNetwork Pod"
+
+Operation = dict[str, Any]
+
+
+def is_injected(pod: Mapping[str, Any]) -> bool:
+    """The Pod has the sidecar already: a container or init container by its name, or the annotation."""
+    spec = pod.get("spec") or {}
+    for field in ("initContainers", "containers"):
+        if any(c.get("name") == keys.SIDECAR_CONTAINER for c in spec.get(field) or ()):
+            return True
+    return keys.INJECTED_ANNOTATION in ((pod.get("metadata") or {}).get("annotations") or {})
+
+
+def skip_reason(pod: Mapping[str, Any]) -> str | None:
+    """Why this Pod is left alone (``SKIP_ALREADY_INJECTED``, ``SKIP_HOST_NETWORK``), or None."""
+    if is_injected(pod):
+        return SKIP_ALREADY_INJECTED
+    if (pod.get("spec") or {}).get("hostNetwork") is True:
+        return SKIP_HOST_NETWORK
+    return None
+
+
+def build(pod: Mapping[str, Any], config: model.EffectiveConfig) -> list[Operation]:
+    """The JSON Patch that injects the sidecar into ``pod``; ``[]`` when ``skip_reason(pod)``.
+
+    Raises ``InjectionError`` (deny the Pod) for a bad override annotation, a volume name or
+    container port the sidecar needs and the Pod already uses, or an unusable resource.
+    """
+    if skip_reason(pod) is not None:
+        return []
+    return assemble(pod, config)
+
+
+def assemble(pod: Mapping[str, Any], config: model.EffectiveConfig) -> list[Operation]:
+    """``build`` for a Pod ``skip_reason`` already let through (it is not asked again)."""
+    metadata: Mapping[str, Any] = pod.get("metadata") or {}
+    spec: Mapping[str, Any] | None = pod.get("spec")
+    if not isinstance(spec, Mapping):
+        raise errors.InjectionError("spec: the Pod has no spec")
+    containers: Sequence[Mapping[str, Any]] = spec.get("containers") or []
+    if config.is_standalone:
+        # Standalone mode: the shared Service's address, nothing else (no container, no volume).
+        env_ops = _app_env_ops(containers, config.standalone_host, config.sidecar.grpc_port)
+        return env_ops + _injected_metadata_ops(pod, config)
+    pod_annotations: Mapping[str, str] = metadata.get("annotations") or {}
+    init_containers: Sequence[Mapping[str, Any]] = spec.get("initContainers") or []
+    volumes: Sequence[Mapping[str, Any]] = spec.get("volumes") or []
+
+    sidecar = template.sidecar_container(config, overrides.from_annotations(pod_annotations))
+    _check_conflicts(containers, init_containers, volumes, config)
+
+    ops: list[Operation] = []
+    if spec.get("initContainers") is None:
+        ops.append({"op": "add", "path": "/spec/initContainers", "value": [sidecar]})
+    else:
+        ops.append({"op": "add", "path": "/spec/initContainers/0", "value": sidecar})
+
+    new_volumes = template.sidecar_volumes(config)
+    if spec.get("volumes") is None:
+        ops.append({"op": "add", "path": "/spec/volumes", "value": new_volumes})
+    else:
+        ops.extend({"op": "add", "path": "/spec/volumes/-", "value": volume} for volume in new_volumes)
+
+    ops.extend(_app_env_ops(containers, "localhost", config.sidecar.grpc_port))
+    return ops + _injected_metadata_ops(pod, config)
+
+
+def _app_env_ops(containers: Sequence[Mapping[str, Any]], host: str, port: int) -> list[Operation]:
+    """Tell every app container where the sidecar is, without overriding what it sets itself."""
+    app_env = {keys.APP_HOST_ENV: host, keys.APP_PORT_ENV: str(port)}
+    ops: list[Operation] = []
+    for index, container in enumerate(containers):
+        env = container.get("env")
+        defined = {entry.get("name") for entry in env or ()}
+        missing = [{"name": name, "value": value} for name, value in app_env.items() if name not in defined]
+        if env is None:
+            ops.append({"op": "add", "path": f"/spec/containers/{index}/env", "value": missing})
+        else:
+            ops.extend({"op": "add", "path": f"/spec/containers/{index}/env/-", "value": e} for e in missing)
+    return ops
+
+
+def _injected_metadata_ops(pod: Mapping[str, Any], config: model.EffectiveConfig) -> list[Operation]:
+    """Record the injection: the annotation (resource and wiring hash) and the label."""
+    ops: list[Operation] = []
+    metadata: Mapping[str, Any] = pod.get("metadata") or {}
+    injected_annotation = {keys.INJECTED_ANNOTATION: template.injected_value(config)}
+    injected_label = {keys.INJECTED_LABEL: "true"}
+    if pod.get("metadata") is None:
+        ops.append(
+            {
+                "op": "add",
+                "path": "/metadata",
+                "value": {"annotations": injected_annotation, "labels": injected_label},
+            }
+        )
+    else:
+        ops.extend(_add_to_map(metadata, "annotations", injected_annotation))
+        ops.extend(_add_to_map(metadata, "labels", injected_label))
+    return ops
+
+
+def _check_conflicts(
+    containers: Sequence[Mapping[str, Any]],
+    init_containers: Sequence[Mapping[str, Any]],
+    volumes: Sequence[Mapping[str, Any]],
+    config: model.EffectiveConfig,
+) -> None:
+    """Deny a Pod that already uses a volume name or a port the sidecar needs.
+
+    Init containers count too: the sidecar starts first, so it runs beside them in the Pod's
+    network namespace.
+    """
+    for volume in volumes:
+        if volume.get("name") in (keys.DEFAULTS_VOLUME, keys.STATE_VOLUME):
+            raise errors.InjectionError(
+                f"spec.volumes: the Pod already has a volume named {volume['name']!r}, "
+                "which the sidecar needs"
+            )
+    sidecar_ports = {
+        config.sidecar.grpc_port: "gRPC (spec.sidecar.grpcPort)",
+        config.sidecar.http_port: "HTTP probes and metrics (spec.sidecar.httpPort)",
+    }
+    for field, kind, listed in (
+        ("containers", "container", containers),
+        ("initContainers", "init container", init_containers),
+    ):
+        for container in listed:
+            for port in container.get("ports") or ():
+                number = port.get("containerPort")
+                if number in sidecar_ports:
+                    raise errors.InjectionError(
+                        f"spec.{field}: {kind} {container.get('name')!r} declares containerPort {number}, "
+                        f"which the sidecar uses for {sidecar_ports[number]}"
+                    )
+
+
+def _add_to_map(metadata: Mapping[str, Any], field: str, entries: Mapping[str, str]) -> list[Operation]:
+    """Set ``entries`` in ``metadata.<field>``, adding the whole map when the Pod has none."""
+    if metadata.get(field) is None:
+        return [{"op": "add", "path": f"/metadata/{field}", "value": dict(entries)}]
+    return [
+        {"op": "add", "path": f"/metadata/{field}/{_pointer_token(k)}", "value": v}
+        for k, v in entries.items()
+    ]
+
+
+def _pointer_token(key: str) -> str:
+    """``key`` as one RFC 6901 reference token."""
+    return key.replace("~", "~0").replace("/", "~1")

@@ -1,0 +1,45 @@
+"""Secrets: whether those a resource references exist (get by name, never list), and the
+webhook's certificate Secret (read; created the first time, then replaced).
+
+The operator never reads a referenced Secret's values: ``data_keys`` keeps only the key names.
+The certificate Secret is not applied: the RBAC lets the operator ``update`` that one Secret by
+name (and ``create`` the first time), never ``patch`` it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from kubernetes import client
+
+
+def data_keys(api: client.ApiClient, namespace: str, name: str) -> Mapping[str, str] | None:
+    """The Secret's data keys (values blanked), or None if there is no such Secret."""
+    try:
+        secret = client.CoreV1Api(api).read_namespaced_secret(name, namespace)
+    except client.ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+    return dict.fromkeys(secret.data or {}, "")
+
+
+def read_data(api: client.ApiClient, namespace: str, name: str) -> dict[str, str] | None:
+    """The Secret's data (base64 values), or None if there is no such Secret."""
+    try:
+        secret = client.CoreV1Api(api).read_namespaced_secret(name, namespace)
+    except client.ApiException as error:
+        if error.status != 404:
+            raise
+        return None
+    return dict(secret.data or {})
+
+
+def write(api: client.ApiClient, namespace: str, name: str, data: Mapping[str, str], *, exists: bool) -> None:
+    """Replace the Secret's data (an ``Opaque`` Secret), creating it if it does not ``exist``."""
+    core = client.CoreV1Api(api)
+    body = {"metadata": {"name": name, "namespace": namespace}, "type": "Opaque", "data": dict(data)}
+    if exists:
+        core.replace_namespaced_secret(name, namespace, body)
+    else:
+        core.create_namespaced_secret(namespace, body)

@@ -1,0 +1,159 @@
+"""The I/O around ``reconcile``: one StiggEntitlements resource brought in line, and its status written.
+
+``reconcile_one`` reads what the pure functions need (cluster-default from kopf's index, whether
+the referenced Secrets exist and hold their keys), renders the defaults ConfigMap (owned by the
+resource: deleting the resource deletes it; someone else's ConfigMap of that name is never
+taken over, ``ConfigMapConflict``), keeps up what the resource implies beyond it (``upkeep``:
+cluster-default's copies, standalone objects, rollouts, Pods missing their sidecar), and writes
+the status (``reconcile.status``). ``reconcile_with_dependents`` is what a change to a resource
+triggers: that resource, and, for cluster-default, every resource that inherits from it.
+Called from the kopf adapters (``adapters.resources``) and the periodic refresh (``refresh``),
+in a worker thread: every call here blocks.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+from stigg_operator import model, reconcile, settings, upkeep
+from stigg_operator.kube import configmaps, rest, secrets, status
+
+Index = Mapping[Any, Any]
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def entry(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What the index ``entitlements`` keeps of a StiggEntitlements (and the reconciler reads)."""
+    return {
+        "spec": dict(body.get("spec") or {}),
+        "uid": body["metadata"]["uid"],
+        "generation": body["metadata"].get("generation", 1),
+        "conditions": list((body.get("status") or {}).get("conditions") or []),
+        "mode": (body.get("status") or {}).get("mode"),
+        "copies": list((body.get("status") or {}).get("defaultsCopies") or []),
+    }
+
+
+def reconcile_with_dependents(  # noqa: PLR0917 -- one resource's coordinates, then the two indexes
+    config: settings.Settings,
+    namespace: str,
+    name: str,
+    resource: Mapping[str, Any],
+    entitlements: Index,
+    injected: Index,
+    *,
+    ledger: upkeep.Ledger,
+) -> None:
+    """Reconcile a changed resource (looking for objects a previous mode left) and, if it is
+    cluster-default, every other resource, since they inherit from it."""
+    reconcile_one(config, namespace, name, resource, entitlements, injected, ledger=ledger, cleanup=True)
+    if (namespace, name) == model.cluster_default_key(config.namespace):
+        for (other_ns, other_name), entries in list(entitlements.items()):
+            if (other_ns, other_name) != (namespace, name):
+                for other in entries:
+                    reconcile_one(config, other_ns, other_name, other, entitlements, injected, ledger=ledger)
+
+
+def reconcile_one(  # noqa: PLR0917 -- one resource's coordinates, then the two indexes
+    config: settings.Settings,
+    namespace: str,
+    name: str,
+    resource: Mapping[str, Any],
+    entitlements: Index,
+    injected: Index,
+    *,
+    ledger: upkeep.Ledger,
+    missing: list[dict[str, Any]] | None = None,
+    cleanup: bool = False,
+) -> model.EffectiveConfig | None:
+    """Render one resource's ConfigMap, keep up what it implies, and write its status; the
+    effective config if usable. ``resource``: its ``entry``; ``missing``: the opted-in Pods it
+    serves that have no sidecar (None: not looked for this time); ``cleanup``: look for objects
+    a previous mode left."""
+    api = rest.shared_client()
+    key = (namespace, name)
+    is_cluster_default = key == model.cluster_default_key(config.namespace)
+    spec = model.inherited_spec(config.namespace, key, resource["spec"], entitlements)
+    problem: reconcile.Problem | None = None
+    effective: model.EffectiveConfig | None = None
+    try:
+        effective = model.effective(namespace, name, spec, config.operator_defaults)
+    except model.SpecError as error:
+        problem = reconcile.Problem("InvalidSpec", str(error))
+    configmap_name = None
+    extra: dict[str, Any] = {}
+    if effective is not None:
+        found = {
+            ref.name: secrets.data_keys(api, namespace, ref.name)
+            for _, ref in reconcile.secret_refs(effective)
+        }
+        problem = reconcile.missing_secret_problem(effective, found)
+        body = reconcile.configmap(effective, resource["uid"])
+        if not configmaps.apply_owned(api, body):
+            where = f"{namespace}/{effective.configmap_name}"
+            problem = reconcile.Problem(
+                "ConfigMapConflict", f"ConfigMap {where} exists and is not ours: remove or rename it"
+            )
+        configmap_name = effective.configmap_name
+        extra, upkeep_problem = _upkeep(
+            effective,
+            resource,
+            injected,
+            configmap=body,
+            cluster_wide=is_cluster_default,
+            ledger=ledger,
+            missing=missing,
+            cleanup=cleanup,
+        )
+        problem = problem or upkeep_problem
+    body_status = reconcile.status(
+        problem=problem,
+        generation=resource["generation"],
+        injected_pods=len(injected.get(f"{namespace}/{name}", [])),
+        configmap_name=configmap_name,
+        previous_conditions=resource.get("conditions") or [],
+        now=_now(),
+        extra=extra,
+    )
+    status.patch(api, namespace, name, body_status)
+    return effective if problem is None else None
+
+
+def _upkeep(
+    effective: model.EffectiveConfig,
+    resource: Mapping[str, Any],
+    injected: Index,
+    *,
+    configmap: Mapping[str, Any],
+    cluster_wide: bool,
+    ledger: upkeep.Ledger,
+    missing: list[dict[str, Any]] | None,
+    cleanup: bool,
+) -> tuple[dict[str, Any], reconcile.Problem | None]:
+    """What a usable resource implies beyond its ConfigMap (see ``upkeep``): the status blocks
+    it adds, and a problem to report if one of them cannot be done."""
+    api = rest.shared_client()
+    key = (effective.namespace, effective.name)
+    pods = injected.get(effective.ref, [])
+    extra: dict[str, Any] = {"mode": effective.mode}
+    if cluster_wide:  # cluster-default: a copy of its ConfigMap where it serves Pods
+        served = {pod.namespace for pod in pods} - {effective.namespace}
+        extra["defaultsCopies"] = upkeep.defaults_copies(api, configmap, served, resource.get("copies") or [])
+    extra["standalone"], problem = upkeep.standalone_objects(
+        api,
+        effective,
+        resource["uid"],
+        cluster_wide=cluster_wide,
+        cleanup=cleanup or resource.get("mode") == model.STANDALONE_MODE,
+    )
+    extra["workloads"] = upkeep.rollout(api, effective, pods)
+    if missing is not None:
+        extra["missingSidecars"] = len(missing)
+        upkeep.repair(api, effective, missing, ledger)
+    extra["repairedPods"] = ledger.repaired.get(key, 0)
+    return extra, problem
