@@ -3,7 +3,8 @@
 ``AsyncSidecarClient`` (grpc.aio) and ``SidecarClient`` (blocking) expose every method of
 ``stigg.sidecar.v1.SidecarService`` under a snake_case name, with keyword arguments instead of
 nested option messages, and a deadline on every call (``timeout`` per client, overridable per
-call). Answers are the generated response messages, fully typed by their stubs.
+call). Answers are the generated response messages, fully typed by their stubs. Both clients build
+their requests with the module-level builders below, so each method is one call of its stub.
 
     async with AsyncSidecarClient("localhost:80") as sidecar:
         answer = await sidecar.get_metered_entitlement("customer-1", "api-calls", requested_usage=5)
@@ -94,7 +95,40 @@ def usage_request(
     )
 
 
-class AsyncSidecarClient:
+def entitlements_request(customer_id: str, resource_id: str | None) -> pb.GetEntitlementsRequest:
+    return pb.GetEntitlementsRequest(customer_id=customer_id, resource_id=resource_id)
+
+
+def entitlements_state_v2_request(
+    customer_id: str, resource_id: str | None
+) -> pb.GetEntitlementsStateV2Request:
+    return pb.GetEntitlementsStateV2Request(customer_id=customer_id, resource_id=resource_id)
+
+
+def usage_bulk_request(usages: Sequence[pb.ReportUsageRequest]) -> pb.ReportUsageBulkRequest:
+    return pb.ReportUsageBulkRequest(usages=list(usages))
+
+
+def events_request(events: Sequence[pb.Event]) -> pb.ReportEventsRequest:
+    return pb.ReportEventsRequest(events=list(events))
+
+
+def reload_request(customer_id: str, resource_id: str | None) -> pb.ReloadEntitlementsRequest:
+    return pb.ReloadEntitlementsRequest(customer_id=customer_id, resource_id=resource_id)
+
+
+class _Deadlines:
+    """What both clients share besides the builders: the per-client deadline, overridable per call."""
+
+    timeout: float
+
+    def _deadline(self, timeout: float | None) -> float:
+        return self.timeout if timeout is None else timeout
+
+
+class AsyncSidecarClient(_Deadlines):
+    """The grpc.aio client: each method builds its request with the module's builders and awaits its stub."""
+
     def __init__(
         self,
         target: str | None = None,
@@ -117,9 +151,6 @@ class AsyncSidecarClient:
     async def close(self) -> None:
         await self._channel.close()
 
-    def _deadline(self, timeout: float | None) -> float:
-        return self.timeout if timeout is None else timeout
-
     async def get_boolean_entitlement(
         self,
         customer_id: str,
@@ -129,8 +160,9 @@ class AsyncSidecarClient:
         fallback: bool | None = None,
         timeout: float | None = None,
     ) -> pb.GetBooleanEntitlementResponse:
-        request = boolean_request(customer_id, feature_id, resource_id, fallback)
-        return await self._stub.GetBooleanEntitlement(request, timeout=self._deadline(timeout))
+        return await self._stub.GetBooleanEntitlement(
+            boolean_request(customer_id, feature_id, resource_id, fallback), timeout=self._deadline(timeout)
+        )
 
     async def get_numeric_entitlement(
         self,
@@ -141,8 +173,9 @@ class AsyncSidecarClient:
         fallback: pb.NumericEntitlementFallback | None = None,
         timeout: float | None = None,
     ) -> pb.GetNumericEntitlementResponse:
-        request = numeric_request(customer_id, feature_id, resource_id, fallback)
-        return await self._stub.GetNumericEntitlement(request, timeout=self._deadline(timeout))
+        return await self._stub.GetNumericEntitlement(
+            numeric_request(customer_id, feature_id, resource_id, fallback), timeout=self._deadline(timeout)
+        )
 
     async def get_metered_entitlement(
         self,
@@ -154,8 +187,10 @@ class AsyncSidecarClient:
         fallback: pb.MeteredEntitlementFallback | None = None,
         timeout: float | None = None,
     ) -> pb.GetMeteredEntitlementResponse:
-        request = metered_request(customer_id, feature_id, resource_id, requested_usage, fallback)
-        return await self._stub.GetMeteredEntitlement(request, timeout=self._deadline(timeout))
+        return await self._stub.GetMeteredEntitlement(
+            metered_request(customer_id, feature_id, resource_id, requested_usage, fallback),
+            timeout=self._deadline(timeout),
+        )
 
     async def get_enum_entitlement(
         self,
@@ -167,8 +202,10 @@ class AsyncSidecarClient:
         fallback: pb.EnumEntitlementFallback | None = None,
         timeout: float | None = None,
     ) -> pb.GetEnumEntitlementResponse:
-        request = enum_request(customer_id, feature_id, resource_id, requested_values, fallback)
-        return await self._stub.GetEnumEntitlement(request, timeout=self._deadline(timeout))
+        return await self._stub.GetEnumEntitlement(
+            enum_request(customer_id, feature_id, resource_id, requested_values, fallback),
+            timeout=self._deadline(timeout),
+        )
 
     async def get_entitlement(
         self, request: pb.GetEntitlementRequest, *, timeout: float | None = None
@@ -183,14 +220,16 @@ class AsyncSidecarClient:
     async def get_entitlements(
         self, customer_id: str, *, resource_id: str | None = None, timeout: float | None = None
     ) -> pb.GetEntitlementsResponse:
-        request = pb.GetEntitlementsRequest(customer_id=customer_id, resource_id=resource_id)
-        return await self._stub.GetEntitlements(request, timeout=self._deadline(timeout))
+        return await self._stub.GetEntitlements(
+            entitlements_request(customer_id, resource_id), timeout=self._deadline(timeout)
+        )
 
     async def get_entitlements_state_v2(
         self, customer_id: str, *, resource_id: str | None = None, timeout: float | None = None
     ) -> pb.GetEntitlementsStateV2Response:
-        request = pb.GetEntitlementsStateV2Request(customer_id=customer_id, resource_id=resource_id)
-        return await self._stub.GetEntitlementsStateV2(request, timeout=self._deadline(timeout))
+        return await self._stub.GetEntitlementsStateV2(
+            entitlements_state_v2_request(customer_id, resource_id), timeout=self._deadline(timeout)
+        )
 
     async def report_usage(
         self,
@@ -202,31 +241,32 @@ class AsyncSidecarClient:
         set_total: bool = False,
         timeout: float | None = None,
     ) -> pb.ReportUsageResponse:
-        request = usage_request(customer_id, feature_id, value, resource_id, set_total)
-        return await self._stub.ReportUsage(request, timeout=self._deadline(timeout))
+        return await self._stub.ReportUsage(
+            usage_request(customer_id, feature_id, value, resource_id, set_total),
+            timeout=self._deadline(timeout),
+        )
 
     async def report_usage_bulk(
         self, usages: Sequence[pb.ReportUsageRequest], *, timeout: float | None = None
     ) -> pb.ReportUsageBulkResponse:
-        request = pb.ReportUsageBulkRequest(usages=list(usages))
-        return await self._stub.ReportUsageBulk(request, timeout=self._deadline(timeout))
+        return await self._stub.ReportUsageBulk(usage_bulk_request(usages), timeout=self._deadline(timeout))
 
     async def report_events(
         self, events: Sequence[pb.Event], *, timeout: float | None = None
     ) -> empty_pb2.Empty:
-        return await self._stub.ReportEvents(
-            pb.ReportEventsRequest(events=list(events)), timeout=self._deadline(timeout)
-        )
+        return await self._stub.ReportEvents(events_request(events), timeout=self._deadline(timeout))
 
     async def reload_entitlements(
         self, customer_id: str, *, resource_id: str | None = None, timeout: float | None = None
     ) -> pb.ReloadEntitlementsResponse:
-        request = pb.ReloadEntitlementsRequest(customer_id=customer_id, resource_id=resource_id)
-        return await self._stub.ReloadEntitlements(request, timeout=self._deadline(timeout))
+        return await self._stub.ReloadEntitlements(
+            reload_request(customer_id, resource_id), timeout=self._deadline(timeout)
+        )
 
 
-class SidecarClient:
-    """The blocking twin of ``AsyncSidecarClient`` (same methods, same defaults)."""
+class SidecarClient(_Deadlines):
+    """The blocking twin of ``AsyncSidecarClient``: the same public methods with the same signatures
+    (``tests/sidecar/test_client_method_parity.py`` holds them equal), returning answers, not awaitables."""
 
     def __init__(
         self,
@@ -250,9 +290,6 @@ class SidecarClient:
     def close(self) -> None:
         self._channel.close()
 
-    def _deadline(self, timeout: float | None) -> float:
-        return self.timeout if timeout is None else timeout
-
     def get_boolean_entitlement(
         self,
         customer_id: str,
@@ -262,8 +299,9 @@ class SidecarClient:
         fallback: bool | None = None,
         timeout: float | None = None,
     ) -> pb.GetBooleanEntitlementResponse:
-        request = boolean_request(customer_id, feature_id, resource_id, fallback)
-        return self._stub.GetBooleanEntitlement(request, timeout=self._deadline(timeout))
+        return self._stub.GetBooleanEntitlement(
+            boolean_request(customer_id, feature_id, resource_id, fallback), timeout=self._deadline(timeout)
+        )
 
     def get_numeric_entitlement(
         self,
@@ -274,8 +312,9 @@ class SidecarClient:
         fallback: pb.NumericEntitlementFallback | None = None,
         timeout: float | None = None,
     ) -> pb.GetNumericEntitlementResponse:
-        request = numeric_request(customer_id, feature_id, resource_id, fallback)
-        return self._stub.GetNumericEntitlement(request, timeout=self._deadline(timeout))
+        return self._stub.GetNumericEntitlement(
+            numeric_request(customer_id, feature_id, resource_id, fallback), timeout=self._deadline(timeout)
+        )
 
     def get_metered_entitlement(
         self,
@@ -287,8 +326,10 @@ class SidecarClient:
         fallback: pb.MeteredEntitlementFallback | None = None,
         timeout: float | None = None,
     ) -> pb.GetMeteredEntitlementResponse:
-        request = metered_request(customer_id, feature_id, resource_id, requested_usage, fallback)
-        return self._stub.GetMeteredEntitlement(request, timeout=self._deadline(timeout))
+        return self._stub.GetMeteredEntitlement(
+            metered_request(customer_id, feature_id, resource_id, requested_usage, fallback),
+            timeout=self._deadline(timeout),
+        )
 
     def get_enum_entitlement(
         self,
@@ -300,14 +341,34 @@ class SidecarClient:
         fallback: pb.EnumEntitlementFallback | None = None,
         timeout: float | None = None,
     ) -> pb.GetEnumEntitlementResponse:
-        request = enum_request(customer_id, feature_id, resource_id, requested_values, fallback)
-        return self._stub.GetEnumEntitlement(request, timeout=self._deadline(timeout))
+        return self._stub.GetEnumEntitlement(
+            enum_request(customer_id, feature_id, resource_id, requested_values, fallback),
+            timeout=self._deadline(timeout),
+        )
+
+    def get_entitlement(
+        self, request: pb.GetEntitlementRequest, *, timeout: float | None = None
+    ) -> pb.GetEntitlementResponse:
+        return self._stub.GetEntitlement(request, timeout=self._deadline(timeout))
+
+    def get_entitlement_v2(
+        self, request: pb.GetEntitlementV2Request, *, timeout: float | None = None
+    ) -> pb.GetEntitlementV2Response:
+        return self._stub.GetEntitlementV2(request, timeout=self._deadline(timeout))
 
     def get_entitlements(
         self, customer_id: str, *, resource_id: str | None = None, timeout: float | None = None
     ) -> pb.GetEntitlementsResponse:
-        request = pb.GetEntitlementsRequest(customer_id=customer_id, resource_id=resource_id)
-        return self._stub.GetEntitlements(request, timeout=self._deadline(timeout))
+        return self._stub.GetEntitlements(
+            entitlements_request(customer_id, resource_id), timeout=self._deadline(timeout)
+        )
+
+    def get_entitlements_state_v2(
+        self, customer_id: str, *, resource_id: str | None = None, timeout: float | None = None
+    ) -> pb.GetEntitlementsStateV2Response:
+        return self._stub.GetEntitlementsStateV2(
+            entitlements_state_v2_request(customer_id, resource_id), timeout=self._deadline(timeout)
+        )
 
     def report_usage(
         self,
@@ -319,11 +380,22 @@ class SidecarClient:
         set_total: bool = False,
         timeout: float | None = None,
     ) -> pb.ReportUsageResponse:
-        request = usage_request(customer_id, feature_id, value, resource_id, set_total)
-        return self._stub.ReportUsage(request, timeout=self._deadline(timeout))
+        return self._stub.ReportUsage(
+            usage_request(customer_id, feature_id, value, resource_id, set_total),
+            timeout=self._deadline(timeout),
+        )
+
+    def report_usage_bulk(
+        self, usages: Sequence[pb.ReportUsageRequest], *, timeout: float | None = None
+    ) -> pb.ReportUsageBulkResponse:
+        return self._stub.ReportUsageBulk(usage_bulk_request(usages), timeout=self._deadline(timeout))
+
+    def report_events(self, events: Sequence[pb.Event], *, timeout: float | None = None) -> empty_pb2.Empty:
+        return self._stub.ReportEvents(events_request(events), timeout=self._deadline(timeout))
 
     def reload_entitlements(
         self, customer_id: str, *, resource_id: str | None = None, timeout: float | None = None
     ) -> pb.ReloadEntitlementsResponse:
-        request = pb.ReloadEntitlementsRequest(customer_id=customer_id, resource_id=resource_id)
-        return self._stub.ReloadEntitlements(request, timeout=self._deadline(timeout))
+        return self._stub.ReloadEntitlements(
+            reload_request(customer_id, resource_id), timeout=self._deadline(timeout)
+        )
