@@ -1,6 +1,8 @@
 # Entry points for people and CI. Everything a target needs, it installs itself.
 #   make demo   the end-to-end demo on the local control plane
-#   make test   the whole test suite (builds the control plane on first use)
+#   make test   the whole test suite: the unit tests, then the integration tests (builds the
+#               control plane on first use)
+#   make test-unit  the pure tests only: no Go, no control plane, no servers (seconds)
 #   make lint   ruff (lint + format check) and mypy --strict on product code
 #   make bench  benchmarks; each writes its report to bench/results/
 #   make proto  regenerate sidecar/stigg_sidecar/v1 from proto/
@@ -14,7 +16,7 @@ export GOTOOLCHAIN ?= local
 
 SETTINGS := stigg_sidecar.settings:Settings stigg_operator.settings:Settings
 
-.PHONY: settings-docs help install cluster-bin demo test lint format up down clean constraints bench proto system-deps
+.PHONY: settings-docs test-unit help install cluster-bin demo test lint format up down clean constraints bench proto system-deps
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -41,8 +43,11 @@ system-deps:
 	@command -v redis-server >/dev/null || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
 
-test: cluster-bin system-deps
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+test: test-unit cluster-bin system-deps
+	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
 
 bench: cluster-bin
 	$(BIN)/python bench/cluster_start.py

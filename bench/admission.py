@@ -29,7 +29,7 @@ from kubernetes import client, config  # noqa: E402
 
 from stigg_localcluster import build, cluster  # noqa: E402
 from stigg_operator import keys  # noqa: E402
-from tests.operator import conftest  # noqa: E402
+from tests.integration.operator import conftest  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "admission.md"
 

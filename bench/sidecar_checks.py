@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from stigg_devkit import childproc, sidecar_launcher  # noqa: E402
 from stigg_emulator import catalog, launcher  # noqa: E402
-from tests.sidecar import go_client  # noqa: E402
+from tests.integration.sidecar import go_client  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "sidecar-checks.md"
 SERVER_CORE, CLIENT_CORE = 0, 1

@@ -1,5 +1,10 @@
 """Fixtures shared by every test folder: one real local control plane per test session.
 
+Tests are split by what they need: ``tests/unit`` holds the pure ones (no Go, no control
+plane, no server process; ``make test-unit``), ``tests/integration`` the ones that run real
+processes (the sidecar, the emulator, Redis, the local cluster). Every test that uses the
+cluster gets the ``cluster`` marker here, and a unit test that asks for it is an error.
+
 The cluster is built on first use (see ``stigg_localcluster.build``), started once on free
 loopback ports, and stopped when the session ends, also when a test fails or the run is
 interrupted (its processes die with the pytest process, see ``stigg_localcluster.processes``).
@@ -19,6 +24,18 @@ from stigg_devkit import waiting
 from stigg_localcluster import build, cluster
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+CLUSTER_FIXTURES = {"control_plane_binaries", "local_cluster", "api_client"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unit = REPO_ROOT / "tests" / "unit"
+    for item in items:
+        if CLUSTER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            if item.path.is_relative_to(unit):
+                raise pytest.UsageError(f"{item.nodeid}: a unit test must not need the local cluster")
+            item.add_marker(pytest.mark.cluster)
 
 
 @pytest.fixture(scope="session")

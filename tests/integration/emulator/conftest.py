@@ -1,0 +1,42 @@
+"""Fixtures for the emulator's tests: the emulator as a real process on loopback.
+
+One process serves the session (``emulator_process``, started exactly as a person would:
+``python -m stigg_emulator --port 0 --latency-ms 0 --catalog <sample>``); the
+``upstream`` fixture resets it through ``POST /_emulator/reset`` before each test, so every
+test starts from the sample catalog with zero counters and no faults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import aiohttp
+import pytest
+
+from stigg_emulator import catalog, launcher
+from tests.integration.emulator import upstream as upstream_client
+
+API_KEY = "test-server-key-3f9a"
+
+
+@pytest.fixture(scope="session")
+def emulator_process() -> Iterator[launcher.RunningEmulator]:
+    running = launcher.start(catalog_path=catalog.SAMPLE_PATH, latency_ms=0, api_key=API_KEY)
+    try:
+        yield running
+    finally:
+        assert running.stop() == 0, "the emulator did not exit cleanly on SIGTERM"
+
+
+@pytest.fixture
+def emulator_url(emulator_process: launcher.RunningEmulator) -> str:
+    return emulator_process.base_url
+
+
+@pytest.fixture
+async def upstream(emulator_url: str) -> AsyncIterator[upstream_client.Upstream]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        client = upstream_client.Upstream(base_url=emulator_url, api_key=API_KEY, session=session)
+        status, _ = await client.admin("POST", "reset")
+        assert status == 200
+        yield client

@@ -1,0 +1,166 @@
+"""Fixtures for the operator's tests: the CRD on the local control plane, and the operator as a
+real process (``python -m stigg_operator``) whose webhook the real apiserver calls over TLS."""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from stigg_devkit import operator_launcher as launcher
+from stigg_devkit import waiting
+from stigg_emulator import catalog
+from stigg_emulator import launcher as emulator_launcher
+from stigg_localcluster import cluster, podrunner
+from stigg_operator import keys
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+OPERATOR_NAMESPACE = "stigg-system"
+WEBHOOK_CONFIG = "stigg-sidecar-injector"
+TEST_IMAGE = "registry.example/stigg/sidecar:test"
+
+
+@pytest.fixture(scope="session")
+def crd(local_cluster: cluster.LocalCluster, api_client: client.ApiClient) -> None:
+    local_cluster.kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
+    local_cluster.kubectl(
+        "wait", "--for=condition=Established", "crd/stiggentitlements.sidecar.stigg.io", "--timeout=30s"
+    )
+
+
+class Operator(launcher.RunningOperator):
+    """The operator process as the tests run it: fast status refresh, the test image."""
+
+    def __init__(
+        self, local: cluster.LocalCluster, log_path: pathlib.Path, extra_env: dict[str, str]
+    ) -> None:
+        env = {
+            "STIGG_OPERATOR_STATUS_INTERVAL_SECONDS": "1",
+            "STIGG_OPERATOR_DRIFT_INTERVAL_SECONDS": "1",
+            "STIGG_OPERATOR_SIDECAR_IMAGE": TEST_IMAGE,
+            **extra_env,
+        }
+        super().__init__(
+            local.kubeconfig_path,
+            log_path,
+            namespace=OPERATOR_NAMESPACE,
+            webhook_config=WEBHOOK_CONFIG,
+            env=env,
+        )
+
+
+def ensure_namespace(core: client.CoreV1Api, name: str) -> None:
+    try:
+        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    except client.ApiException as error:
+        if error.status != 409:
+            raise
+
+
+@pytest.fixture(scope="module")
+def operator(
+    local_cluster: cluster.LocalCluster,
+    api_client: client.ApiClient,
+    crd: None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Operator]:
+    """The operator running against the session's cluster; its webhook is removed afterwards."""
+    core = client.CoreV1Api(api_client)
+    ensure_namespace(core, OPERATOR_NAMESPACE)
+    running = Operator(local_cluster, tmp_path_factory.mktemp("operator") / "operator.log", {})
+    running.start(api_client)
+    try:
+        yield running
+    finally:
+        running.stop()
+        running.remove_webhook(api_client)
+
+
+def remove_webhook(api: client.ApiClient) -> None:
+    """The tests' webhook configuration, removed whether an operator runs or not."""
+    launcher.remove_webhook(api, WEBHOOK_CONFIG)
+
+
+def make_resource(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{keys.GROUP}/{keys.VERSION}",
+        "kind": keys.KIND,
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+
+
+def make_secret(api: client.ApiClient, namespace: str, name: str = "stigg-api-key") -> None:
+    client.CoreV1Api(api).create_namespaced_secret(
+        namespace,
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name=name), string_data={"SERVER_API_KEY": "sk-test-secret"}
+        ),
+    )
+
+
+def resource_status(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any]:
+    obj = client.CustomObjectsApi(api).get_namespaced_custom_object(
+        keys.GROUP, keys.VERSION, namespace, keys.PLURAL, name
+    )
+    status: dict[str, Any] = obj.get("status") or {}
+    return status
+
+
+def condition(status: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    return next((c for c in status.get("conditions") or [] if c["type"] == kind), None)
+
+
+def wait_ready(api: client.ApiClient, namespace: str, name: str, what: str = "Ready=True") -> dict[str, Any]:
+    """Wait until the resource reports Ready=True; its Ready condition."""
+    ready: dict[str, Any] = waiting.wait_for(
+        lambda: (
+            (c := condition(resource_status(api, namespace, name), "Ready")) and c["status"] == "True" and c
+        ),
+        what=what,
+    )
+    return ready
+
+
+@pytest.fixture
+def emulator() -> Iterator[emulator_launcher.RunningEmulator]:
+    """The upstream emulator, accepting the key ``make_secret`` stores."""
+    running = emulator_launcher.start(
+        catalog_path=catalog.SAMPLE_PATH, latency_ms=0, api_key="sk-test-secret"
+    )
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def runner(api_client: client.ApiClient, tmp_path: pathlib.Path) -> Iterator[podrunner.PodRunner]:
+    """The Pod runner (a stand-in for the kubelet), playing the test image with the real sidecar."""
+    pods = podrunner.PodRunner(
+        api_client, {TEST_IMAGE: [sys.executable, "-m", "stigg_sidecar"]}, tmp_path / "pods"
+    )
+    try:
+        yield pods
+    finally:
+        pods.stop_all()
+
+
+def mark_ready(core: client.CoreV1Api, namespace: str, name: str) -> None:
+    """Report a Pod running and ready, as the kubelet would (there is no kubelet here)."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    core.patch_namespaced_pod_status(
+        name,
+        namespace,
+        {
+            "status": {
+                "phase": "Running",
+                "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now}],
+            }
+        },
+    )
