@@ -265,8 +265,9 @@ class AsyncSidecarClient(_Deadlines):
 
 
 class SidecarClient(_Deadlines):
-    """The blocking twin of ``AsyncSidecarClient``: the same public methods with the same signatures
-    (``tests/sidecar/test_client_method_parity.py`` holds them equal), returning answers, not awaitables."""
+    """The blocking twin of ``AsyncSidecarClient``: the same public methods with the same
+    signatures (``tests/unit/sidecar/test_client_method_parity.py`` holds them equal), returning
+    answers, not awaitables."""
 
     def __init__(
         self,

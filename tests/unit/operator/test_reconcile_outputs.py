@@ -8,7 +8,7 @@ import datetime
 import json
 
 from stigg_operator import keys, model, reconcile
-from tests.unit.operator import injector_pods
+from tests.unit.operator.injection import pods as injector_pods
 
 NOW = datetime.datetime(2026, 3, 1, 12, 0, tzinfo=datetime.UTC)
 LATER = NOW + datetime.timedelta(minutes=5)

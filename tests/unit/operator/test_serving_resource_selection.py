@@ -16,7 +16,7 @@ from kubernetes import client
 from stigg_operator import keys, model, settings, upkeep
 from stigg_operator.adapters import webhook
 from stigg_operator.kube import events, pods
-from tests.unit.operator import injector_pods
+from tests.unit.operator.injection import pods as injector_pods
 
 CONFIG = settings.Settings(namespace="stigg-system")
 DEFAULT_KEY = ("stigg-system", keys.CLUSTER_DEFAULT_NAME)

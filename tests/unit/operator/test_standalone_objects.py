@@ -7,7 +7,7 @@ import pytest
 
 from stigg_operator import keys, model, standalone
 from stigg_operator.injection import overrides, template
-from tests.unit.operator import injector_pods
+from tests.unit.operator.injection import pods as injector_pods
 
 
 def _config(**standalone_spec: object) -> model.EffectiveConfig:

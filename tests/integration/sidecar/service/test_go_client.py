@@ -3,7 +3,7 @@ by the official Go protobuf and gRPC generators) gets correct answers from our s
 
 Stigg's own Go SDK module cannot be fetched here (the Go module proxy answers 403 for
 github.com/stiggio/sidecar-sdk-go), so the SDK's generated package is generated from our proto
-at the SDK's import path; see tests/sidecar/go_client.py.
+at the SDK's import path; see tests/integration/sidecar/go_client.py.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import json
 
 from stigg_operator import keys, model
 from stigg_operator.injection import patch
-from tests.unit.operator import injector_pods as pods
+from tests.unit.operator.injection import pods
 
 
 def test_bare_pod_gets_the_sidecar_as_its_only_init_container() -> None:

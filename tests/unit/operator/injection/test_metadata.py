@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from stigg_operator import keys, model
 from stigg_operator.injection import patch
-from tests.unit.operator import injector_pods as pods
+from tests.unit.operator.injection import pods
 
 
 def test_bare_pod_gets_annotation_and_label_maps() -> None:

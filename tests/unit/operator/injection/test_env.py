@@ -6,7 +6,7 @@ import json
 
 from stigg_operator import keys
 from stigg_operator.injection import patch
-from tests.unit.operator import injector_pods as pods
+from tests.unit.operator.injection import pods
 
 
 def test_full_spec_wires_every_variable() -> None:

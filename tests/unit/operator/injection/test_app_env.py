@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stigg_operator import keys
-from tests.unit.operator import injector_pods as pods
+from tests.unit.operator.injection import pods
 
 
 def test_container_without_env_gets_host_and_port() -> None:

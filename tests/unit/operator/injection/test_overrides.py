@@ -9,7 +9,7 @@ import pytest
 
 from stigg_operator import keys
 from stigg_operator.injection import errors, grammar, overrides, patch
-from tests.unit.operator import injector_pods as pods
+from tests.unit.operator.injection import pods
 
 
 def test_overrides_replace_the_resource_values() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stigg_operator import keys
-from tests.unit.operator import injector_pods as pods
+from tests.unit.operator.injection import pods
 
 
 def test_bare_pod_gets_both_volumes() -> None:

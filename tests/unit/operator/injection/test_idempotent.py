@@ -9,7 +9,7 @@ import pytest
 
 from stigg_operator import keys
 from stigg_operator.injection import patch
-from tests.unit.operator import injector_pods as pods
+from tests.unit.operator.injection import pods
 
 
 @pytest.mark.parametrize("make_pod", [pods.bare_pod, pods.rich_pod])

@@ -8,7 +8,7 @@ import pytest
 
 from stigg_operator import keys
 from stigg_operator.injection import errors, patch
-from tests.unit.operator import injector_pods as pods
+from tests.unit.operator.injection import pods
 
 
 @pytest.mark.parametrize("volume", [keys.DEFAULTS_VOLUME, keys.STATE_VOLUME])
