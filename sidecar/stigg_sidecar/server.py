@@ -127,7 +127,6 @@ class Sidecar:
         self.writer = writes.Writer(
             entitlements=self.store,
             ledger=self.ledger,
-            upstream=upstream,
             usage_outbox=self.outbox,
             wake_drainer=self.drainer.wake if self.drainer is not None else _nothing,
         )

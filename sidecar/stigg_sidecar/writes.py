@@ -1,14 +1,12 @@
 """The write path: usage reports and events, accepted durably and shown in the answers at once.
 
-``Writer`` takes what ``ReportUsage``, ``ReportUsageBulk`` and ``ReportEvents`` carry:
+``Writer`` takes what ``ReportUsage``, ``ReportUsageBulk`` and ``ReportEvents`` carry. Each
+report gets an idempotency key (the caller's, or a new one) and is committed to the durable
+outbox before it is answered; it then joins the pending-usage ledger (replayed on upstream
+states until acknowledged), the held state shows the new usage at once, and the drainer is
+woken to send it upstream in order. Events go through the outbox likewise.
 
-* with the durable outbox (always, unless offline), each report gets an idempotency key (the
-  caller's, or a new one) and is committed to the outbox before it is answered; it then joins
-  the pending-usage ledger (replayed on upstream states until acknowledged), the held state
-  shows the new usage at once, and the drainer is woken to send it upstream in order;
-* without one (a test wiring), it goes straight upstream and the upstream's totals are applied.
-
-Offline there is nothing to write to: ``model.Offline``. A full outbox raises
+Offline there is no outbox, and nothing to write to: ``model.Offline``. A full outbox raises
 ``outbox.OutboxFull``; the servicer maps both to status codes.
 """
 
@@ -19,7 +17,6 @@ import uuid
 from collections.abc import Callable, Sequence
 
 from stigg_sidecar import model, outbox, pending, store
-from stigg_sidecar.upstream import base
 
 
 class Writer:
@@ -28,27 +25,19 @@ class Writer:
         *,
         entitlements: store.EntitlementStore,
         ledger: pending.Ledger,
-        upstream: base.Upstream | None,
         usage_outbox: outbox.Outbox | None,
         wake_drainer: Callable[[], None],
     ) -> None:
+        """``usage_outbox`` is None when the sidecar is offline."""
         self._store = entitlements
         self._ledger = ledger
-        self._upstream = upstream
         self._outbox = usage_outbox
         self._wake_drainer = wake_drainer
 
     async def report_usage(self, reports: Sequence[model.UsageReport]) -> list[model.UsageResult]:
-        """Accept usage: committed to the outbox (or sent upstream), the held usage moved at once."""
-        if self._upstream is None:
-            raise model.Offline("the sidecar is offline: usage cannot be reported")
+        """Accept usage: committed to the outbox, the held usage moved at once."""
         if self._outbox is None:
-            results = await self._upstream.report_usage(reports)
-            for result in results:
-                if result.current_usage is not None:
-                    key = model.CustomerKey(result.customer_id, result.resource_id)
-                    self._store.set_local_usage(key, result.feature_id, result.current_usage)
-            return results
+            raise model.Offline("the sidecar is offline: usage cannot be reported")
         keyed = [
             dataclasses.replace(r, idempotency_key=r.idempotency_key or str(uuid.uuid4())) for r in reports
         ]
@@ -58,11 +47,8 @@ class Writer:
         return [self._apply_locally(report) for report in keyed]
 
     async def report_events(self, events: Sequence[model.UsageEvent]) -> None:
-        if self._upstream is None:
-            raise model.Offline("the sidecar is offline: events cannot be reported")
         if self._outbox is None:
-            await self._upstream.report_events(events)
-            return
+            raise model.Offline("the sidecar is offline: events cannot be reported")
         await self._outbox.add_events(events)
         self._wake_drainer()
 

@@ -24,8 +24,7 @@ async def stub() -> AsyncIterator[pb_grpc.SidecarServiceStub]:
     writer = writes.Writer(
         entitlements=sidecar.store,
         ledger=sidecar.ledger,
-        upstream=None,  # offline for writes
-        usage_outbox=None,
+        usage_outbox=None,  # offline for writes
         wake_drainer=lambda: None,
     )
     server = grpc.aio.server()
