@@ -41,7 +41,7 @@ def register(registry: kopf.OperatorRegistry, config: settings.Settings) -> None
     kopf.on.resume(*RESOURCE, id="reconcile_resource", registry=registry)(reconcile)
 
     kopf.on.mutate("", "v1", "pods", operations={"CREATE"}, id="inject", registry=registry)(
-        functools.partial(webhook.inject, config=config)
+        functools.partial(webhook.inject, config=config, list_serving=webhook.api_lister(config.namespace))
     )
 
     opt_in = functools.partial(

@@ -3,7 +3,9 @@
 Only Pods the apiserver selected arrive here (see ``webhookconfig``), on CREATE only. In order:
 a Pod the patcher leaves alone (``patch.skip_reason``: already injected, ``hostNetwork``) is
 admitted unchanged, with a warning saying why; the resource that serves it is chosen from
-kopf's in-memory index, never from the API (``model.select``, cluster-default merged in); its
+kopf's in-memory index (``model.select``, cluster-default merged in), and only a miss is
+confirmed from the API before it becomes a denial (``kube.entitlements``: right after a start,
+kopf may still be filling the index); its
 effective configuration is computed (``model.effective``); the patcher assembles the JSON
 Patch (``patch.assemble``), and kopf sends it back. (A Pod served by cluster-default mounts a
 copy of its defaults ConfigMap, which the operator keeps in the Pod's namespace; until the copy
@@ -16,7 +18,7 @@ with the resource), ``injection.errors.InjectionError``. Never a silent Pod with
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jsonpatch
@@ -25,6 +27,19 @@ import kopf
 from stigg_operator import keys, model, settings
 from stigg_operator.injection import errors
 from stigg_operator.injection import patch as patcher
+from stigg_operator.kube import entitlements as entitlements_api
+from stigg_operator.kube import rest
+
+Lister = Callable[[str], model.Resources]  # a namespace → what could serve it, read from the API
+
+
+def api_lister(operator_namespace: str) -> Lister:
+    """``list_serving`` for ``inject``: the namespace's resources and cluster-default, from the API."""
+
+    def listed(namespace: str) -> model.Resources:
+        return entitlements_api.serving_candidates(rest.shared_client(), namespace, operator_namespace)
+
+    return listed
 
 
 def inject(
@@ -34,6 +49,7 @@ def inject(
     patch: kopf.Patch,
     warnings: list[str],
     config: settings.Settings,
+    list_serving: Lister,
     **kwargs: Any,
 ) -> None:
     entitlements: model.Resources = kwargs["entitlements"]
@@ -47,7 +63,12 @@ def inject(
     try:
         serving = model.select(config.namespace, ns, annotations, entitlements)
     except model.NoServingResource as error:
-        raise kopf.AdmissionError(str(error), code=400) from None
+        # A miss may be kopf still listing resources into the index (just after a start):
+        # the API has the final word before a denial.
+        try:
+            serving = model.select(config.namespace, ns, annotations, list_serving(ns))
+        except model.NoServingResource:
+            raise kopf.AdmissionError(str(error), code=400) from None
     try:
         effective = model.effective(serving.namespace, serving.name, serving.spec, config.operator_defaults)
     except model.SpecError as error:

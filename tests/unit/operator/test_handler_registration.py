@@ -59,7 +59,10 @@ def test_the_admission_handler_is_inject_on_pod_creation(registry: kopf.Operator
     assert handler.operations == frozenset({"CREATE"})
     assert str(handler.reason) == "mutating"
     assert _target(handler) is webhook.inject
-    assert _bound(handler) == {"config": CONFIG}
+    bound = _bound(handler)
+    assert set(bound) == {"config", "list_serving"}
+    assert bound["config"] == CONFIG
+    assert bound["list_serving"].__qualname__ == "api_lister.<locals>.listed", "the API, on an index miss"
 
 
 def test_the_two_indexes(registry: kopf.OperatorRegistry) -> None:

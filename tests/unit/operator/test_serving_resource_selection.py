@@ -37,15 +37,25 @@ def _pod(namespace: str = "shop", annotations: dict[str, str] | None = None) -> 
 
 
 def _admit(
-    pod: dict[str, Any], entitlements: dict[Any, Any], namespace: str = "shop"
+    pod: dict[str, Any],
+    entitlements: dict[Any, Any],
+    namespace: str = "shop",
+    in_api: dict[Any, Any] | None = None,
 ) -> tuple[kopf.Patch, list[str]]:
+    """Admit ``pod`` with kopf's index holding ``entitlements``; ``in_api`` stands in for what the
+    API lists on an index miss (named as such: the real lister is tested against an apiserver)."""
     patch, warnings = kopf.Patch(), []
+
+    def list_serving(_: str) -> dict[Any, Any]:
+        return in_api if in_api is not None else entitlements
+
     webhook.inject(
         body=kopf.Body(pod),
         namespace=namespace,
         patch=patch,
         warnings=warnings,
         config=CONFIG,
+        list_serving=list_serving,
         entitlements=entitlements,
     )
     return patch, warnings
@@ -165,6 +175,35 @@ def test_the_webhook_patches_with_the_chosen_resource() -> None:
     assert patched["metadata"]["annotations"][keys.INJECTED_ANNOTATION].startswith("shop/billing@")
     assert patched["spec"]["initContainers"][0]["name"] == keys.SIDECAR_CONTAINER
     assert pod == _pod(), "the admitted body is left as it came"
+
+
+def test_an_index_miss_is_confirmed_from_the_api_and_served_by_what_it_lists() -> None:
+    """Just after a start kopf may still be filling its index: the API's answer serves the Pod."""
+    pod = _pod()
+    patch, _ = _admit(pod, _index({}), in_api=_index({("shop", "billing"): KEY}))
+    (apply,) = patch.fns
+    patched = copy.deepcopy(pod)
+    apply(patched)
+    assert patched["metadata"]["annotations"][keys.INJECTED_ANNOTATION].startswith("shop/billing@")
+
+
+def test_an_index_hit_never_asks_the_api() -> None:
+    asked: list[str] = []
+
+    def list_serving(namespace: str) -> dict[Any, Any]:
+        asked.append(namespace)
+        return {}
+
+    webhook.inject(
+        body=kopf.Body(_pod()),
+        namespace="shop",
+        patch=kopf.Patch(),
+        warnings=[],
+        config=CONFIG,
+        list_serving=list_serving,
+        entitlements=_index({("shop", "billing"): KEY}),
+    )
+    assert asked == []
 
 
 def test_the_webhook_admits_a_skipped_pod_unchanged_before_choosing_any_resource() -> None:
