@@ -87,6 +87,25 @@ def read(cls: type[D], environ: Mapping[str, str]) -> D:
     return cls(**values)
 
 
+def read_one(cls: type[DataclassInstance], field_name: str, environ: Mapping[str, str]) -> Any:
+    """One declared field's value from ``environ`` (its default when unset), for a tool that
+    needs one setting, not the whole object (whose cross-field rules it would not satisfy)."""
+    for field, spec in variables(cls):
+        if field.name == field_name:
+            raw = environ.get(spec.name, "").strip()
+            if not raw:
+                return (
+                    field.default_factory()
+                    if field.default_factory is not dataclasses.MISSING
+                    else field.default
+                )
+            try:
+                return spec.parse(raw)
+            except ValueError as error:
+                raise SettingsError(f"{spec.name}: {error}") from None
+    raise KeyError(field_name)
+
+
 def _default_text(field: dataclasses.Field[Any], spec: Var) -> str:
     if spec.shown_default is not None:
         return spec.shown_default

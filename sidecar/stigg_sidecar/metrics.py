@@ -89,7 +89,14 @@ class Metrics:
             "sidecar_outbox_sent", "Outbox items the upstream accepted", registry=r
         )
         self.outbox_rejected = prom.Counter(
-            "sidecar_outbox_rejected", "Outbox items the upstream refused outright (dropped)", registry=r
+            "sidecar_outbox_rejected",
+            "Outbox items the upstream refused for good (moved to the dead letters)",
+            registry=r,
+        )
+        self.outbox_dead_letters = prom.Gauge(
+            "sidecar_outbox_dead_letters",
+            "Items the upstream refused for good, kept until removed (stigg-sidecar dead-letters)",
+            registry=r,
         )
         self.stream_connected = prom.Gauge(
             "sidecar_stream_connected", "1 while the real-time event stream is followed", registry=r

@@ -6,9 +6,16 @@ rows in order (consecutive usage reports as one bulk call, events likewise) and 
 only after the upstream accepted them; a restart resumes with the same rows and keys, and the
 upstream's idempotency keeps a resent report from counting twice. So neither an outage nor a
 SIGKILL loses or doubles anything. The outbox is bounded: when full, ``OutboxFull`` (the caller
-gets RESOURCE_EXHAUSTED) rather than silent loss. A batch the upstream refuses outright (4xx:
-an unknown feature, say) would block everything behind it forever, so it is logged, counted
-(``sidecar_outbox_rejected_total``) and dropped.
+gets RESOURCE_EXHAUSTED) rather than silent loss.
+
+No acknowledged item is ever dropped. When the upstream refuses a batch outright (a 4xx, or a
+GraphQL error: an unknown customer, say), the drainer splits it in halves and sends each, down
+to the single items it refuses: the others go through. A refused item would block everything
+behind it forever, so it moves, in one transaction, to the ``dead_letters`` table of the same
+file, with the upstream's reason; it is counted (``sidecar_outbox_rejected_total``, and the
+gauge ``sidecar_outbox_dead_letters``) and stays there until someone removes it on purpose
+(``stigg-sidecar dead-letters list|delete``, see ``deadletters``). A refused API key (401,
+403) is not the item's fault: the drainer waits and retries.
 
 SQLite runs in WAL mode with ``synchronous=NORMAL``: durable across a process crash (which is
 what a SIGKILL is); all access goes through one worker thread, in submission order.
@@ -35,6 +42,7 @@ from stigg_sidecar.upstream import base
 logger = logging.getLogger(__name__)
 
 USAGE, EVENT = "usage", "event"
+FILE_NAME = "outbox.sqlite3"  # in SIDECAR_STATE_DIR
 
 
 class OutboxFull(Exception):
@@ -47,6 +55,22 @@ class Row:
     kind: str
     payload: dict[str, Any]
     created: float
+
+
+@dataclasses.dataclass(frozen=True)
+class DeadLetter:
+    """An item the upstream refused for good: the row as it was, when, and the upstream's reason."""
+
+    row: Row
+    refused: float
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Stats:
+    depth: int  # items waiting for the upstream
+    oldest_age: float  # seconds the oldest of them has waited
+    dead_letters: int  # items the upstream refused for good, kept aside
 
 
 def _usage_payload(report: model.UsageReport) -> dict[str, Any]:
@@ -116,6 +140,10 @@ class Outbox:
                 "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
                 " kind TEXT NOT NULL, payload TEXT NOT NULL, created REAL NOT NULL)"
             )
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS dead_letters (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
+                " payload TEXT NOT NULL, created REAL NOT NULL, refused REAL NOT NULL, reason TEXT NOT NULL)"
+            )
             self._db = db
         return self._db
 
@@ -163,6 +191,57 @@ class Outbox:
     async def remove(self, seqs: Sequence[int]) -> None:
         await self._run(self._remove, seqs)
 
+    def _dead_letter(self, row: Row, reason: str) -> None:
+        db = self._connect()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(
+                "INSERT OR REPLACE INTO dead_letters (seq, kind, payload, created, refused, reason)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    row.seq,
+                    row.kind,
+                    json.dumps(row.payload, separators=(",", ":")),
+                    row.created,
+                    time.time(),
+                    reason,
+                ),
+            )
+            db.execute("DELETE FROM outbox WHERE seq = ?", (row.seq,))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    async def dead_letter(self, row: Row, reason: str) -> None:
+        """Move an item the upstream refused for good out of the way, keeping it and the reason."""
+        await self._run(self._dead_letter, row, reason)
+
+    def _dead_letters(self) -> list[DeadLetter]:
+        rows = self._connect().execute(
+            "SELECT seq, kind, payload, created, refused, reason FROM dead_letters ORDER BY seq"
+        )
+        return [
+            DeadLetter(Row(seq, kind, json.loads(payload), created), refused, reason)
+            for seq, kind, payload, created, refused, reason in rows.fetchall()
+        ]
+
+    async def dead_letters(self) -> list[DeadLetter]:
+        """Every item the upstream refused for good, oldest first."""
+        letters: list[DeadLetter] = await self._run(self._dead_letters)
+        return letters
+
+    def _delete_dead_letters(self, seqs: Sequence[int] | None) -> int:
+        db = self._connect()
+        if seqs is None:
+            return db.execute("DELETE FROM dead_letters").rowcount
+        return sum(db.execute("DELETE FROM dead_letters WHERE seq = ?", (s,)).rowcount for s in seqs)
+
+    async def delete_dead_letters(self, seqs: Sequence[int] | None) -> int:
+        """Remove the given dead letters (``None``: all of them); how many were removed."""
+        removed: int = await self._run(self._delete_dead_letters, seqs)
+        return removed
+
     def _usage_reports(self) -> list[model.UsageReport]:
         rows = self._connect().execute("SELECT payload FROM outbox WHERE kind = ? ORDER BY seq", (USAGE,))
         return [_usage_report(json.loads(payload)) for (payload,) in rows.fetchall()]
@@ -172,13 +251,14 @@ class Outbox:
         reports: list[model.UsageReport] = await self._run(self._usage_reports)
         return reports
 
-    def _stats(self) -> tuple[int, float]:
-        depth, oldest = self._connect().execute("SELECT COUNT(*), MIN(created) FROM outbox").fetchone()
-        return depth, 0.0 if oldest is None else max(0.0, time.time() - oldest)
+    def _stats(self) -> Stats:
+        db = self._connect()
+        depth, oldest = db.execute("SELECT COUNT(*), MIN(created) FROM outbox").fetchone()
+        (dead,) = db.execute("SELECT COUNT(*) FROM dead_letters").fetchone()
+        return Stats(depth, 0.0 if oldest is None else max(0.0, time.time() - oldest), dead)
 
-    async def stats(self) -> tuple[int, float]:
-        """(number of items waiting, age in seconds of the oldest)."""
-        result: tuple[int, float] = await self._run(self._stats)
+    async def stats(self) -> Stats:
+        result: Stats = await self._run(self._stats)
         return result
 
     def close(self) -> None:
@@ -226,26 +306,51 @@ class Drainer:
             kind = rows[0].kind
             run = rows[: next((i for i, r in enumerate(rows) if r.kind != kind), len(rows))]
             try:
-                if kind == USAGE:
-                    reports = [_usage_report(r.payload) for r in run]
-                    self._ledger.sending(reports)
-                    await self.upstream.report_usage(reports)
-                else:
-                    await self.upstream.report_events([_usage_event(r.payload) for r in run])
-            except base.UpstreamRejected as error:
-                if error.status in {401, 403}:  # our key: retrying later may work (a fixed Secret)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 5.0)
-                    continue
-                logger.error("the upstream refused %d %s report(s), dropping them: %s", len(run), kind, error)
-                self.metrics.outbox_rejected.inc(len(run))
+                await self._deliver(run)
             except base.UpstreamError as error:
                 logger.debug("the outbox waits for the upstream: %s", error)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            await self.outbox.remove([r.seq for r in run])
-            if kind == USAGE:
-                self._recheck(self._ledger.settle(_usage_report(r.payload) for r in run))
-            self.metrics.outbox_sent.inc(len(run))
             backoff = 0.2
+
+    async def _deliver(self, run: Sequence[Row]) -> None:
+        """Send a run of one kind; a refusal splits it until the refused items are alone, and
+        those go to the dead letters. Whatever the upstream accepted leaves the outbox at once;
+        a transient failure (or a refused API key) raises, and the rest is retried later."""
+        try:
+            await self._send(run)
+        except base.UpstreamRejected as error:
+            if error.status in {401, 403}:  # our key: retrying later may work (a fixed Secret)
+                raise
+            if len(run) > 1:
+                middle = len(run) // 2
+                await self._deliver(run[:middle])
+                await self._deliver(run[middle:])
+                return
+            (row,) = run
+            logger.error(
+                "the upstream refused %s item %d for good, kept as a dead letter: %s",
+                row.kind,
+                row.seq,
+                error,
+            )
+            await self.outbox.dead_letter(row, str(error))
+            self.metrics.outbox_rejected.inc()
+            self._settled(run)
+            return
+        await self.outbox.remove([r.seq for r in run])
+        self._settled(run)
+        self.metrics.outbox_sent.inc(len(run))
+
+    async def _send(self, run: Sequence[Row]) -> None:
+        if run[0].kind == USAGE:
+            reports = [_usage_report(r.payload) for r in run]
+            self._ledger.sending(reports)
+            await self.upstream.report_usage(reports)
+        else:
+            await self.upstream.report_events([_usage_event(r.payload) for r in run])
+
+    def _settled(self, run: Sequence[Row]) -> None:
+        if run[0].kind == USAGE:
+            self._recheck(self._ledger.settle(_usage_report(r.payload) for r in run))

@@ -25,6 +25,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Sequence
 
 import grpc
 from aiohttp import web
@@ -34,6 +35,7 @@ from grpc_reflection.v1alpha import reflection
 from stigg_sidecar import (
     cache,
     checker,
+    deadletters,
     defaults,
     metrics,
     outbox,
@@ -116,7 +118,7 @@ class Sidecar:
         self.drainer: outbox.Drainer | None = None
         if upstream is not None:
             self.outbox = outbox.Outbox(
-                config.state_dir / "outbox.sqlite3", max_items=config.outbox_max_items
+                config.state_dir / outbox.FILE_NAME, max_items=config.outbox_max_items
             )
             self.drainer = outbox.Drainer(
                 self.outbox, upstream, self.metrics, ledger=self.ledger, recheck=self.store.recheck
@@ -250,9 +252,10 @@ class Sidecar:
         self.metrics.cache_entries.set(len(self.store))
         self.metrics.defaults_loaded.set(len(self.defaults))
         if self.outbox is not None:
-            depth, oldest = await self.outbox.stats()
-            self.metrics.outbox_depth.set(depth)
-            self.metrics.outbox_oldest_age.set(oldest)
+            stats = await self.outbox.stats()
+            self.metrics.outbox_depth.set(stats.depth)
+            self.metrics.outbox_oldest_age.set(stats.oldest_age)
+            self.metrics.outbox_dead_letters.set(stats.dead_letters)
         return web.Response(body=self.metrics.exposition(), content_type="text/plain", charset="utf-8")
 
 
@@ -276,8 +279,16 @@ async def run(config: settings.Settings) -> None:
     await sidecar.stop()
 
 
-def main() -> int:
-    """The ``stigg-sidecar`` command."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``stigg-sidecar`` command: the sidecar, or ``stigg-sidecar dead-letters ...``."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args[:1] == ["dead-letters"]:
+        return deadletters.main(args[1:])
+    if args:
+        print(
+            f"stigg-sidecar: unknown arguments {args!r} (the sidecar reads its environment)", file=sys.stderr
+        )
+        return 2
     try:
         config = settings.Settings.from_env(os.environ)
     except settings.SettingsError as error:

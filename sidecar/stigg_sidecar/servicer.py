@@ -270,9 +270,8 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
         self, request: pb.ReportUsageBulkRequest, context: Context
     ) -> pb.ReportUsageBulkResponse:
         try:
-            if not request.usages:
-                raise wire.InvalidRequest("usages", "must not be empty")
-            reports = [wire.usage_report(usage, f"usages[{i}].") for i, usage in enumerate(request.usages)]
+            usages = wire.bulk(request.usages, "usages")
+            reports = [wire.usage_report(usage, f"usages[{i}].") for i, usage in enumerate(usages)]
         except wire.InvalidRequest as error:
             await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
         try:
@@ -285,9 +284,8 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
 
     async def ReportEvents(self, request: pb.ReportEventsRequest, context: Context) -> empty_pb2.Empty:
         try:
-            if not request.events:
-                raise wire.InvalidRequest("events", "must not be empty")
-            events = [wire.usage_event(event, f"events[{i}].") for i, event in enumerate(request.events)]
+            listed = wire.bulk(request.events, "events")
+            events = [wire.usage_event(event, f"events[{i}].") for i, event in enumerate(listed)]
         except wire.InvalidRequest as error:
             await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
         try:

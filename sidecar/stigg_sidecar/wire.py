@@ -10,13 +10,24 @@ from __future__ import annotations
 
 import datetime
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypedDict
 
 from google.protobuf import message, timestamp_pb2
 
 from stigg_sidecar import defaults, model, semantics
 from stigg_sidecar.v1 import sidecar_pb2 as pb
+
+# Input limits (the README's "Limits"): beyond them a request is INVALID_ARGUMENT naming the
+# field, before anything is acknowledged, so nothing accepted can be refused upstream for its
+# shape and no caller can make the sidecar hold, log or forward unbounded input.
+MAX_ID_LENGTH = 256  # customer, resource and feature ids, event names, idempotency keys, values
+MAX_DIMENSIONS = 50  # dimensions of one usage report or event
+MAX_DIMENSION_KEY_LENGTH = 128
+MAX_DIMENSION_STRING_LENGTH = 1024
+MAX_BULK_ITEMS = 1000  # usages of a ReportUsageBulk, events of a ReportEvents
+MAX_REQUESTED_VALUES = 100
+MAX_NUMBER = 1e15  # a usage value, requested usage or numeric fallback: finite, at most this in size
 
 
 class InvalidRequest(ValueError):
@@ -28,35 +39,61 @@ class InvalidRequest(ValueError):
 # -- requests -----------------------------------------------------------------------------------
 
 
-def _required(value: str, field: str) -> str:
-    if not value.strip():
-        raise InvalidRequest(field, "must not be empty")
+def _bounded(value: str, field: str, limit: int = MAX_ID_LENGTH) -> str:
+    if len(value) > limit:
+        raise InvalidRequest(field, f"must be at most {limit} characters, got {len(value)}")
     return value
 
 
-def _optional_id(message: object, name: str) -> str | None:
+def _required(value: str, field: str) -> str:
+    if not value.strip():
+        raise InvalidRequest(field, "must not be empty")
+    return _bounded(value, field)
+
+
+def _optional_id(message: object, name: str, prefix: str = "") -> str | None:
     value: str = getattr(message, name)
-    return value if value.strip() else None
+    return _bounded(value, f"{prefix}{name}") if value.strip() else None
+
+
+def _number(value: float, field: str, *, low: float = -MAX_NUMBER) -> float:
+    if not math.isfinite(value):
+        raise InvalidRequest(field, f"must be a finite number, got {value}")
+    if not low <= value <= MAX_NUMBER:
+        raise InvalidRequest(field, f"must be between {low:g} and {MAX_NUMBER:g}, got {value:g}")
+    return value
+
+
+def bulk(items: Sequence[Any], field: str) -> Sequence[Any]:
+    """The items of a bulk request: at least one, at most ``MAX_BULK_ITEMS``."""
+    if not items:
+        raise InvalidRequest(field, "must not be empty")
+    if len(items) > MAX_BULK_ITEMS:
+        raise InvalidRequest(field, f"must hold at most {MAX_BULK_ITEMS} items, got {len(items)}")
+    return items
 
 
 def customer_key(request: object, prefix: str = "") -> model.CustomerKey:
     customer_id: str = getattr(request, "customer_id")  # noqa: B009 -- every request message has it
     return model.CustomerKey(
-        _required(customer_id, f"{prefix}customer_id"), _optional_id(request, "resource_id")
+        _required(customer_id, f"{prefix}customer_id"), _optional_id(request, "resource_id", prefix)
     )
 
 
 def requested_usage(value: float, field: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise InvalidRequest(field, f"must be a non-negative number, got {value}")
-    return value
+    return _number(value, field, low=0)
 
 
 def requested_values(values: Iterable[str], field: str) -> tuple[str, ...]:
     out = tuple(values)
+    if len(out) > MAX_REQUESTED_VALUES:
+        raise InvalidRequest(field, f"must hold at most {MAX_REQUESTED_VALUES} values, got {len(out)}")
     for index, value in enumerate(out):
         if not value:
             raise InvalidRequest(f"{field}[{index}]", "must not be empty")
+        _bounded(value, f"{field}[{index}]")
     return out
 
 
@@ -75,6 +112,8 @@ def fallback(raw: message.Message, field: str) -> defaults.FeatureDefault:
     value = get("value")
     if value is not None and value < 0:
         raise InvalidRequest(f"{field}.value", f"must not be negative, got {value}")
+    if value is not None:
+        _number(value, f"{field}.value", low=0)
     return defaults.FeatureDefault(
         has_access=bool(get("has_access")),
         usage_limit=usage_limit,
@@ -85,12 +124,25 @@ def fallback(raw: message.Message, field: str) -> defaults.FeatureDefault:
 
 
 def _dimensions(raw: Mapping[str, pb.EventDimensionValue], field: str) -> dict[str, model.DimensionValue]:
+    if len(raw) > MAX_DIMENSIONS:
+        raise InvalidRequest(field, f"must hold at most {MAX_DIMENSIONS} dimensions, got {len(raw)}")
     out: dict[str, model.DimensionValue] = {}
     for name, value in raw.items():
+        if not name or len(name) > MAX_DIMENSION_KEY_LENGTH:
+            shown = name[:MAX_DIMENSION_KEY_LENGTH] + "..." if name else "''"
+            raise InvalidRequest(
+                f"{field}[{shown}]", f"a dimension's name must be 1 to {MAX_DIMENSION_KEY_LENGTH} characters"
+            )
+        where = f"{field}[{name!r}]"
         which = value.WhichOneof("value")
         if which is None:
-            raise InvalidRequest(f"{field}[{name!r}]", "must hold a string, number or boolean value")
-        out[name] = getattr(value, which)
+            raise InvalidRequest(where, "must hold a string, number or boolean value")
+        item = getattr(value, which)
+        if isinstance(item, str):
+            _bounded(item, where, MAX_DIMENSION_STRING_LENGTH)
+        elif isinstance(item, float):
+            _number(item, where)
+        out[name] = item
     return out
 
 
@@ -104,8 +156,7 @@ def _timestamp(message: object, name: str) -> datetime.datetime | None:
 def usage_report(request: pb.ReportUsageRequest, prefix: str = "") -> model.UsageReport:
     key = customer_key(request, prefix)
     feature_id = _required(request.feature_id, f"{prefix}feature_id")
-    if not math.isfinite(request.value):
-        raise InvalidRequest(f"{prefix}value", f"must be a finite number, got {request.value}")
+    _number(request.value, f"{prefix}value")
     behavior = (
         request.update_behavior if request.HasField("update_behavior") else pb.USAGE_UPDATE_BEHAVIOR_DELTA
     )

@@ -29,7 +29,8 @@ async def test_order_survives_reopening_and_removal(tmp_path: pathlib.Path) -> N
         ("usage", "key-3"),
     ]
     await reopened.remove([rows[0].seq, rows[1].seq])
-    depth, oldest = await reopened.stats()
+    stats = await reopened.stats()
+    depth, oldest = stats.depth, stats.oldest_age
     assert depth == 2
     assert oldest >= 0
     reopened.close()
@@ -40,5 +41,5 @@ async def test_full_outbox_refuses_and_keeps_what_it_has(tmp_path: pathlib.Path)
     await box.add_usage([_report(1), _report(2)])
     with pytest.raises(outbox.OutboxFull, match="holds 2 of at most 3"):
         await box.add_usage([_report(3), _report(4)])
-    assert (await box.stats())[0] == 2, "a refused batch is not half-written"
+    assert (await box.stats()).depth == 2, "a refused batch is not half-written"
     box.close()
