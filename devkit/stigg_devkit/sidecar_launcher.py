@@ -77,6 +77,7 @@ def start(env: Mapping[str, str], log_path: pathlib.Path, *, timeout: float = 20
         "GRPC_PORT": str(grpc_port),
         "SIDECAR_HTTP_PORT": str(http_port),
         "SIDECAR_STATE_DIR": str(log_path.parent / f"state-{grpc_port}"),
+        "SIDECAR_SHUTDOWN_DELAY_SECONDS": "0",  # tests stop many sidecars; the ones about shutdown set it
         **env,
     }
     with log_path.open("ab") as log:

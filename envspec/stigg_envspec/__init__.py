@@ -158,16 +158,17 @@ def integer(low: int, high: int, *, zero: bool = True) -> Callable[[str], int]:
     return parse
 
 
-def number(unit: str, high: float) -> Callable[[str], float]:
-    """A positive number of ``unit`` (seconds, hours), at most ``high``."""
+def number(unit: str, high: float, *, zero: bool = False) -> Callable[[str], float]:
+    """A positive number of ``unit`` (seconds, hours), at most ``high`` (``zero``: 0 allowed too)."""
 
     def parse(raw: str) -> float:
         try:
             value = float(raw)
         except ValueError:
             raise ValueError(f"must be a number of {unit}, got {raw!r}") from None
-        if not 0 < value <= high:
-            raise ValueError(f"must be more than 0 and at most {high:g} {unit}, got {raw}")
+        if not (value >= 0 if zero else value > 0) or not value <= high:
+            lowest = "at least 0" if zero else "more than 0"
+            raise ValueError(f"must be {lowest} and at most {high:g} {unit}, got {raw}")
         return value
 
     return parse

@@ -59,9 +59,19 @@ def _metadata(config: model.EffectiveConfig) -> dict[str, Any]:
     }
 
 
+# A shared sidecar is reached through its Service: on SIGTERM it turns unready at once but keeps
+# answering this long, so the endpoints controller and kube-proxy stop routing to it first (an
+# injected sidecar needs no delay: the kubelet stops it only after the app's containers).
+SHUTDOWN_DELAY_SECONDS = 5
+
+
 def deployment(config: model.EffectiveConfig) -> dict[str, Any]:
     container = template.sidecar_container(config, overrides.Overrides())
     del container["restartPolicy"]  # a regular container here, not a native sidecar
+    container["env"] = [
+        *container["env"],
+        {"name": "SIDECAR_SHUTDOWN_DELAY_SECONDS", "value": str(SHUTDOWN_DELAY_SECONDS)},
+    ]
     spec: dict[str, Any] = {
         "selector": {"matchLabels": selector(config)},
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},

@@ -198,9 +198,13 @@ class Sidecar:
         )
 
     async def stop(self) -> None:
-        """Stop taking traffic, drain in-flight calls within the grace period, release everything."""
+        """The shutdown sequence: unready at once (``/readyz`` 503, gRPC health NOT_SERVING) while
+        calls are still accepted for the shutdown delay, so Services and clients stop routing here
+        first and no call that arrived is cancelled; then no new calls, in-flight ones finish
+        within the grace period; then everything is released."""
         self.serving = False
         await self.health.enter_graceful_shutdown()
+        await asyncio.sleep(self.settings.shutdown_delay_seconds)
         if self.grpc_server is not None:
             await self.grpc_server.stop(self.settings.shutdown_grace_seconds)
         for task in (self._watcher, self._drainer, *self._background):
@@ -275,7 +279,11 @@ async def run(config: settings.Settings) -> None:
         sidecar.metrics.initialization_errors.inc()
         raise
     await stop.wait()
-    logger.info("signal received: draining for up to %ss", config.shutdown_grace_seconds)
+    logger.info(
+        "signal received: draining (unready now, calls accepted for %ss, then up to %ss to finish)",
+        config.shutdown_delay_seconds,
+        config.shutdown_grace_seconds,
+    )
     await sidecar.stop()
 
 

@@ -40,7 +40,8 @@ in an error.
 | SIDECAR_UPSTREAM_RETRIES | 2 | retries after a failed upstream request (with jittered backoff) |
 | SIDECAR_BREAKER_FAILURES | 5 | consecutive failures that open the circuit breaker |
 | SIDECAR_BREAKER_RESET_SECONDS | 10 | how long the breaker stays open before a trial request |
-| SIDECAR_SHUTDOWN_GRACE_SECONDS | 10 | how long SIGTERM waits for in-flight calls |
+| SIDECAR_SHUTDOWN_DELAY_SECONDS | 1 | after SIGTERM: unready, but still taking calls this long |
+| SIDECAR_SHUTDOWN_GRACE_SECONDS | 10 | then: how long in-flight calls may take |
 | SIDECAR_STATE_DIR | /var/lib/stigg | the state volume: the usage outbox lives here |
 | SIDECAR_OUTBOX_MAX_ITEMS | 100000 | reports and events the outbox holds at most (then RESOURCE_EXHAUSTED) |
 | SIDECAR_WS_KEEPALIVE_SECONDS | 10 | ping the stream after this long without a message; drop it after twice |
@@ -195,8 +196,14 @@ class Settings:
         "how long the breaker stays open before a trial request",
         parse=_SECONDS,
     )
+    shutdown_delay_seconds: float = env.var(
+        "SIDECAR_SHUTDOWN_DELAY_SECONDS",
+        1.0,
+        "after SIGTERM: unready, but still taking calls this long",
+        parse=env.number("seconds", 3600, zero=True),
+    )
     shutdown_grace_seconds: float = env.var(
-        "SIDECAR_SHUTDOWN_GRACE_SECONDS", 10.0, "how long SIGTERM waits for in-flight calls", parse=_SECONDS
+        "SIDECAR_SHUTDOWN_GRACE_SECONDS", 10.0, "then: how long in-flight calls may take", parse=_SECONDS
     )
     state_dir: pathlib.Path = env.var(
         "SIDECAR_STATE_DIR",

@@ -22,7 +22,9 @@ def test_the_deployment_runs_the_injected_container_as_a_regular_one() -> None:
     (container,) = pod_template["spec"]["containers"]
     injected = template.sidecar_container(config, overrides.Overrides())
     assert "restartPolicy" not in container
-    assert {**container, "restartPolicy": "Always"} == injected, "same image, env, probes, mounts"
+    *env, delay = container["env"]
+    assert delay == {"name": "SIDECAR_SHUTDOWN_DELAY_SECONDS", "value": "5"}, "Services stop routing first"
+    assert {**container, "env": env, "restartPolicy": "Always"} == injected, "same image, env, probes, mounts"
     assert pod_template["metadata"]["labels"][keys.POD_INJECT_LABEL] == "false", "never injected itself"
     assert body["spec"]["replicas"] == 3
     assert body["spec"]["selector"]["matchLabels"].items() <= pod_template["metadata"]["labels"].items()
