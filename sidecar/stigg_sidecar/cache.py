@@ -86,6 +86,11 @@ class Cache(Generic[K, V]):
             self.stats.stale_hits += 1
         return entry.value, fresh
 
+    def expired_for(self, key: K) -> float | None:
+        """How many seconds ago the entry's TTL ran out (negative while fresh); None if absent."""
+        entry = self._entries.get(key)
+        return None if entry is None else self._clock() - entry.expires_at
+
     def peek(self, key: K) -> V | None:
         """The cached value (fresh or not) without counting a hit or touching the LRU order."""
         entry = self._entries.get(key)

@@ -45,7 +45,17 @@ class Metrics:
         )
         self.stale_served = prom.Counter(
             "sidecar_stale_served",
-            "Answers from an expired cache entry because the upstream failed",
+            "Answers from an expired cache entry (while it is refreshed, or because the upstream failed)",
+            registry=r,
+        )
+        self.revalidations = prom.Counter(
+            "sidecar_cache_revalidations",
+            "Background refreshes of expired entries that answered at once (stale-while-revalidate)",
+            registry=r,
+        )
+        self.load_deadlines = prom.Counter(
+            "sidecar_load_deadlines",
+            "Checks that stopped waiting for a load at their deadline and answered the fail-safe way",
             registry=r,
         )
         fallbacks = prom.Counter(

@@ -124,7 +124,11 @@ class Sidecar:
                 self.outbox, upstream, self.metrics, ledger=self.ledger, recheck=self.store.recheck
             )
         self.checker = checker.Checker(
-            entitlements=self.store, static_defaults=self.defaults, sidecar_metrics=self.metrics
+            entitlements=self.store,
+            static_defaults=self.defaults,
+            sidecar_metrics=self.metrics,
+            max_stale=config.max_stale_seconds,
+            wait_limit=config.upstream_timeout_seconds,
         )
         self.writer = writes.Writer(
             entitlements=self.store,

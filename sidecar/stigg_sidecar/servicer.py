@@ -97,6 +97,7 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
             requested_usage=usage,
             requested_values=values,
             request_fallback=request_fallback,
+            time_remaining=context.time_remaining(),
         )
         self._count(method, decision)
         return decision, feature_id
@@ -198,7 +199,7 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
             key = wire.customer_key(request)
         except wire.InvalidRequest as error:
             await self._invalid(context, "GetEntitlements", error)
-        state = await self.checker.state(key)
+        state = await self.checker.state(key, time_remaining=context.time_remaining())
         if state is None:
             self.metrics.check["GetEntitlements", "fallback"].inc()
             return pb.GetEntitlementsResponse(entitlements=self._default_entitlements())
@@ -222,7 +223,7 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
             key = wire.customer_key(request)
         except wire.InvalidRequest as error:
             await self._invalid(context, "GetEntitlementsStateV2", error)
-        state = await self.checker.state(key)
+        state = await self.checker.state(key, time_remaining=context.time_remaining())
         if state is None:
             self.metrics.check["GetEntitlementsStateV2", "fallback"].inc()
             decisions = [

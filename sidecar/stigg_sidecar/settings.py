@@ -35,6 +35,7 @@ in an error.
 | SIDECAR_DEFAULTS_DIR | (unset) | directory of defaults files (a mounted ConfigMap) |
 | SIDECAR_DEFAULTS_POLL_SECONDS | 2 | how often the defaults directory is checked |
 | SIDECAR_CACHE_TTL_SECONDS | 300 | freshness of a cached customer |
+| SIDECAR_MAX_STALE_SECONDS | 3600 | an entry expired less than this answers at once while it is refreshed |
 | SIDECAR_NEGATIVE_CACHE_TTL_SECONDS | 10 | freshness of a cached "customer not found" |
 | SIDECAR_UPSTREAM_TIMEOUT_SECONDS | 10 | timeout of one upstream request |
 | SIDECAR_UPSTREAM_RETRIES | 2 | retries after a failed upstream request (with jittered backoff) |
@@ -168,6 +169,12 @@ class Settings:
     )
     cache_ttl_seconds: float = env.var(
         "SIDECAR_CACHE_TTL_SECONDS", 300.0, "freshness of a cached customer", parse=_SECONDS
+    )
+    max_stale_seconds: float = env.var(
+        "SIDECAR_MAX_STALE_SECONDS",
+        3600.0,
+        "an entry expired less than this answers at once while it is refreshed",
+        parse=env.number("seconds", 86400, zero=True),
     )
     negative_cache_ttl_seconds: float = env.var(
         "SIDECAR_NEGATIVE_CACHE_TTL_SECONDS",

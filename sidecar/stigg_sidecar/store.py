@@ -8,10 +8,12 @@ stream follower (``realtime``) all go through its methods, never through its par
   stream is live (``stream_live(since)``), an entry current as of the moment the stream
   subscribed stays fresh past its TTL: events keep it current. Otherwise the TTL decides.
 * **Loads**, single flight per key: concurrent loads of one key share one upstream call (its
-  task is shielded, so a caller that gives up does not cancel it for the others), from Redis
+  task is shielded, so a caller that gives up at its deadline does not cancel it for the others,
+  and it still fills the cache for the next caller), from Redis
   when configured and its entry is fresh enough, else from the upstream, whose answer is
   written to Redis; unknown customers are cached too, for ``negative_ttl``. With the upstream
-  failing, a stale Redis entry still beats nothing. ``refresh`` and ``reload`` skip Redis.
+  failing, a stale Redis entry still beats nothing. ``refresh``, ``revalidate`` (the same, in
+  the background, for an expired entry that answered at once) and ``reload`` skip Redis.
 * **Overtaken fetches**: a fetch during which an event for its key arrived may predate the
   change, so it is repeated (up to ``REFETCHES`` times): an older answer never overwrites a
   newer event.
@@ -130,12 +132,25 @@ class EntitlementStore:
 
     # -- loads ----------------------------------------------------------------------------------
 
+    def expired_for(self, key: model.CustomerKey) -> float | None:
+        """Seconds since the held entry's TTL ran out (negative while fresh); None if not held."""
+        return self._cache.expired_for(key)
+
     async def load(self, key: model.CustomerKey) -> model.EntitlementState:
         """Fill the key from Redis (when fresh enough) or the upstream; shared by concurrent callers.
 
-        Raises ``base.UpstreamError`` or ``model.Offline`` when neither can answer.
+        Raises ``base.UpstreamError`` or ``model.Offline`` when neither can answer. A caller
+        that stops waiting (``asyncio.timeout``) leaves the load going on for the next one.
         """
         return await self._single_flight(key, shared_first=True)
+
+    def revalidate(self, key: model.CustomerKey) -> bool:
+        """Refresh an expired entry in the background unless a load of it is already in flight;
+        True if this started one."""
+        if self._upstream is None or key in self._inflight:
+            return False
+        self._flight(key, shared_first=False).add_done_callback(_log_failed_revalidation)
+        return True
 
     async def refresh(self, key: model.CustomerKey) -> None:
         """Fetch the key from the upstream (not Redis, which may be as stale) into the cache."""
@@ -159,13 +174,17 @@ class EntitlementStore:
             if self._cache.peek(key) is not None:
                 self.refresh_soon(key, "recheck its usage")
 
-    async def _single_flight(self, key: model.CustomerKey, *, shared_first: bool) -> model.EntitlementState:
+    def _flight(self, key: model.CustomerKey, *, shared_first: bool) -> asyncio.Task[model.EntitlementState]:
+        """The load of ``key`` in flight, started now if there is none."""
         task = self._inflight.get(key)
         if task is None:
             task = asyncio.get_running_loop().create_task(self._fill(key, shared_first=shared_first))
             task.add_done_callback(_retrieve_exception)
             self._inflight[key] = task
-        return await asyncio.shield(task)
+        return task
+
+    async def _single_flight(self, key: model.CustomerKey, *, shared_first: bool) -> model.EntitlementState:
+        return await asyncio.shield(self._flight(key, shared_first=shared_first))
 
     async def _fill(self, key: model.CustomerKey, *, shared_first: bool) -> model.EntitlementState:
         self.loads += 1
@@ -319,6 +338,11 @@ class EntitlementStore:
 def _estimated_size(state: model.EntitlementState) -> int:
     """Roughly the bytes of the upstream body such a state is parsed from (the cache's measure)."""
     return 256 + 600 * len(state.entitlements)
+
+
+def _log_failed_revalidation(task: asyncio.Task[model.EntitlementState]) -> None:
+    if not task.cancelled() and (error := task.exception()) is not None:
+        logger.info("could not revalidate an expired entry: %s", error)
 
 
 def _retrieve_exception(task: asyncio.Task[model.EntitlementState]) -> None:

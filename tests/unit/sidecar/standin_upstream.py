@@ -58,7 +58,13 @@ class Parts:
     ledger: pending.Ledger
 
 
-def make(upstream: StandInUpstream, clock: list[float] | None = None) -> Parts:
+def make(
+    upstream: StandInUpstream,
+    clock: list[float] | None = None,
+    *,
+    max_stale: float = 0.0,
+    wait_limit: float | None = None,
+) -> Parts:
     now = clock or [0.0]
     sidecar_metrics = metrics.Metrics()
     ledger = pending.Ledger()
@@ -74,5 +80,7 @@ def make(upstream: StandInUpstream, clock: list[float] | None = None) -> Parts:
         entitlements=entitlements,
         static_defaults=defaults.Defaults({}, None),
         sidecar_metrics=sidecar_metrics,
+        max_stale=max_stale,
+        wait_limit=wait_limit,
     )
     return Parts(reads, entitlements, ledger)
