@@ -53,6 +53,16 @@ class Metrics:
             "Background refreshes of expired entries that answered at once (stale-while-revalidate)",
             registry=r,
         )
+        self.abandoned_loads = prom.Counter(
+            "sidecar_abandoned_loads",
+            "Loads never started because every check waiting for them had gone",
+            registry=r,
+        )
+        self.upstream_queue_full = prom.Counter(
+            "sidecar_upstream_queue_full",
+            "Loads refused at once because the upstream queue was full",
+            registry=r,
+        )
         self.load_deadlines = prom.Counter(
             "sidecar_load_deadlines",
             "Checks that stopped waiting for a load at their deadline and answered the fail-safe way",

@@ -113,6 +113,8 @@ class Sidecar:
             ledger=self.ledger,
             policy=store.Policy(ttl=config.cache_ttl_seconds, negative_ttl=config.negative_cache_ttl_seconds),
             sidecar_metrics=self.metrics,
+            upstream_concurrency=config.upstream_concurrency,
+            upstream_queue=config.upstream_queue,
         )
         self.outbox: outbox.Outbox | None = None
         self.drainer: outbox.Drainer | None = None

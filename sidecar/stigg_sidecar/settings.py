@@ -39,6 +39,8 @@ in an error.
 | SIDECAR_NEGATIVE_CACHE_TTL_SECONDS | 10 | freshness of a cached "customer not found" |
 | SIDECAR_UPSTREAM_TIMEOUT_SECONDS | 10 | timeout of one upstream request |
 | SIDECAR_UPSTREAM_RETRIES | 2 | retries after a failed upstream request (with jittered backoff) |
+| SIDECAR_UPSTREAM_CONCURRENCY | 16 | entitlement fetches running at once |
+| SIDECAR_UPSTREAM_QUEUE | 1000 | fetches waiting for one of those at most (then: the fail-safe answer) |
 | SIDECAR_BREAKER_FAILURES | 5 | consecutive failures that open the circuit breaker |
 | SIDECAR_BREAKER_RESET_SECONDS | 10 | how long the breaker stays open before a trial request |
 | SIDECAR_SHUTDOWN_DELAY_SECONDS | 1 | after SIGTERM: unready, but still taking calls this long |
@@ -190,6 +192,15 @@ class Settings:
         2,
         "retries after a failed upstream request (with jittered backoff)",
         parse=env.integer(0, 10),
+    )
+    upstream_concurrency: int = env.var(
+        "SIDECAR_UPSTREAM_CONCURRENCY", 16, "entitlement fetches running at once", parse=env.integer(1, 1000)
+    )
+    upstream_queue: int = env.var(
+        "SIDECAR_UPSTREAM_QUEUE",
+        1000,
+        "fetches waiting for one of those at most (then: the fail-safe answer)",
+        parse=env.integer(0, 10**6),
     )
     breaker_failures: int = env.var(
         "SIDECAR_BREAKER_FAILURES",

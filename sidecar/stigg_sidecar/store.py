@@ -14,6 +14,12 @@ stream follower (``realtime``) all go through its methods, never through its par
   written to Redis; unknown customers are cached too, for ``negative_ttl``. With the upstream
   failing, a stale Redis entry still beats nothing. ``refresh``, ``revalidate`` (the same, in
   the background, for an expired entry that answered at once) and ``reload`` skip Redis.
+* **Upstream work follows its callers**: at most ``upstream_concurrency`` fetches run at once;
+  the loads waiting for a slot are bounded too (``upstream_queue``: beyond it a load fails at
+  once, ``base.QueueFull``, and its check takes the fail-safe chain). A load whose callers have
+  all gone (their deadline passed, or they were cancelled) before it got a slot never starts,
+  so a burst of abandoned or unknown customers cannot hold up a new customer's first check;
+  one that started finishes and fills the cache. Background refreshes run without callers.
 * **Overtaken fetches**: a fetch during which an event for its key arrived may predate the
   change, so it is repeated (up to ``REFETCHES`` times): an older answer never overwrites a
   newer event.
@@ -37,7 +43,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
 from stigg_sidecar import cache, metrics, model, pending, shared_cache
 from stigg_sidecar.upstream import base
@@ -64,6 +70,16 @@ class _Watch:
     changes: int = 0
 
 
+@dataclasses.dataclass(slots=True, eq=False)
+class _Flight:
+    """One load in flight: its task, who waits for it, and whether it got an upstream slot."""
+
+    task: asyncio.Task[model.EntitlementState] = dataclasses.field(init=False)
+    waiters: int = 0
+    background: bool = False  # a refresh nobody waits for: it runs without callers
+    started: bool = False  # past the upstream queue: it finishes whoever waits
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Loaded:
     """A loaded state, its size, how long it stays fresh, and the moment it was current as of
@@ -87,6 +103,8 @@ class EntitlementStore:
         ledger: pending.Ledger,
         policy: Policy,
         sidecar_metrics: metrics.Metrics,
+        upstream_concurrency: int = 16,
+        upstream_queue: int = 1000,
     ) -> None:
         self._cache = entries
         self._upstream = upstream
@@ -95,7 +113,10 @@ class EntitlementStore:
         self._policy = policy
         self._metrics = sidecar_metrics
         self._live_since: float | None = None
-        self._inflight: dict[model.CustomerKey, asyncio.Task[model.EntitlementState]] = {}
+        self._inflight: dict[model.CustomerKey, _Flight] = {}
+        self._slots = asyncio.Semaphore(upstream_concurrency)
+        self._queue_limit = upstream_queue
+        self._queued = 0
         self._watching: dict[model.CustomerKey, _Watch] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._writes: asyncio.Queue[SharedWrite] = asyncio.Queue(WRITE_QUEUE_LIMIT)
@@ -149,7 +170,9 @@ class EntitlementStore:
         True if this started one."""
         if self._upstream is None or key in self._inflight:
             return False
-        self._flight(key, shared_first=False).add_done_callback(_log_failed_revalidation)
+        self._flight(key, shared_first=False, background=True).task.add_done_callback(
+            _log_failed_revalidation
+        )
         return True
 
     async def refresh(self, key: model.CustomerKey) -> None:
@@ -174,28 +197,51 @@ class EntitlementStore:
             if self._cache.peek(key) is not None:
                 self.refresh_soon(key, "recheck its usage")
 
-    def _flight(self, key: model.CustomerKey, *, shared_first: bool) -> asyncio.Task[model.EntitlementState]:
+    def _flight(self, key: model.CustomerKey, *, shared_first: bool, background: bool = False) -> _Flight:
         """The load of ``key`` in flight, started now if there is none."""
-        task = self._inflight.get(key)
-        if task is None:
-            task = asyncio.get_running_loop().create_task(self._fill(key, shared_first=shared_first))
-            task.add_done_callback(_retrieve_exception)
-            self._inflight[key] = task
-        return task
+        flight = self._inflight.get(key)
+        if flight is None:
+            flight = _Flight()
+            flight.task = asyncio.get_running_loop().create_task(
+                self._fill(key, flight, shared_first=shared_first)
+            )
+            flight.task.add_done_callback(_retrieve_exception)
+            self._inflight[key] = flight
+        flight.background = flight.background or background
+        return flight
 
     async def _single_flight(self, key: model.CustomerKey, *, shared_first: bool) -> model.EntitlementState:
-        return await asyncio.shield(self._flight(key, shared_first=shared_first))
+        flight = self._flight(key, shared_first=shared_first)
+        flight.waiters += 1
+        try:
+            return await asyncio.shield(flight.task)
+        finally:
+            flight.waiters -= 1
+            if not (flight.waiters or flight.background or flight.started or flight.task.done()):
+                self._abandon(key, flight)
 
-    async def _fill(self, key: model.CustomerKey, *, shared_first: bool) -> model.EntitlementState:
+    def _abandon(self, key: model.CustomerKey, flight: _Flight) -> None:
+        """Every caller of a load still queued for the upstream has gone: it never starts."""
+        if self._inflight.get(key) is flight:
+            del self._inflight[key]
+        flight.task.cancel()
+        self._metrics.abandoned_loads.inc()
+
+    async def _fill(
+        self, key: model.CustomerKey, flight: _Flight, *, shared_first: bool
+    ) -> model.EntitlementState:
         self.loads += 1
         try:
-            loaded = await self._load(key, shared_first=shared_first)
+            loaded = await self._load(key, shared_first=shared_first, flight=flight)
             self._cache.put(key, loaded.state, size=loaded.size, ttl=loaded.ttl, as_of=loaded.as_of)
             return loaded.state
         finally:
-            self._inflight.pop(key, None)
+            if self._inflight.get(key) is flight:
+                del self._inflight[key]
 
-    async def _load(self, key: model.CustomerKey, *, shared_first: bool) -> _Loaded:
+    async def _load(
+        self, key: model.CustomerKey, *, shared_first: bool, flight: _Flight | None = None
+    ) -> _Loaded:
         """Redis (when configured and fresh enough), else the upstream; Redis again if that fails."""
         shared_entry = None
         if self._shared is not None and shared_first:
@@ -208,7 +254,8 @@ class EntitlementStore:
         if self._upstream is None:
             raise model.Offline("the sidecar is offline: there is no upstream to load from")
         try:
-            fetched, as_of = await self._fetch(self._upstream, key)
+            async with self._upstream_slot(flight):
+                fetched, as_of = await self._fetch(self._upstream, key)
         except base.UpstreamError:
             if shared_entry is None:
                 raise
@@ -219,6 +266,27 @@ class EntitlementStore:
             await self._shared.put(fetched.state, fetched.size)
         ttl = self._policy.ttl if fetched.state.exists else self._policy.negative_ttl
         return _Loaded(self._ledger.apply(fetched.state), fetched.size, ttl, as_of)
+
+    @contextlib.asynccontextmanager
+    async def _upstream_slot(self, flight: _Flight | None) -> AsyncIterator[None]:
+        """One of the bounded upstream slots, waited for in the bounded queue."""
+        if self._slots.locked():
+            if self._queued >= self._queue_limit:
+                self._metrics.upstream_queue_full.inc()
+                raise base.QueueFull(f"{self._queued} loads already wait for the upstream")
+            self._queued += 1
+            try:
+                await self._slots.acquire()
+            finally:
+                self._queued -= 1
+        else:
+            await self._slots.acquire()
+        if flight is not None:
+            flight.started = True
+        try:
+            yield
+        finally:
+            self._slots.release()
 
     async def _fetch(self, upstream: base.Upstream, key: model.CustomerKey) -> tuple[base.Fetched, float]:
         """Fetch, again if an event for the key arrived meanwhile; with the moment the answer

@@ -18,6 +18,10 @@ class BreakerOpen(UpstreamError):
     """The circuit breaker is open: the upstream was not even tried."""
 
 
+class QueueFull(UpstreamError):
+    """Too many loads already wait for an upstream slot: this one was not even queued."""
+
+
 class UpstreamRejected(UpstreamError):
     """The upstream answered but refused the request (bad API key, invalid input)."""
 

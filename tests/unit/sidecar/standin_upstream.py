@@ -64,6 +64,8 @@ def make(
     *,
     max_stale: float = 0.0,
     wait_limit: float | None = None,
+    upstream_concurrency: int = 16,
+    upstream_queue: int = 1000,
 ) -> Parts:
     now = clock or [0.0]
     sidecar_metrics = metrics.Metrics()
@@ -75,6 +77,8 @@ def make(
         ledger=ledger,
         policy=store.Policy(ttl=10, negative_ttl=1),
         sidecar_metrics=sidecar_metrics,
+        upstream_concurrency=upstream_concurrency,
+        upstream_queue=upstream_queue,
     )
     reads = checker.Checker(
         entitlements=entitlements,
