@@ -48,7 +48,7 @@ from stigg_sidecar import (
     writes,
 )
 from stigg_sidecar.upstream import breaker, stigg, stream
-from stigg_sidecar.v1 import sidecar_pb2, sidecar_pb2_grpc
+from stigg_sidecar.v1 import sidecar_pb2
 
 logger = logging.getLogger(__name__)
 SERVICE_NAME = sidecar_pb2.DESCRIPTOR.services_by_name["SidecarService"].full_name
@@ -173,9 +173,7 @@ class Sidecar:
                 self._background.append(asyncio.create_task(self.store.write_shared()))
 
         server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-        sidecar_pb2_grpc.add_SidecarServiceServicer_to_server(
-            servicer.SidecarServicer(self.checker, self.writer, self.metrics), server
-        )
+        servicer.add_to_server(servicer.SidecarServicer(self.checker, self.writer, self.metrics), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(
             (SERVICE_NAME, reflection.SERVICE_NAME, health.SERVICE_NAME), server

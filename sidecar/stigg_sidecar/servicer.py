@@ -6,17 +6,22 @@ answer back, and counts the outcome. This is the one place that maps errors to g
 codes: ``wire.InvalidRequest`` → INVALID_ARGUMENT (the message names the field); an upstream
 that cannot be reached for a write, or none at all (``model.Offline``) → UNAVAILABLE; an
 upstream that refuses a write → FAILED_PRECONDITION (our API key) or INVALID_ARGUMENT (its
-input); a full usage outbox → RESOURCE_EXHAUSTED. Checks never fail for upstream reasons: the
+input); a full usage outbox → RESOURCE_EXHAUSTED; bytes that are not the request message →
+INVALID_ARGUMENT (``add_to_server`` registers the methods so, instead of gRPC's UNKNOWN with a
+traceback per call). Checks never fail for upstream reasons: the
 checker's fail-safe order always yields an answer.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
 import grpc
-from google.protobuf import empty_pb2
+from google.protobuf import empty_pb2, message_factory
+from google.protobuf import message as protobuf_message
 
 from stigg_sidecar import checker, metrics, model, outbox, semantics, wire, writes
 from stigg_sidecar.upstream import base
@@ -42,6 +47,54 @@ async def _upstream_failed(context: Context, error: base.UpstreamError | model.O
             )
         await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"the upstream rejected the request: {error}")
     await _abort(context, grpc.StatusCode.UNAVAILABLE, f"the upstream is unavailable: {error}")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Malformed:
+    """What a request that did not parse becomes, so its method can refuse it by name."""
+
+    message: str
+    problem: str
+
+
+def _parser(message_class: Any) -> Callable[[bytes], Any]:
+    def parse(data: bytes) -> Any:
+        try:
+            return message_class.FromString(data)
+        except protobuf_message.DecodeError as error:
+            return _Malformed(message_class.DESCRIPTOR.name, str(error)[:200])
+
+    return parse
+
+
+def _refusing_malformed(
+    method: Callable[[Any, Context], Awaitable[Any]],
+) -> Callable[[Any, Context], Awaitable[Any]]:
+    async def call(request: Any, context: Context) -> Any:
+        if isinstance(request, _Malformed):
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"the request is not a valid {request.message}: {request.problem}",
+            )
+        return await method(request, context)
+
+    return call
+
+
+def add_to_server(servicer: SidecarServicer, server: grpc.aio.Server) -> None:
+    """Register ``stigg.sidecar.v1.SidecarService`` as the generated code does, except that a
+    request that does not parse is INVALID_ARGUMENT naming its message."""
+    service = pb.DESCRIPTOR.services_by_name["SidecarService"]
+    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {
+        method.name: grpc.unary_unary_rpc_method_handler(
+            _refusing_malformed(getattr(servicer, method.name)),
+            request_deserializer=_parser(message_factory.GetMessageClass(method.input_type)),
+            response_serializer=lambda response: response.SerializeToString(),
+        )
+        for method in service.methods
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
 
 
 class SidecarServicer(pb_grpc.SidecarServiceServicer):

@@ -1,7 +1,9 @@
 """The servicer over real gRPC on loopback, in-process, wired to the read path and the write
 path over an in-process stand-in for the upstream (named as such): a metered check is decided
 by the rules on the stand-in's state, pending usage included; a bad field is INVALID_ARGUMENT
-naming it; a write with no upstream (offline) is UNAVAILABLE saying so."""
+naming it; bytes that are not the request message are INVALID_ARGUMENT naming the message
+(they were UNKNOWN, with a traceback logged per call); a write with no upstream (offline) is
+UNAVAILABLE saying so."""
 
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ KEY, SEATS = standin_upstream.KEY, standin_upstream.SEATS
 
 
 @pytest.fixture
-async def stub() -> AsyncIterator[pb_grpc.SidecarServiceStub]:
+async def target() -> AsyncIterator[str]:
+    """The servicer served on a loopback port, as the server registers it."""
     sidecar = standin_upstream.make(standin_upstream.StandInUpstream())
     writer = writes.Writer(
         entitlements=sidecar.store,
@@ -28,17 +31,19 @@ async def stub() -> AsyncIterator[pb_grpc.SidecarServiceStub]:
         wake_drainer=lambda: None,
     )
     server = grpc.aio.server()
-    pb_grpc.add_SidecarServiceServicer_to_server(
-        servicer.SidecarServicer(sidecar.checker, writer, metrics.Metrics()), server
-    )
+    servicer.add_to_server(servicer.SidecarServicer(sidecar.checker, writer, metrics.Metrics()), server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     try:
-        yield pb_grpc.SidecarServiceStub(channel)
+        yield f"127.0.0.1:{port}"
     finally:
-        await channel.close()
         await server.stop(None)
+
+
+@pytest.fixture
+async def stub(target: str) -> AsyncIterator[pb_grpc.SidecarServiceStub]:
+    async with grpc.aio.insecure_channel(target) as channel:
+        yield pb_grpc.SidecarServiceStub(channel)
 
 
 async def test_a_metered_check_is_decided_on_the_upstream_state(stub: pb_grpc.SidecarServiceStub) -> None:
@@ -71,3 +76,18 @@ async def test_a_write_with_no_upstream_is_unavailable_saying_offline(
         await stub.ReportUsage(pb.ReportUsageRequest(customer_id="c", feature_id=SEATS.id, value=1))
     assert failure.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "offline" in (failure.value.details() or "")
+
+
+@pytest.mark.parametrize("garbage", [b"\xff\xff\xff\xff", b"\x0a\x05ab"])
+async def test_a_request_that_does_not_parse_is_invalid_argument(
+    target: str, garbage: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with grpc.aio.insecure_channel(target) as channel:
+        raw = channel.unary_unary("/stigg.sidecar.v1.SidecarService/GetBooleanEntitlement")
+        with pytest.raises(grpc.aio.AioRpcError) as failure:
+            await raw(garbage)
+    assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (failure.value.details() or "").startswith(
+        "the request is not a valid GetBooleanEntitlementRequest: "
+    )
+    assert not [r for r in caplog.records if r.levelno >= 40], "no ERROR (traceback) per call"
