@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -37,6 +36,7 @@ from stigg_sidecar import (
     checker,
     deadletters,
     defaults,
+    logs,
     metrics,
     outbox,
     pending,
@@ -52,30 +52,6 @@ from stigg_sidecar.v1 import sidecar_pb2
 
 logger = logging.getLogger(__name__)
 SERVICE_NAME = sidecar_pb2.DESCRIPTOR.services_by_name["SidecarService"].full_name
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message (and the exception, if any)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
-
-
-def configure_logging(level: int) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
 class Sidecar:
@@ -306,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except settings.SettingsError as error:
         print(f"stigg-sidecar: invalid configuration: {error}", file=sys.stderr)
         return 2
-    configure_logging(config.log_level)
+    logs.configure(config.log_level)
     try:
         asyncio.run(run(config))
     except OSError as error:  # typically: the port is taken
