@@ -126,6 +126,17 @@ async def upstream_requests(emulator: launcher.RunningEmulator) -> dict[str, obj
         return body
 
 
+async def upstream_usage(emulator: launcher.RunningEmulator, customer_id: str) -> dict[str, float]:
+    """What the emulator counts as the customer's current usage, by feature."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{emulator.admin_url}/usage/{customer_id}") as r,
+    ):
+        body = await r.json()
+        usage: dict[str, float] = body["usage"]
+        return usage
+
+
 async def set_faults(emulator: launcher.RunningEmulator, **faults: object) -> None:
     """Change the emulator's fault knobs (latencyMs, jitterMs, errorRate, outage)."""
     async with (

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import pathlib
 
-import aiohttp
 import pytest
 
 from stigg_emulator import launcher
@@ -20,12 +19,7 @@ START = 250  # customer-free's api-calls usage in the sample catalog
 
 
 async def _upstream_usage(emulator: launcher.RunningEmulator) -> float:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.get(f"{emulator.admin_url}/usage/customer-free") as r,
-    ):
-        usage: float = (await r.json())["usage"].get("feature-api-calls", 0)
-        return usage
+    return (await conftest.upstream_usage(emulator, "customer-free")).get("feature-api-calls", 0)
 
 
 @pytest.mark.slow

@@ -13,8 +13,6 @@ import pathlib
 import subprocess
 import sys
 
-import aiohttp
-
 from stigg_emulator import launcher
 from stigg_sidecar import client
 from tests.integration.sidecar import conftest
@@ -24,12 +22,7 @@ REPORTS, EVERY = 100, 20
 
 
 async def _upstream_usage(emulator: launcher.RunningEmulator) -> float:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.get(f"{emulator.admin_url}/usage/customer-free") as r,
-    ):
-        usage: float = (await r.json())["usage"].get("feature-api-calls", 0)
-        return usage
+    return (await conftest.upstream_usage(emulator, "customer-free")).get("feature-api-calls", 0)
 
 
 def _dead_letters(state_dir: pathlib.Path, *args: str) -> subprocess.CompletedProcess[str]:

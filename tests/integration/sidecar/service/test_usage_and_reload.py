@@ -17,16 +17,6 @@ from stigg_sidecar.v1 import sidecar_pb2 as pb
 from tests.integration.sidecar import conftest
 
 
-async def _upstream_usage(emulator: launcher.RunningEmulator, customer_id: str) -> dict[str, float]:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.get(f"{emulator.admin_url}/usage/{customer_id}") as r,
-    ):
-        body = await r.json()
-        usage: dict[str, float] = body["usage"]
-        return usage
-
-
 async def test_report_usage_then_check_sees_it(
     stub: client.AsyncSidecarClient, emulator: launcher.RunningEmulator
 ) -> None:
@@ -43,7 +33,7 @@ async def test_report_usage_then_check_sees_it(
     assert (after.has_access, after.entitlement.current_usage) == (False, 950)
 
     async def delivered() -> bool:
-        return (await _upstream_usage(emulator, "customer-free")).get("feature-api-calls") == 950
+        return (await conftest.upstream_usage(emulator, "customer-free")).get("feature-api-calls") == 950
 
     await _eventually(delivered, "the report to reach the upstream")
 
@@ -79,8 +69,8 @@ async def test_bulk_and_events(stub: client.AsyncSidecarClient, emulator: launch
     )
 
     async def delivered() -> bool:
-        pro = await _upstream_usage(emulator, "customer-pro")
-        free = await _upstream_usage(emulator, "customer-free")
+        pro = await conftest.upstream_usage(emulator, "customer-pro")
+        free = await conftest.upstream_usage(emulator, "customer-free")
         return pro.get("feature-api-calls") == 99010 and free.get("feature-seats") == 2
 
     await _eventually(delivered, "the outbox to deliver the reports")
@@ -131,7 +121,7 @@ async def test_reports_wait_out_an_upstream_outage(
     await conftest.set_faults(emulator, outage=False)
 
     async def delivered() -> bool:
-        return (await _upstream_usage(emulator, "customer-free")).get("feature-api-calls") == 255
+        return (await conftest.upstream_usage(emulator, "customer-free")).get("feature-api-calls") == 255
 
     await _eventually(delivered, "the outbox to drain once the upstream is back")
     await stub.report_usage("customer-free", "feature-no-such", 1)  # accepted, then refused upstream
