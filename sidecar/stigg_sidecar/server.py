@@ -54,6 +54,20 @@ logger = logging.getLogger(__name__)
 SERVICE_NAME = sidecar_pb2.DESCRIPTOR.services_by_name["SidecarService"].full_name
 
 
+def grpc_options(config: settings.Settings) -> list[tuple[str, int]]:
+    """The gRPC server's bounds: no client holds a connection open forever, and keepalive pings
+    are enforced (a client pinging more often than every 10 s without calls is told to go away)."""
+    return [
+        ("grpc.so_reuseport", 0),
+        ("grpc.max_connection_idle_ms", int(config.grpc_max_connection_idle_seconds * 1000)),
+        ("grpc.max_connection_age_ms", int(config.grpc_max_connection_age_seconds * 1000)),
+        ("grpc.max_connection_age_grace_ms", 30_000),
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ("grpc.http2.max_ping_strikes", 2),
+        ("grpc.keepalive_permit_without_calls", 0),
+    ]
+
+
 class Sidecar:
     """One running sidecar: build it from settings, ``start()``, then ``stop()``."""
 
@@ -148,7 +162,7 @@ class Sidecar:
             if self.shared is not None:
                 self._background.append(asyncio.create_task(self.store.write_shared()))
 
-        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        server = grpc.aio.server(options=grpc_options(config))
         servicer.add_to_server(servicer.SidecarServicer(self.checker, self.writer, self.metrics), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(

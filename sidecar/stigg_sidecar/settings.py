@@ -32,6 +32,8 @@ in an error.
 | OFFLINE | false | serve defaults only; never call the upstream |
 | SIDECAR_BIND_ADDRESS | 0.0.0.0 | address the gRPC and HTTP servers listen on |
 | SIDECAR_HTTP_PORT | 8080 | HTTP port for /livez, /readyz and /metrics |
+| SIDECAR_GRPC_MAX_CONNECTION_IDLE_SECONDS | 300 | an idle gRPC connection is closed after |
+| SIDECAR_GRPC_MAX_CONNECTION_AGE_SECONDS | 1800 | any gRPC connection is closed after (+30 s grace) |
 | SIDECAR_DEFAULTS_DIR | (unset) | directory of defaults files (a mounted ConfigMap) |
 | SIDECAR_DEFAULTS_POLL_SECONDS | 2 | how often the defaults directory is checked |
 | SIDECAR_CACHE_TTL_SECONDS | 300 | freshness of a cached customer |
@@ -162,6 +164,18 @@ class Settings:
     )
     http_port: int = env.var(
         "SIDECAR_HTTP_PORT", 8080, "HTTP port for /livez, /readyz and /metrics", parse=_PORT
+    )
+    grpc_max_connection_idle_seconds: float = env.var(
+        "SIDECAR_GRPC_MAX_CONNECTION_IDLE_SECONDS",
+        300.0,
+        "an idle gRPC connection is closed after",
+        parse=_SECONDS,
+    )
+    grpc_max_connection_age_seconds: float = env.var(
+        "SIDECAR_GRPC_MAX_CONNECTION_AGE_SECONDS",
+        1800.0,
+        "any gRPC connection is closed after (+30 s grace)",
+        parse=_SECONDS,
     )
     defaults_dir: pathlib.Path | None = env.var(
         "SIDECAR_DEFAULTS_DIR", None, "directory of defaults files (a mounted ConfigMap)", parse=env.path
