@@ -49,11 +49,12 @@ test-unit: $(STAMP)
 test: test-unit cluster-bin system-deps
 	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
 
-bench: cluster-bin
+bench: cluster-bin system-deps
 	$(BIN)/python bench/cluster_start.py
 	$(BIN)/python bench/sidecar_checks.py
 	$(BIN)/python bench/admission.py
 	$(BIN)/python bench/stream_propagation.py
+	$(BIN)/python bench/fault_soak.py
 
 proto: $(STAMP)
 	$(BIN)/python proto/generate.py
