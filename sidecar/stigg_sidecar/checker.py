@@ -61,8 +61,8 @@ class Checker:
         self._metrics.cache_misses.inc()
         if not self._store.has_source:
             return None
-        if hit is not None and (self._store.expired_for(key) or 0.0) < self._max_stale:
-            if self._store.revalidate(key):
+        if hit is not None and self._store.expired_for(key) < self._max_stale:
+            if self._store.refresh_soon(key, "revalidate an expired entry"):
                 self._metrics.revalidations.inc()
             self._metrics.stale_served.inc()
             return hit[0]

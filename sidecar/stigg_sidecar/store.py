@@ -12,8 +12,9 @@ stream follower (``realtime``) all go through its methods, never through its par
   and it still fills the cache for the next caller), from Redis
   when configured and its entry is fresh enough, else from the upstream, whose answer is
   written to Redis; unknown customers are cached too, for ``negative_ttl``. With the upstream
-  failing, a stale Redis entry still beats nothing. ``refresh``, ``revalidate`` (the same, in
-  the background, for an expired entry that answered at once) and ``reload`` skip Redis.
+  failing, a stale Redis entry still beats nothing. ``refresh``, ``refresh_soon`` (the same, in
+  the background: an expired entry that answered at once, an event, a recheck) and ``reload``
+  skip Redis.
 * **Upstream work follows its callers**: at most ``upstream_concurrency`` fetches run at once;
   the loads waiting for a slot are bounded too (``upstream_queue``: beyond it a load fails at
   once, ``base.QueueFull``, and its check takes the fail-safe chain). A load whose callers have
@@ -41,7 +42,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
@@ -118,7 +121,6 @@ class EntitlementStore:
         self._queue_limit = upstream_queue
         self._queued = 0
         self._watching: dict[model.CustomerKey, _Watch] = {}
-        self._background: set[asyncio.Task[None]] = set()
         self._writes: asyncio.Queue[SharedWrite] = asyncio.Queue(WRITE_QUEUE_LIMIT)
         self.loads = 0  # load flights started (one per key however many callers wait)
 
@@ -148,14 +150,12 @@ class EntitlementStore:
         """The keys whose entries are current only as of before ``moment`` (a resync's list)."""
         return self._cache.held_before(moment)
 
-    def now(self) -> float:
-        return self._cache.now()
-
     # -- loads ----------------------------------------------------------------------------------
 
-    def expired_for(self, key: model.CustomerKey) -> float | None:
-        """Seconds since the held entry's TTL ran out (negative while fresh); None if not held."""
-        return self._cache.expired_for(key)
+    def expired_for(self, key: model.CustomerKey) -> float:
+        """Seconds since the held entry's TTL ran out (negative while fresh; infinite if not held)."""
+        seconds = self._cache.expired_for(key)
+        return math.inf if seconds is None else seconds
 
     async def load(self, key: model.CustomerKey) -> model.EntitlementState:
         """Fill the key from Redis (when fresh enough) or the upstream; shared by concurrent callers.
@@ -164,16 +164,6 @@ class EntitlementStore:
         that stops waiting (``asyncio.timeout``) leaves the load going on for the next one.
         """
         return await self._single_flight(key, shared_first=True)
-
-    def revalidate(self, key: model.CustomerKey) -> bool:
-        """Refresh an expired entry in the background unless a load of it is already in flight;
-        True if this started one."""
-        if self._upstream is None or key in self._inflight:
-            return False
-        self._flight(key, shared_first=False, background=True).task.add_done_callback(
-            _log_failed_revalidation
-        )
-        return True
 
     async def refresh(self, key: model.CustomerKey) -> None:
         """Fetch the key from the upstream (not Redis, which may be as stale) into the cache."""
@@ -185,9 +175,18 @@ class EntitlementStore:
         self._cache.put(key, loaded.state, size=loaded.size, ttl=loaded.ttl, as_of=loaded.as_of)
         return loaded.state.exists
 
-    def refresh_soon(self, key: model.CustomerKey, why: str) -> None:
-        """Refresh the key in a background task; a failure is logged (the TTL bounds the damage)."""
-        self._spawn(self._refresh_logged(key, why))
+    def refresh_soon(self, key: model.CustomerKey, why: str) -> bool:
+        """Refresh the key from the upstream in the background (joining a load already in
+        flight), whether or not anyone waits for it; a failure is logged (the TTL bounds the
+        damage). True if this started a load."""
+        if self._upstream is None:
+            return False
+        started = key not in self._inflight
+        flight = self._flight(key, shared_first=False)
+        if not flight.background:
+            flight.background = True
+            flight.task.add_done_callback(functools.partial(_log_failed_refresh, key, why))
+        return started
 
     def recheck(self, keys: Iterable[model.CustomerKey]) -> None:
         """Refetch held customers whose state may count a settled report twice (``pending``)."""
@@ -197,7 +196,7 @@ class EntitlementStore:
             if self._cache.peek(key) is not None:
                 self.refresh_soon(key, "recheck its usage")
 
-    def _flight(self, key: model.CustomerKey, *, shared_first: bool, background: bool = False) -> _Flight:
+    def _flight(self, key: model.CustomerKey, *, shared_first: bool) -> _Flight:
         """The load of ``key`` in flight, started now if there is none."""
         flight = self._inflight.get(key)
         if flight is None:
@@ -207,7 +206,6 @@ class EntitlementStore:
             )
             flight.task.add_done_callback(_retrieve_exception)
             self._inflight[key] = flight
-        flight.background = flight.background or background
         return flight
 
     async def _single_flight(self, key: model.CustomerKey, *, shared_first: bool) -> model.EntitlementState:
@@ -305,12 +303,6 @@ class EntitlementStore:
             if not watch.fetches:
                 del self._watching[key]
 
-    async def _refresh_logged(self, key: model.CustomerKey, why: str) -> None:
-        try:
-            await self.refresh(key)
-        except (base.UpstreamError, model.Offline) as error:
-            logger.info("could not refresh %s to %s: %s", key.customer_id, why, error)
-
     # -- the real-time stream -------------------------------------------------------------------
 
     def stream_live(self, since: float) -> None:
@@ -390,17 +382,12 @@ class EntitlementStore:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def _spawn(self, work: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
     async def close(self) -> None:
-        """Cancel background refreshes (loads in flight end with their callers)."""
-        for task in list(self._background):
+        """Cancel the loads still in flight (background refreshes included)."""
+        tasks = [flight.task for flight in self._inflight.values()]
+        for task in tasks:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _estimated_size(state: model.EntitlementState) -> int:
@@ -408,9 +395,9 @@ def _estimated_size(state: model.EntitlementState) -> int:
     return 256 + 600 * len(state.entitlements)
 
 
-def _log_failed_revalidation(task: asyncio.Task[model.EntitlementState]) -> None:
+def _log_failed_refresh(key: model.CustomerKey, why: str, task: asyncio.Task[model.EntitlementState]) -> None:
     if not task.cancelled() and (error := task.exception()) is not None:
-        logger.info("could not revalidate an expired entry: %s", error)
+        logger.info("could not refresh %s to %s: %s", key.customer_id, why, error)
 
 
 def _retrieve_exception(task: asyncio.Task[model.EntitlementState]) -> None:

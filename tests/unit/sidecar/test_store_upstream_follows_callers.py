@@ -70,7 +70,7 @@ async def test_a_background_refresh_runs_without_callers() -> None:
     sidecar = standin_upstream.make(upstream, upstream_concurrency=1)
     blocker = asyncio.create_task(sidecar.checker.state(model.CustomerKey("first")))
     await _turns()
-    assert sidecar.store.revalidate(model.CustomerKey("expired"))
+    assert sidecar.store.refresh_soon(model.CustomerKey("expired"), "revalidate")
     await _turns()
     upstream.gate.set()
     await blocker
