@@ -73,18 +73,29 @@ def variables(cls: type[DataclassInstance]) -> list[tuple[dataclasses.Field[Any]
     return [(f, f.metadata["env"]) for f in dataclasses.fields(cls) if "env" in f.metadata]
 
 
+def default(field: dataclasses.Field[Any]) -> Any:
+    """A declared field's default value (its factory's, for a mutable one)."""
+    return field.default_factory() if field.default_factory is not dataclasses.MISSING else field.default
+
+
+_UNSET = object()
+
+
+def _value(spec: Var, environ: Mapping[str, str]) -> Any:
+    """The variable's parsed value, or ``_UNSET`` when it is unset or blank."""
+    raw = environ.get(spec.name, "").strip()
+    if not raw:
+        return _UNSET
+    try:
+        return spec.parse(raw)
+    except ValueError as error:
+        raise SettingsError(f"{spec.name}: {error}") from None
+
+
 def read(cls: type[D], environ: Mapping[str, str]) -> D:
     """Build ``cls`` from ``environ``; raise ``SettingsError`` naming the first bad variable."""
-    values: dict[str, Any] = {}
-    for field, spec in variables(cls):
-        raw = environ.get(spec.name, "").strip()
-        if not raw:
-            continue  # the field's default
-        try:
-            values[field.name] = spec.parse(raw)
-        except ValueError as error:
-            raise SettingsError(f"{spec.name}: {error}") from None
-    return cls(**values)
+    values = {field.name: _value(spec, environ) for field, spec in variables(cls)}
+    return cls(**{name: value for name, value in values.items() if value is not _UNSET})
 
 
 def read_one(cls: type[DataclassInstance], field_name: str, environ: Mapping[str, str]) -> Any:
@@ -92,24 +103,15 @@ def read_one(cls: type[DataclassInstance], field_name: str, environ: Mapping[str
     needs one setting, not the whole object (whose cross-field rules it would not satisfy)."""
     for field, spec in variables(cls):
         if field.name == field_name:
-            raw = environ.get(spec.name, "").strip()
-            if not raw:
-                return (
-                    field.default_factory()
-                    if field.default_factory is not dataclasses.MISSING
-                    else field.default
-                )
-            try:
-                return spec.parse(raw)
-            except ValueError as error:
-                raise SettingsError(f"{spec.name}: {error}") from None
+            value = _value(spec, environ)
+            return default(field) if value is _UNSET else value
     raise KeyError(field_name)
 
 
 def _default_text(field: dataclasses.Field[Any], spec: Var) -> str:
     if spec.shown_default is not None:
         return spec.shown_default
-    value = field.default_factory() if field.default_factory is not dataclasses.MISSING else field.default
+    value = default(field)
     if value in (None, "") or value == {}:
         return "(unset)"
     if isinstance(value, bool):

@@ -4,8 +4,6 @@ in it once, and a declared default is what an empty environment reads."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import stigg_envspec
 import stigg_envspec.__main__ as regenerate
 from stigg_sidecar import settings
@@ -24,7 +22,4 @@ def test_each_variable_is_declared_once_and_defaults_read_back() -> None:
     for field, spec in stigg_envspec.variables(settings.Settings):
         if spec.name == "SERVER_API_KEY":
             continue
-        default = (
-            field.default_factory() if field.default_factory is not dataclasses.MISSING else field.default
-        )
-        assert getattr(read, field.name) == default, spec.name
+        assert getattr(read, field.name) == stigg_envspec.default(field), spec.name
