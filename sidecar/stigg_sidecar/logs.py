@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -38,6 +39,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
+@dataclasses.dataclass(slots=True)
+class _Window:
+    started: float
+    written: int = 0
+    left_out: int = 0  # since the last record written
+
+
 class RateLimit(logging.Filter):
     """See the module docstring. Records below WARNING always pass."""
 
@@ -48,24 +56,22 @@ class RateLimit(logging.Filter):
         self._burst = burst
         self._window = window
         self._clock = clock
-        self._seen: dict[
-            tuple[str, str], list[float]
-        ] = {}  # (logger, format) → [window start, count, left out]
+        self._seen: dict[tuple[str, str], _Window] = {}  # by (logger, format string)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
             return True
         now = self._clock()
-        key = (record.name, str(record.msg))
-        started, count, left_out = self._seen.get(key, (now, 0.0, 0.0))
-        if now - started >= self._window:
-            started, count = now, 0.0
-        if count >= self._burst:
-            self._seen[key] = [started, count, left_out + 1]
+        window = self._seen.setdefault((record.name, str(record.msg)), _Window(now))
+        if now - window.started >= self._window:
+            window.started, window.written = now, 0
+        if window.written >= self._burst:
+            window.left_out += 1
             return False
-        if left_out:
-            record.msg = f"{record.msg} (and {int(left_out)} more like it left out of the log)"
-        self._seen[key] = [started, count + 1, 0.0]
+        if window.left_out:
+            record.msg = f"{record.msg} (and {window.left_out} more like it left out of the log)"
+            window.left_out = 0
+        window.written += 1
         if len(self._seen) > 10_000:  # distinct places are few; never let the table grow unbounded
             self._seen.clear()
         return True
