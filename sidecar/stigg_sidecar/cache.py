@@ -1,9 +1,10 @@
 """The in-process cache: a byte-bounded LRU table with a TTL per entry (no I/O, no loading:
 ``store`` fills it, one load per key at a time).
 
-* **Bounded by bytes**, not entries: each entry carries its size (the caller's estimate, for
-  entitlement states the size of the upstream body they were parsed from), and the least
-  recently used entries are evicted while the total exceeds ``max_bytes``.
+* **Bounded by bytes**, not entries: each entry carries its size (the caller's measure of the
+  value and its key, for entitlement states ``footprint.of_state``) plus the table's own
+  bookkeeping per entry (``ENTRY_OVERHEAD``), and the least recently used entries are evicted
+  while the total exceeds ``max_bytes``.
 * **TTL per entry**, chosen by the caller (short for negative entries such as an unknown
   customer). Expired entries are not dropped: they stay until evicted, so that a caller can
   serve them when the upstream fails (stale-if-error). ``get`` says whether an entry is fresh.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import math
+import sys
 import time
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
@@ -37,6 +39,11 @@ class Entry(Generic[V]):
 
     def fresh(self, now: float, since: float | None = None) -> bool:
         return now < self.expires_at or (since is not None and self.as_of >= since)
+
+
+# What the table itself holds per entry beyond the value and key: the Entry with its two
+# floats, and an OrderedDict slot with its link node (about 96 bytes, measured with tracemalloc).
+ENTRY_OVERHEAD = sys.getsizeof(Entry(None, 0, 0.0, 0.0)) + 2 * sys.getsizeof(0.5) + 96
 
 
 @dataclasses.dataclass(slots=True)
@@ -96,13 +103,12 @@ class Cache(Generic[K, V]):
         entry = self._entries.get(key)
         return None if entry is None else entry.value
 
-    def size_of(self, key: K) -> int | None:
-        entry = self._entries.get(key)
-        return None if entry is None else entry.size
-
     def put(self, key: K, value: V, *, size: int, ttl: float, as_of: float | None = None) -> None:
-        """Store ``value`` (replacing any entry for ``key``), then evict down to ``max_bytes``."""
+        """Store ``value`` (replacing any entry for ``key``), then evict down to ``max_bytes``.
+
+        ``size`` is what the value and key hold; the entry counts ``ENTRY_OVERHEAD`` more."""
         self.invalidate(key)
+        size += ENTRY_OVERHEAD
         if size > self.max_bytes:
             return  # would evict everything else and still not fit
         now = self._clock()
@@ -114,7 +120,8 @@ class Cache(Generic[K, V]):
             self.stats.evictions += 1
 
     def update(self, key: K, change: Callable[[V], V]) -> bool:
-        """Replace a cached value in place (same size and expiry); False if not cached."""
+        """Replace a cached value in place (same size and expiry: for changes that keep the
+        value's size, such as a new number); False if not cached."""
         entry = self._entries.get(key)
         if entry is None:
             return False

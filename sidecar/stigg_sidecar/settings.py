@@ -25,7 +25,7 @@ in an error.
 | REDIS_TLS | false | TLS to Redis |
 | REDIS_KEYS_TTL_IN_SECS | 604800 | Redis key expiry (-1: never) |
 | ENTITLEMENTS_FALLBACK | (unset) | static defaults, JSON keyed by feature id |
-| CACHE_MAX_SIZE_BYTES | 67108864 | in-process cache bound, in bytes |
+| CACHE_MAX_SIZE_BYTES | 67108864 | in-process cache bound, in bytes of memory held (keys included) |
 | GRPC_PORT | 80 | plaintext gRPC port |
 | PORT | 8443 | Stigg's legacy TLS port: accepted, not served (plaintext only) |
 | LOG_LEVEL | info | error, warn, info or debug |
@@ -140,7 +140,7 @@ class Settings:
     cache_max_size_bytes: int = env.var(
         "CACHE_MAX_SIZE_BYTES",
         64 * 1024 * 1024,
-        "in-process cache bound, in bytes",
+        "in-process cache bound, in bytes of memory held (keys included)",
         parse=env.integer(1024, 2**40),
     )
     grpc_port: int = env.var("GRPC_PORT", 80, "plaintext gRPC port", parse=_PORT)

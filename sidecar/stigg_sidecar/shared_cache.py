@@ -31,7 +31,7 @@ import redis.exceptions
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from stigg_sidecar import metrics, model, settings
+from stigg_sidecar import footprint, metrics, model, settings
 
 logger = logging.getLogger(__name__)
 _TIMEOUT_SECONDS = 0.25
@@ -41,7 +41,6 @@ _TIMEOUT_SECONDS = 0.25
 class SharedEntry:
     state: model.EntitlementState
     fetched_at: float  # wall-clock seconds, comparable across replicas
-    size: int
 
 
 def _encode_entitlement(value: model.Entitlement) -> dict[str, Any]:
@@ -106,7 +105,7 @@ def encode(entry: SharedEntry) -> bytes:
         {
             "v": 1,
             "fetchedAt": entry.fetched_at,
-            "size": entry.size,
+            "size": footprint.of_state(state),  # required by 0.1.0 readers, ignored since
             "customerId": state.key.customer_id,
             "resourceId": state.key.resource_id,
             "reason": None if state.denied_reason is None else state.denied_reason.name,
@@ -126,7 +125,7 @@ def decode(raw: bytes | str) -> SharedEntry:
         entitlements={e.feature.id: e for e in entitlements},
         denied_reason=None if document["reason"] is None else model.DeniedReason[document["reason"]],
     )
-    return SharedEntry(state=state, fetched_at=float(document["fetchedAt"]), size=int(document["size"]))
+    return SharedEntry(state=state, fetched_at=float(document["fetchedAt"]))
 
 
 class SharedCache:
@@ -178,9 +177,9 @@ class SharedCache:
             logger.warning("ignoring an unreadable shared-cache entry for %s: %s", key.customer_id, error)
             return None
 
-    async def put(self, state: model.EntitlementState, size: int, *, only_if_present: bool = False) -> None:
+    async def put(self, state: model.EntitlementState, *, only_if_present: bool = False) -> None:
         """Write a state current as of now (``only_if_present``: only over an existing entry)."""
-        entry = SharedEntry(state=state, fetched_at=time.time(), size=size)
+        entry = SharedEntry(state=state, fetched_at=time.time())
         try:
             await self._client.set(self.key(state.key), encode(entry), ex=self._ttl, xx=only_if_present)
         except (redis.exceptions.RedisError, OSError) as error:

@@ -48,7 +48,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
-from stigg_sidecar import cache, metrics, model, pending, shared_cache
+from stigg_sidecar import cache, footprint, metrics, model, pending, shared_cache
 from stigg_sidecar.upstream import base
 
 logger = logging.getLogger(__name__)
@@ -85,11 +85,10 @@ class _Flight:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Loaded:
-    """A loaded state, its size, how long it stays fresh, and the moment it was current as of
-    (None: when the load returned)."""
+    """A loaded state, how long it stays fresh, and the moment it was current as of (None: when
+    the load returned)."""
 
     state: model.EntitlementState
-    size: int
     ttl: float
     as_of: float | None = None
 
@@ -172,7 +171,7 @@ class EntitlementStore:
     async def reload(self, key: model.CustomerKey) -> bool:
         """Fetch the key from the upstream now, replacing what is held; True if it exists there."""
         loaded = await self._load(key, shared_first=False)
-        self._cache.put(key, loaded.state, size=loaded.size, ttl=loaded.ttl, as_of=loaded.as_of)
+        self._hold(key, loaded)
         return loaded.state.exists
 
     def refresh_soon(self, key: model.CustomerKey, why: str) -> bool:
@@ -231,11 +230,16 @@ class EntitlementStore:
         self.loads += 1
         try:
             loaded = await self._load(key, shared_first=shared_first, flight=flight)
-            self._cache.put(key, loaded.state, size=loaded.size, ttl=loaded.ttl, as_of=loaded.as_of)
+            self._hold(key, loaded)
             return loaded.state
         finally:
             if self._inflight.get(key) is flight:
                 del self._inflight[key]
+
+    def _hold(self, key: model.CustomerKey, loaded: _Loaded) -> None:
+        """Cache a loaded state, counted by what it holds in memory."""
+        size = footprint.of_state(loaded.state)
+        self._cache.put(key, loaded.state, size=size, ttl=loaded.ttl, as_of=loaded.as_of)
 
     async def _load(
         self, key: model.CustomerKey, *, shared_first: bool, flight: _Flight | None = None
@@ -248,7 +252,7 @@ class EntitlementStore:
                 age = time.time() - shared_entry.fetched_at
                 if age < self._policy.ttl:
                     state = self._ledger.apply(shared_entry.state)
-                    return _Loaded(state, shared_entry.size, self._policy.ttl - age, self._cache.now() - age)
+                    return _Loaded(state, self._policy.ttl - age, self._cache.now() - age)
         if self._upstream is None:
             raise model.Offline("the sidecar is offline: there is no upstream to load from")
         try:
@@ -259,11 +263,11 @@ class EntitlementStore:
                 raise
             # A stale shared entry beats nothing; keep it briefly, then try the upstream again.
             state = self._ledger.apply(shared_entry.state)
-            return _Loaded(state, shared_entry.size, self._policy.negative_ttl, -1.0)
-        if self._shared is not None and fetched.state.exists:
-            await self._shared.put(fetched.state, fetched.size)
-        ttl = self._policy.ttl if fetched.state.exists else self._policy.negative_ttl
-        return _Loaded(self._ledger.apply(fetched.state), fetched.size, ttl, as_of)
+            return _Loaded(state, self._policy.negative_ttl, -1.0)
+        if self._shared is not None and fetched.exists:
+            await self._shared.put(fetched)
+        ttl = self._policy.ttl if fetched.exists else self._policy.negative_ttl
+        return _Loaded(self._ledger.apply(fetched), ttl, as_of)
 
     @contextlib.asynccontextmanager
     async def _upstream_slot(self, flight: _Flight | None) -> AsyncIterator[None]:
@@ -286,7 +290,9 @@ class EntitlementStore:
         finally:
             self._slots.release()
 
-    async def _fetch(self, upstream: base.Upstream, key: model.CustomerKey) -> tuple[base.Fetched, float]:
+    async def _fetch(
+        self, upstream: base.Upstream, key: model.CustomerKey
+    ) -> tuple[model.EntitlementState, float]:
         """Fetch, again if an event for the key arrived meanwhile; with the moment the answer
         is current as of."""
         watch = self._watching.setdefault(key, _Watch())
@@ -316,12 +322,10 @@ class EntitlementStore:
     def replace_entitlements(self, state: model.EntitlementState) -> bool:
         """An event: the customer's entitlements as the upstream says now; False if not held."""
         self._note_change(state.key)
-        size = self._cache.size_of(state.key)
-        held = size is not None
-        if size is not None:
-            self._cache.put(state.key, self._ledger.apply(state), size=size, ttl=self._policy.ttl)
-        shared_size = size or _estimated_size(state)
-        self._write_shared(lambda shared: shared.put(state, shared_size, only_if_present=not held))
+        held = self._cache.peek(state.key) is not None
+        if held:
+            self._hold(state.key, _Loaded(self._ledger.apply(state), self._policy.ttl))
+        self._write_shared(lambda shared: shared.put(state, only_if_present=not held))
         return held
 
     def set_usage(
@@ -388,11 +392,6 @@ class EntitlementStore:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _estimated_size(state: model.EntitlementState) -> int:
-    """Roughly the bytes of the upstream body such a state is parsed from (the cache's measure)."""
-    return 256 + 600 * len(state.entitlements)
 
 
 def _log_failed_refresh(key: model.CustomerKey, why: str, task: asyncio.Task[model.EntitlementState]) -> None:

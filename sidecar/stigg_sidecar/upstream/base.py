@@ -3,7 +3,6 @@ it may raise. The usage reports and events it carries are domain types (``model`
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -31,18 +30,10 @@ class UpstreamRejected(UpstreamError):
         self.code = code
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Fetched:
-    """A fetched entitlement state and the size of the body it came from (for the cache bound)."""
-
-    state: model.EntitlementState
-    size: int
-
-
 class Upstream(Protocol):
     """What the sidecar needs from Stigg (or from the upstream emulator)."""
 
-    async def fetch(self, key: model.CustomerKey) -> Fetched:
+    async def fetch(self, key: model.CustomerKey) -> model.EntitlementState:
         """The customer's (or resource's) entitlement state; unknown customers are a state too."""
         ...
 

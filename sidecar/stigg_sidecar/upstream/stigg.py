@@ -52,7 +52,6 @@ REPORT_USAGE_BULK = (
     f" reportUsageBulk(input: $input) {{ {USAGE_FIELDS} }} }}"
 )
 REPORT_EVENT = "mutation ReportEvent($input: UsageEventsReportInput!) { reportEvent(events: $input) }"
-_BODY_OVERHEAD = 256  # per cache entry, beyond the body it was parsed from
 
 
 class _Retryable(Exception):
@@ -161,7 +160,7 @@ class StiggUpstream:
         except (ValueError, parse.ParseError) as error:
             raise base.UpstreamRejected(str(error), status=200) from None
 
-    async def fetch(self, key: model.CustomerKey) -> base.Fetched:
+    async def fetch(self, key: model.CustomerKey) -> model.EntitlementState:
         if self._edge_enabled:
             customer = urllib.parse.quote(key.customer_id, safe="")
             params = {"resourceId": key.resource_id} if key.resource_id else None
@@ -173,7 +172,7 @@ class StiggUpstream:
                 state = parse.entitlements_state(key, data.get("entitlementsState"))
             except (ValueError, parse.ParseError) as error:
                 raise base.UpstreamError(f"the Edge API answered with an unexpected body: {error}") from None
-            return base.Fetched(state, len(content) + _BODY_OVERHEAD)
+            return state
         query = {
             "customerId": key.customer_id,
             **({"resourceId": key.resource_id} if key.resource_id else {}),
@@ -183,7 +182,7 @@ class StiggUpstream:
             state = parse.entitlements_state(key, data.get("entitlementsState"))
         except parse.ParseError as error:
             raise base.UpstreamError(f"the GraphQL API answered with an unexpected body: {error}") from None
-        return base.Fetched(state, len(json.dumps(data)) + _BODY_OVERHEAD)
+        return state
 
     async def report_usage(self, reports: Sequence[model.UsageReport]) -> list[model.UsageResult]:
         inputs = [_usage_input(report) for report in reports]

@@ -8,7 +8,6 @@ import dataclasses
 from collections.abc import Sequence
 
 from stigg_sidecar import cache, checker, defaults, metrics, model, pending, store
-from stigg_sidecar.upstream import base
 
 KEY = model.CustomerKey("customer-1")
 SEATS = model.Feature("feature-seats", model.FeatureType.NUMBER, model.MeterType.FLUCTUATING)
@@ -32,12 +31,12 @@ class StandInUpstream:
         if not hold_first:
             self.release.set()
 
-    async def fetch(self, key: model.CustomerKey) -> base.Fetched:
+    async def fetch(self, key: model.CustomerKey) -> model.EntitlementState:
         answer = state(self.limit, self.usage)
         self.fetches += 1
         if self.fetches == 1:
             await self.release.wait()
-        return base.Fetched(answer, size=100)
+        return answer
 
     async def report_usage(self, reports: Sequence[model.UsageReport]) -> list[model.UsageResult]:
         raise NotImplementedError

@@ -15,7 +15,7 @@ class Clock:
 
 def test_entry_goes_stale_after_its_ttl_and_is_kept() -> None:
     clock = Clock()
-    store: cache.Cache[str, str] = cache.Cache(max_bytes=100, clock=clock)
+    store: cache.Cache[str, str] = cache.Cache(max_bytes=1 << 16, clock=clock)
     store.put("positive", "P", size=10, ttl=300)
     store.put("negative", "N", size=1, ttl=10)
 
@@ -29,7 +29,7 @@ def test_entry_goes_stale_after_its_ttl_and_is_kept() -> None:
 
 def test_update_keeps_expiry_and_invalidate_removes() -> None:
     clock = Clock()
-    store: cache.Cache[str, int] = cache.Cache(max_bytes=100, clock=clock)
+    store: cache.Cache[str, int] = cache.Cache(max_bytes=1 << 16, clock=clock)
     store.put("k", 1, size=10, ttl=5)
     assert store.update("k", lambda v: v + 41)
     assert not store.update("absent", lambda v: v)

@@ -20,12 +20,12 @@ class Gated(standin_upstream.StandInUpstream):
         super().__init__()
         self.gate = asyncio.Event()
 
-    async def fetch(self, key: standin_upstream.model.CustomerKey) -> standin_upstream.base.Fetched:
+    async def fetch(self, key: standin_upstream.model.CustomerKey) -> standin_upstream.model.EntitlementState:
         answer = standin_upstream.state(self.limit, self.usage)
         self.fetches += 1
         if self.fetches > 1:
             await self.gate.wait()
-        return standin_upstream.base.Fetched(answer, size=100)
+        return answer
 
 
 async def _turns() -> None:

@@ -34,7 +34,7 @@ class StandInUpstream:
     async def report_events(self, events: Sequence[model.UsageEvent]) -> None:
         raise NotImplementedError
 
-    async def fetch(self, key: model.CustomerKey) -> base.Fetched:
+    async def fetch(self, key: model.CustomerKey) -> model.EntitlementState:
         raise NotImplementedError
 
     async def close(self) -> None:

@@ -33,7 +33,7 @@ def test_round_trip_keeps_every_field() -> None:
             "tier": model.Entitlement(model.Feature("tier", model.FeatureType.ENUM), enum_values=("a", "b")),
         },
     )
-    entry = shared_cache.SharedEntry(state, fetched_at=1234.5, size=777)
+    entry = shared_cache.SharedEntry(state, fetched_at=1234.5)
     assert shared_cache.decode(shared_cache.encode(entry)) == entry
 
 

@@ -31,7 +31,7 @@ class _Failing(standin_upstream.StandInUpstream):
         super().__init__()
         self.failing = True
 
-    async def fetch(self, key: standin_upstream.model.CustomerKey) -> base.Fetched:
+    async def fetch(self, key: standin_upstream.model.CustomerKey) -> standin_upstream.model.EntitlementState:
         if self.failing:
             self.fetches += 1
             await asyncio.sleep(0.01)

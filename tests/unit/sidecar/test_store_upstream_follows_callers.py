@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 
 from stigg_sidecar import model
-from stigg_sidecar.upstream import base
 from tests.unit.sidecar import standin_upstream
 
 
@@ -22,11 +21,11 @@ class Gated(standin_upstream.StandInUpstream):
         self.gate = asyncio.Event()
         self.asked: list[str] = []
 
-    async def fetch(self, key: model.CustomerKey) -> base.Fetched:
+    async def fetch(self, key: model.CustomerKey) -> model.EntitlementState:
         self.asked.append(key.customer_id)
         await self.gate.wait()
         state = standin_upstream.state(self.limit)
-        return base.Fetched(model.EntitlementState(key, state.entitlements), size=100)
+        return model.EntitlementState(key, state.entitlements)
 
 
 async def _turns() -> None:
