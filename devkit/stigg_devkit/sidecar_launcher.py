@@ -68,8 +68,15 @@ class RunningSidecar:
         return childproc.stop(self.process, grace)
 
 
-def start(env: Mapping[str, str], log_path: pathlib.Path, *, timeout: float = 20.0) -> RunningSidecar:
-    """Start a sidecar with ``env`` (ports and bind address are chosen here) and wait until ready."""
+def start(
+    env: Mapping[str, str],
+    log_path: pathlib.Path,
+    *,
+    timeout: float = 20.0,
+    descriptor_limit: int | None = None,
+) -> RunningSidecar:
+    """Start a sidecar with ``env`` (ports and bind address are chosen here) and wait until ready;
+    ``descriptor_limit`` sets its soft and hard ``RLIMIT_NOFILE``."""
     grpc_port, http_port = childproc.free_port(), childproc.free_port()
     full_env = {
         "PATH": os.environ.get("PATH", ""),
@@ -88,7 +95,7 @@ def start(env: Mapping[str, str], log_path: pathlib.Path, *, timeout: float = 20
             stderr=subprocess.STDOUT,
             env=full_env,
             start_new_session=True,
-            preexec_fn=childproc.die_with_parent(),  # noqa: PLW1509 -- prctl only
+            preexec_fn=childproc.die_with_parent(descriptor_limit),  # noqa: PLW1509 -- prctl, setrlimit
         )
     running = RunningSidecar(process, f"127.0.0.1:{grpc_port}", f"http://127.0.0.1:{http_port}", log_path)
     deadline = time.monotonic() + timeout

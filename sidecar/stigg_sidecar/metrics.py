@@ -53,6 +53,11 @@ class Metrics:
             "Background refreshes of expired entries that answered at once (stale-while-revalidate)",
             registry=r,
         )
+        self.http_refused_connections = prom.Counter(
+            "sidecar_http_refused_connections",
+            "HTTP connections closed as soon as accepted, over SIDECAR_HTTP_MAX_CONNECTIONS",
+            registry=r,
+        )
         self.abandoned_loads = prom.Counter(
             "sidecar_abandoned_loads",
             "Loads never started because every check waiting for them had gone",

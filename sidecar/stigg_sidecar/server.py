@@ -9,7 +9,8 @@ HTTP (``SIDECAR_HTTP_PORT``): ``/livez`` answers ``{"status":"UP"}`` while the p
 ``/readyz`` answers it once the defaults are loaded and gRPC serves. Upstream trouble is shown
 in ``/readyz``'s body and in the metrics, but does not make the sidecar unready: a fail-safe
 sidecar still answers (from cache or defaults) when the upstream is down. ``/metrics`` is the
-Prometheus exposition.
+Prometheus exposition. Both ports are bounded (``grpc_options``, ``probe_port``) and share the
+process's file descriptors so that neither can starve the other (``descriptors``).
 
 With ``WS_ENABLED`` (the default) the sidecar follows the upstream's real-time stream
 (``upstream.stream`` connects, ``realtime`` applies); ``/readyz`` shows it as ``"stream":
@@ -36,10 +37,12 @@ from stigg_sidecar import (
     checker,
     deadletters,
     defaults,
+    descriptors,
     logs,
     metrics,
     outbox,
     pending,
+    probe_port,
     realtime,
     servicer,
     settings,
@@ -54,11 +57,18 @@ logger = logging.getLogger(__name__)
 SERVICE_NAME = sidecar_pb2.DESCRIPTOR.services_by_name["SidecarService"].full_name
 
 
-def grpc_options(config: settings.Settings) -> list[tuple[str, int]]:
-    """The gRPC server's bounds: no client holds a connection open forever, and keepalive pings
-    are enforced (a client pinging more often than every 10 s without calls is told to go away)."""
+def grpc_options(config: settings.Settings, max_connections: int) -> list[tuple[str, int]]:
+    """The gRPC server's bounds: at most ``max_connections`` connections (more are closed as
+    soon as accepted) and ``SIDECAR_GRPC_MAX_CONCURRENT_STREAMS`` calls in flight on each (more
+    are refused with REFUSED_STREAM, which grpc-core clients report as UNAVAILABLE rather than
+    queue); a connection must send its HTTP/2 preface within 10 s; no client holds a connection
+    open forever; keepalive pings are enforced (a client pinging more often than every 10 s
+    without calls is told to go away)."""
     return [
         ("grpc.so_reuseport", 0),
+        ("grpc.max_allowed_incoming_connections", max_connections),
+        ("grpc.max_concurrent_streams", config.grpc_max_concurrent_streams),
+        ("grpc.server_handshake_timeout_ms", 10_000),
         ("grpc.max_connection_idle_ms", int(config.grpc_max_connection_idle_seconds * 1000)),
         ("grpc.max_connection_age_ms", int(config.grpc_max_connection_age_seconds * 1000)),
         ("grpc.max_connection_age_grace_ms", 30_000),
@@ -142,7 +152,7 @@ class Sidecar:
             )
         self.health = health.aio.HealthServicer()
         self.grpc_server: grpc.aio.Server | None = None
-        self.http_runner: web.AppRunner | None = None
+        self.probes: probe_port.ProbePort | None = None
         self.grpc_port = 0
         self.http_port = 0
         self.serving = False
@@ -162,7 +172,18 @@ class Sidecar:
             if self.shared is not None:
                 self._background.append(asyncio.create_task(self.store.write_shared()))
 
-        server = grpc.aio.server(options=grpc_options(config))
+        limit = descriptors.raise_soft_limit()
+        max_connections = descriptors.grpc_connection_cap(
+            limit, grpc_max=config.grpc_max_connections, http_max=config.http_max_connections
+        )
+        if max_connections < config.grpc_max_connections:
+            logger.warning(
+                "%d file descriptors allowed: serving at most %d gRPC connections (not %d)",
+                limit,
+                max_connections,
+                config.grpc_max_connections,
+            )
+        server = grpc.aio.server(options=grpc_options(config, max_connections))
         servicer.add_to_server(servicer.SidecarServicer(self.checker, self.writer, self.metrics), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(
@@ -172,12 +193,15 @@ class Sidecar:
         await server.start()
         self.grpc_server = server
 
-        runner = web.AppRunner(self._http_app(), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, config.bind_address, config.http_port, reuse_port=False)
-        await site.start()
-        self.http_runner = runner
-        self.http_port = int(runner.addresses[0][1])
+        probes = probe_port.ProbePort(
+            {"/livez": self._livez, "/readyz": self._readyz, "/metrics": self._metrics},
+            max_connections=config.http_max_connections,
+            request_timeout=config.http_request_timeout_seconds,
+            refused=self.metrics.http_refused_connections,
+        )
+        await probes.start(config.bind_address, config.http_port)
+        self.probes = probes
+        self.http_port = probes.port
 
         self.serving = True
         for name in ("", SERVICE_NAME):
@@ -211,8 +235,8 @@ class Sidecar:
         await self.store.close()
         if self.outbox is not None:
             self.outbox.close()
-        if self.http_runner is not None:
-            await self.http_runner.cleanup()
+        if self.probes is not None:
+            await self.probes.close()
         if self.upstream is not None:
             await self.upstream.close()
         if self.shared is not None:
@@ -220,17 +244,11 @@ class Sidecar:
         logger.info("stopped")
 
     # -- HTTP -----------------------------------------------------------------------------------
-    def _http_app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_get("/livez", self._livez)
-        app.router.add_get("/readyz", self._readyz)
-        app.router.add_get("/metrics", self._metrics)
-        return app
 
-    async def _livez(self, _: web.Request) -> web.Response:
+    async def _livez(self) -> web.Response:
         return web.json_response({"status": "UP"})
 
-    async def _readyz(self, _: web.Request) -> web.Response:
+    async def _readyz(self) -> web.Response:
         ready = self.serving and self.defaults.loaded
         body: dict[str, object] = {"status": "UP" if ready else "DOWN", "defaults": len(self.defaults)}
         if self.defaults.last_error:
@@ -245,7 +263,7 @@ class Sidecar:
             body["stream"] = "live" if self.stream.connected else "connecting"
         return web.json_response(body, status=200 if ready else 503)
 
-    async def _metrics(self, _: web.Request) -> web.Response:
+    async def _metrics(self) -> web.Response:
         self.metrics.cache_bytes.set(self.store.bytes)
         self.metrics.cache_entries.set(len(self.store))
         self.metrics.defaults_loaded.set(len(self.defaults))

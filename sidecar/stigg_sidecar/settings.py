@@ -34,6 +34,10 @@ in an error.
 | SIDECAR_HTTP_PORT | 8080 | HTTP port for /livez, /readyz and /metrics |
 | SIDECAR_GRPC_MAX_CONNECTION_IDLE_SECONDS | 300 | an idle gRPC connection is closed after |
 | SIDECAR_GRPC_MAX_CONNECTION_AGE_SECONDS | 1800 | any gRPC connection is closed after (+30 s grace) |
+| SIDECAR_GRPC_MAX_CONNECTIONS | 1000 | gRPC connections held at once (more are closed at once) |
+| SIDECAR_GRPC_MAX_CONCURRENT_STREAMS | 1000 | calls in flight on one gRPC connection (more are refused) |
+| SIDECAR_HTTP_MAX_CONNECTIONS | 64 | HTTP connections held at once (more are closed at once) |
+| SIDECAR_HTTP_REQUEST_TIMEOUT_SECONDS | 10 | an HTTP request head (or unread body) must arrive within |
 | SIDECAR_DEFAULTS_DIR | (unset) | directory of defaults files (a mounted ConfigMap) |
 | SIDECAR_DEFAULTS_POLL_SECONDS | 2 | how often the defaults directory is checked |
 | SIDECAR_CACHE_TTL_SECONDS | 300 | freshness of a cached customer |
@@ -176,6 +180,30 @@ class Settings:
         1800.0,
         "any gRPC connection is closed after (+30 s grace)",
         parse=_SECONDS,
+    )
+    grpc_max_connections: int = env.var(
+        "SIDECAR_GRPC_MAX_CONNECTIONS",
+        1000,
+        "gRPC connections held at once (more are closed at once)",
+        parse=env.integer(1, 1_000_000),
+    )
+    grpc_max_concurrent_streams: int = env.var(
+        "SIDECAR_GRPC_MAX_CONCURRENT_STREAMS",
+        1000,
+        "calls in flight on one gRPC connection (more are refused)",
+        parse=env.integer(1, 1_000_000),
+    )
+    http_max_connections: int = env.var(
+        "SIDECAR_HTTP_MAX_CONNECTIONS",
+        64,
+        "HTTP connections held at once (more are closed at once)",
+        parse=env.integer(1, 100_000),
+    )
+    http_request_timeout_seconds: float = env.var(
+        "SIDECAR_HTTP_REQUEST_TIMEOUT_SECONDS",
+        10.0,
+        "an HTTP request head (or unread body) must arrive within",
+        parse=env.number("seconds", 3600),
     )
     defaults_dir: pathlib.Path | None = env.var(
         "SIDECAR_DEFAULTS_DIR", None, "directory of defaults files (a mounted ConfigMap)", parse=env.path
