@@ -17,4 +17,6 @@ def test_a_tight_limit_lowers_the_cap_to_what_fits() -> None:
 
 
 def test_the_cap_never_drops_below_a_usable_minimum() -> None:
-    assert descriptors.grpc_connection_cap(100, grpc_max=1000, http_max=64) == descriptors.MIN_GRPC_CONNECTIONS
+    assert (
+        descriptors.grpc_connection_cap(100, grpc_max=1000, http_max=64) == descriptors.MIN_GRPC_CONNECTIONS
+    )

@@ -73,6 +73,7 @@ async def test_streams_beyond_the_cap_are_reset(
             grown = _rss_mib(sidecar) - before
             assert grown < 40, f"the sidecar grew by {grown:.0f} MiB for one connection's streams"
             answer = await stub.get_boolean_entitlement("customer-enterprise", "feature-sso")
-            assert answer.has_access and not answer.is_fallback
+            assert answer.has_access
+            assert not answer.is_fallback
         finally:
             sock.close()

@@ -85,9 +85,9 @@ async def test_connections_beyond_the_cap_are_closed_at_once(
 ) -> None:
     async with contextlib.AsyncExitStack() as held:
         for _ in range(8):
-            reader, _ = await held.enter_async_context(_connection(bounded))
+            await held.enter_async_context(_connection(bounded))
         await asyncio.sleep(0.2)
-        async with _connection(bounded) as (reader, writer):
+        async with _connection(bounded) as (reader, _):
             assert await _closed_within(reader, 5) < 0.5, "a ninth connection was kept"
     # The eight are gone: the port answers again, and counted the refusal.
     await waiting.eventually(

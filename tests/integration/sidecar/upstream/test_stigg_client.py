@@ -32,8 +32,8 @@ async def test_edge_and_graphql_reads_agree(emulator: launcher.RunningEmulator) 
     key = model.CustomerKey("customer-enterprise", "workspace-eu")
     edge, graphql = _client(emulator), _client(emulator, edge_enabled=False)
     try:
-        from_edge = (await edge.fetch(key)).state
-        from_graphql = (await graphql.fetch(key)).state
+        from_edge = await edge.fetch(key)
+        from_graphql = await graphql.fetch(key)
     finally:
         await edge.close()
         await graphql.close()
