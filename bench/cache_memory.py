@@ -129,7 +129,8 @@ def _report(args: argparse.Namespace, results: dict[str, dict[str, float]], load
     for name, measured in results.items():
         grown = measured["after"] - measured["baseline"]
         lines.append(
-            f"| {names[name]} | {measured['checks']:,.0f} | {measured['entries']:,.0f} | {measured['counted']:.1f} MiB | {grown:.1f} MiB | "
+            f"| {names[name]} | {measured['checks']:,.0f} | {measured['entries']:,.0f} | "
+            f"{measured['counted']:.1f} MiB | {grown:.1f} MiB | "
             f"{grown / args.bound_mib:.2f} |"
         )
     lines += [
@@ -152,7 +153,9 @@ def _report(args: argparse.Namespace, results: dict[str, dict[str, float]], load
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--bound-mib", type=int, default=8)
     parser.add_argument("--customers", type=int, default=6000, help="known customers to fill with")
     parser.add_argument("--unknown", type=int, default=25000, help="unknown customers to fill with")
