@@ -176,8 +176,19 @@ def decoded(message: betterproto.Message) -> dict[str, Any]:
                 and betterproto.which_one_of(message, meta.group)[0] != field.name
             ):
                 continue
-            out[field.name] = _plain(getattr(message, field.name))
+            value = getattr(message, field.name)
+            if meta.proto_type == betterproto.TYPE_ENUM and isinstance(value, int):
+                value = _enum_member(message._betterproto.cls_by_field[field.name], value)
+            out[field.name] = _plain(value)
     return out
+
+
+def _enum_member(cls: Any, value: int) -> Any:
+    """betterproto 2.0.0b6 decodes enum fields as plain ints: the member of that number, if any."""
+    try:
+        return cls(value)
+    except ValueError:
+        return value
 
 
 async def _call(client: Any, call: dict[str, Any]) -> dict[str, Any]:
