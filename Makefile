@@ -30,7 +30,21 @@ $(STAMP): pyproject.toml $(DISTS) constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ./envspec -e ./sidecar -e ./operator -e './devkit[dev]'
 	touch $@
 
-install: $(STAMP)
+# Stigg's Python sidecar SDK, the client of tests/stigg_sdk, in a venv of its own inside .venv:
+# its dependencies cannot share one with ours (stigg-api-client-v2 wants pydantic<2.13, the
+# kubernetes client >=2.13.5; betterproto 2.0.0b6 python-dateutil<3, kubernetes 37.0.2 >=3).
+# Pinned by constraints-stigg-sdk.txt; tests run it as a separate process (tests/stigg_sdk).
+STIGG_SDK      := stigg-sidecar-sdk==8.1.0
+SDK_VENV       := $(VENV)/stigg-sdk
+SDK_STAMP      := $(SDK_VENV)/.installed
+
+$(SDK_STAMP): constraints-stigg-sdk.txt
+	$(PYTHON) -m venv $(SDK_VENV)
+	$(SDK_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SDK_VENV)/bin/python -m pip install --quiet -c constraints-stigg-sdk.txt '$(STIGG_SDK)'
+	touch $@
+
+install: $(STAMP) $(SDK_STAMP)
 
 cluster-bin: $(STAMP)
 	$(BIN)/stigg-localcluster build
@@ -43,7 +57,7 @@ system-deps:
 	@command -v redis-server >/dev/null || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
 
-test-unit: $(STAMP)
+test-unit: install
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 test: test-unit cluster-bin system-deps
@@ -81,7 +95,10 @@ down: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-constraints: $(STAMP)
+constraints: $(STAMP) $(SDK_STAMP)
 	{ echo "# Exact versions CI installs (make install: the three distributions and the devkit's dev extra)."; \
 	  echo "# Regenerate after changing pyproject.toml: make constraints"; \
 	  $(BIN)/pip freeze --exclude-editable | sort -f; } > constraints.txt
+	{ echo "# Exact versions of the Stigg Python SDK's venv (make install: $(STIGG_SDK) in $(SDK_VENV))."; \
+	  echo "# Regenerate after changing STIGG_SDK in the Makefile: make constraints"; \
+	  $(SDK_VENV)/bin/pip freeze | sort -f; } > constraints-stigg-sdk.txt

@@ -2,7 +2,8 @@
 
 Two sources, in Stigg's ``ENTITLEMENTS_FALLBACK`` format (a JSON object keyed by feature id,
 each ``{"hasAccess": true, "usageLimit": 1000, "isUnlimited": false, "value": 5,
-"enumValues": ["a"]}``):
+"enumValues": ["a"]}``) plus one key of ours, ``hasSoftLimit`` (a metered default whose limit
+is soft: usage past ``usageLimit`` stays granted, and answers say ``has_soft_limit``):
 
 * a **defaults directory** (the operator mounts the rendered ConfigMap there as a directory,
   never with ``subPath``, so kubelet's atomic ``..data`` swaps reach the running sidecar):
@@ -32,7 +33,7 @@ from stigg_sidecar import model, semantics
 
 logger = logging.getLogger(__name__)
 
-_FIELDS = {"hasAccess", "usageLimit", "isUnlimited", "value", "enumValues"}
+_FIELDS = {"hasAccess", "usageLimit", "isUnlimited", "hasSoftLimit", "value", "enumValues"}
 _SUFFIXES = {".json", ".yaml", ".yml"}
 
 
@@ -47,13 +48,14 @@ class FeatureDefault:
     is_unlimited: bool = False
     value: int | None = None
     enum_values: tuple[str, ...] = ()
+    has_soft_limit: bool = False
 
     def _infer_kind(self) -> model.CheckKind:
         if self.enum_values:
             return model.CheckKind.ENUM
         if self.value is not None:
             return model.CheckKind.NUMERIC
-        if self.usage_limit is not None or self.is_unlimited:
+        if self.usage_limit is not None or self.is_unlimited or self.has_soft_limit:
             return model.CheckKind.METERED
         return model.CheckKind.BOOLEAN
 
@@ -73,6 +75,7 @@ class FeatureDefault:
             denied_reason=None if self.has_access else model.DeniedReason.UNKNOWN,
             usage_limit=None if limit is None else float(limit),
             is_unlimited=self.is_unlimited,
+            has_soft_limit=self.has_soft_limit and kind is model.CheckKind.METERED,
             enum_values=self.enum_values,
         )
 
@@ -112,6 +115,9 @@ def parse_feature(feature_id: str, raw: object, where: str = "") -> FeatureDefau
     is_unlimited = raw.get("isUnlimited", False)
     if not isinstance(is_unlimited, bool):
         raise DefaultsError(f"{path}.isUnlimited: must be true or false, got {is_unlimited!r}")
+    has_soft_limit = raw.get("hasSoftLimit", False)
+    if not isinstance(has_soft_limit, bool):
+        raise DefaultsError(f"{path}.hasSoftLimit: must be true or false, got {has_soft_limit!r}")
     usage_limit = raw.get("usageLimit")
     value = raw.get("value")
     if value is not None and (
@@ -127,6 +133,7 @@ def parse_feature(feature_id: str, raw: object, where: str = "") -> FeatureDefau
         is_unlimited=is_unlimited,
         value=value,
         enum_values=tuple(enum_values),
+        has_soft_limit=has_soft_limit,
     )
 
 

@@ -264,6 +264,7 @@ def metered(value: model.Entitlement) -> pb.MeteredEntitlement:
         usage_period_anchor=_stamp(value.usage_period_anchor),
         usage_period_start=_stamp(value.usage_period_start),
         usage_period_end=_stamp(value.usage_period_end),
+        has_soft_limit=value.has_soft_limit,
     )
 
 

@@ -6,14 +6,20 @@ Wire contract of the Stigg entitlements sidecar (package stigg.sidecar.v1).
 This schema mirrors, field for field, the descriptor published in Stigg's
 MIT-licensed Go SDK (github.com/stiggio/sidecar-sdk-go,
 generated/stigg/sidecar/v1), so that unmodified Stigg clients can talk to
-this sidecar. Names, field numbers, types, labels, `optional` markers and
-oneof groups must not be changed; declaration order follows the upstream
-descriptor so that message/enum indexes line up as well.
+this sidecar, plus the fields that Stigg's newer Python sidecar SDK
+(stigg-sidecar-sdk 8.1.0) has beyond it: MeteredEntitlement.has_soft_limit,
+CreditEntitlement.has_soft_limit and EntitlementCurrency fields 2-6.
+tests/unit/sidecar/test_proto_matches_stigg_python_sdk.py checks every
+message, field, enum value and method against that SDK. Names, field
+numbers, types, labels, `optional` markers and oneof groups must not be
+changed; declaration order follows the upstream descriptor so that
+message/enum indexes line up as well.
 """
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -285,11 +291,16 @@ class MeteredEntitlement(_message.Message):
     USAGE_PERIOD_ANCHOR_FIELD_NUMBER: _builtins.int
     USAGE_PERIOD_START_FIELD_NUMBER: _builtins.int
     USAGE_PERIOD_END_FIELD_NUMBER: _builtins.int
+    HAS_SOFT_LIMIT_FIELD_NUMBER: _builtins.int
     usage_limit: _builtins.float
     is_unlimited: _builtins.bool
     current_usage: _builtins.float
     reset_period: Global___EntitlementResetPeriod.ValueType
     """Number 8 is not used upstream."""
+    has_soft_limit: _builtins.bool
+    """True when usage may go past usage_limit with access still granted (a soft
+    limit); set on every metered answer. (Stigg's Python SDK 8.1.0.)
+    """
     @_builtins.property
     def feature(self) -> Global___EntitlementFeature: ...
     @_builtins.property
@@ -315,13 +326,16 @@ class MeteredEntitlement(_message.Message):
         usage_period_anchor: _timestamp_pb2.Timestamp | None = ...,
         usage_period_start: _timestamp_pb2.Timestamp | None = ...,
         usage_period_end: _timestamp_pb2.Timestamp | None = ...,
+        has_soft_limit: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_feature", b"_feature", "_next_reset_date", b"_next_reset_date", "_reset_period", b"_reset_period", "_usage_limit", b"_usage_limit", "_usage_period_anchor", b"_usage_period_anchor", "_usage_period_end", b"_usage_period_end", "_usage_period_start", b"_usage_period_start", "feature", b"feature", "next_reset_date", b"next_reset_date", "reset_period", b"reset_period", "usage_limit", b"usage_limit", "usage_period_anchor", b"usage_period_anchor", "usage_period_end", b"usage_period_end", "usage_period_start", b"usage_period_start"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_feature", b"_feature", "_has_soft_limit", b"_has_soft_limit", "_next_reset_date", b"_next_reset_date", "_reset_period", b"_reset_period", "_usage_limit", b"_usage_limit", "_usage_period_anchor", b"_usage_period_anchor", "_usage_period_end", b"_usage_period_end", "_usage_period_start", b"_usage_period_start", "feature", b"feature", "has_soft_limit", b"has_soft_limit", "next_reset_date", b"next_reset_date", "reset_period", b"reset_period", "usage_limit", b"usage_limit", "usage_period_anchor", b"usage_period_anchor", "usage_period_end", b"usage_period_end", "usage_period_start", b"usage_period_start"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_feature", b"_feature", "_next_reset_date", b"_next_reset_date", "_reset_period", b"_reset_period", "_usage_limit", b"_usage_limit", "_usage_period_anchor", b"_usage_period_anchor", "_usage_period_end", b"_usage_period_end", "_usage_period_start", b"_usage_period_start", "current_usage", b"current_usage", "feature", b"feature", "is_unlimited", b"is_unlimited", "next_reset_date", b"next_reset_date", "reset_period", b"reset_period", "usage_limit", b"usage_limit", "usage_period_anchor", b"usage_period_anchor", "usage_period_end", b"usage_period_end", "usage_period_start", b"usage_period_start"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_feature", b"_feature", "_has_soft_limit", b"_has_soft_limit", "_next_reset_date", b"_next_reset_date", "_reset_period", b"_reset_period", "_usage_limit", b"_usage_limit", "_usage_period_anchor", b"_usage_period_anchor", "_usage_period_end", b"_usage_period_end", "_usage_period_start", b"_usage_period_start", "current_usage", b"current_usage", "feature", b"feature", "has_soft_limit", b"has_soft_limit", "is_unlimited", b"is_unlimited", "next_reset_date", b"next_reset_date", "reset_period", b"reset_period", "usage_limit", b"usage_limit", "usage_period_anchor", b"usage_period_anchor", "usage_period_end", b"usage_period_end", "usage_period_start", b"usage_period_start"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__feature: _TypeAlias = _typing.Literal["feature"]  # noqa: Y015
     _WhichOneofArgType__feature: _TypeAlias = _typing.Literal["_feature", b"_feature"]  # noqa: Y015
+    _WhichOneofReturnType__has_soft_limit: _TypeAlias = _typing.Literal["has_soft_limit"]  # noqa: Y015
+    _WhichOneofArgType__has_soft_limit: _TypeAlias = _typing.Literal["_has_soft_limit", b"_has_soft_limit"]  # noqa: Y015
     _WhichOneofReturnType__next_reset_date: _TypeAlias = _typing.Literal["next_reset_date"]  # noqa: Y015
     _WhichOneofArgType__next_reset_date: _TypeAlias = _typing.Literal["_next_reset_date", b"_next_reset_date"]  # noqa: Y015
     _WhichOneofReturnType__reset_period: _TypeAlias = _typing.Literal["reset_period"]  # noqa: Y015
@@ -336,6 +350,8 @@ class MeteredEntitlement(_message.Message):
     _WhichOneofArgType__usage_period_start: _TypeAlias = _typing.Literal["_usage_period_start", b"_usage_period_start"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__feature) -> _WhichOneofReturnType__feature | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__has_soft_limit) -> _WhichOneofReturnType__has_soft_limit | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__next_reset_date) -> _WhichOneofReturnType__next_reset_date | None: ...
     @_typing.overload
@@ -417,22 +433,53 @@ Global___Entitlement: _TypeAlias = Entitlement  # noqa: Y015
 
 @_typing.final
 class EntitlementCurrency(_message.Message):
-    """Credit currency reference."""
+    """Credit currency. (Fields 2-6: Stigg's Python SDK 8.1.0.)"""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     CURRENCY_ID_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    UNIT_SINGULAR_FIELD_NUMBER: _builtins.int
+    UNIT_PLURAL_FIELD_NUMBER: _builtins.int
+    ADDITIONAL_META_DATA_FIELD_NUMBER: _builtins.int
     currency_id: _builtins.str
+    display_name: _builtins.str
+    description: _builtins.str
+    unit_singular: _builtins.str
+    unit_plural: _builtins.str
+    @_builtins.property
+    def additional_meta_data(self) -> _struct_pb2.Struct: ...
     def __init__(
         self,
         *,
         currency_id: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        description: _builtins.str | None = ...,
+        unit_singular: _builtins.str | None = ...,
+        unit_plural: _builtins.str | None = ...,
+        additional_meta_data: _struct_pb2.Struct | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_additional_meta_data", b"_additional_meta_data", "_description", b"_description", "_unit_plural", b"_unit_plural", "_unit_singular", b"_unit_singular", "additional_meta_data", b"additional_meta_data", "description", b"description", "unit_plural", b"unit_plural", "unit_singular", b"unit_singular"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency_id", b"currency_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_additional_meta_data", b"_additional_meta_data", "_description", b"_description", "_unit_plural", b"_unit_plural", "_unit_singular", b"_unit_singular", "additional_meta_data", b"additional_meta_data", "currency_id", b"currency_id", "description", b"description", "display_name", b"display_name", "unit_plural", b"unit_plural", "unit_singular", b"unit_singular"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__additional_meta_data: _TypeAlias = _typing.Literal["additional_meta_data"]  # noqa: Y015
+    _WhichOneofArgType__additional_meta_data: _TypeAlias = _typing.Literal["_additional_meta_data", b"_additional_meta_data"]  # noqa: Y015
+    _WhichOneofReturnType__description: _TypeAlias = _typing.Literal["description"]  # noqa: Y015
+    _WhichOneofArgType__description: _TypeAlias = _typing.Literal["_description", b"_description"]  # noqa: Y015
+    _WhichOneofReturnType__unit_plural: _TypeAlias = _typing.Literal["unit_plural"]  # noqa: Y015
+    _WhichOneofArgType__unit_plural: _TypeAlias = _typing.Literal["_unit_plural", b"_unit_plural"]  # noqa: Y015
+    _WhichOneofReturnType__unit_singular: _TypeAlias = _typing.Literal["unit_singular"]  # noqa: Y015
+    _WhichOneofArgType__unit_singular: _TypeAlias = _typing.Literal["_unit_singular", b"_unit_singular"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__additional_meta_data) -> _WhichOneofReturnType__additional_meta_data | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__description) -> _WhichOneofReturnType__description | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__unit_plural) -> _WhichOneofReturnType__unit_plural | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__unit_singular) -> _WhichOneofReturnType__unit_singular | None: ...
 
 Global___EntitlementCurrency: _TypeAlias = EntitlementCurrency  # noqa: Y015
 
@@ -447,9 +494,12 @@ class CreditEntitlement(_message.Message):
     CURRENT_USAGE_FIELD_NUMBER: _builtins.int
     REMAINING_FIELD_NUMBER: _builtins.int
     USAGE_PERIOD_END_FIELD_NUMBER: _builtins.int
+    HAS_SOFT_LIMIT_FIELD_NUMBER: _builtins.int
     usage_limit: _builtins.float
     current_usage: _builtins.float
     remaining: _builtins.float
+    has_soft_limit: _builtins.bool
+    """(Stigg's Python SDK 8.1.0.)"""
     @_builtins.property
     def currency(self) -> Global___EntitlementCurrency: ...
     @_builtins.property
@@ -462,10 +512,11 @@ class CreditEntitlement(_message.Message):
         current_usage: _builtins.float = ...,
         remaining: _builtins.float = ...,
         usage_period_end: _timestamp_pb2.Timestamp | None = ...,
+        has_soft_limit: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_usage_period_end", b"_usage_period_end", "currency", b"currency", "usage_period_end", b"usage_period_end"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_usage_period_end", b"_usage_period_end", "currency", b"currency", "current_usage", b"current_usage", "remaining", b"remaining", "usage_limit", b"usage_limit", "usage_period_end", b"usage_period_end"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_usage_period_end", b"_usage_period_end", "currency", b"currency", "current_usage", b"current_usage", "has_soft_limit", b"has_soft_limit", "remaining", b"remaining", "usage_limit", b"usage_limit", "usage_period_end", b"usage_period_end"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__usage_period_end: _TypeAlias = _typing.Literal["usage_period_end"]  # noqa: Y015
     _WhichOneofArgType__usage_period_end: _TypeAlias = _typing.Literal["_usage_period_end", b"_usage_period_end"]  # noqa: Y015

@@ -6,9 +6,14 @@ Wire contract of the Stigg entitlements sidecar (package stigg.sidecar.v1).
 This schema mirrors, field for field, the descriptor published in Stigg's
 MIT-licensed Go SDK (github.com/stiggio/sidecar-sdk-go,
 generated/stigg/sidecar/v1), so that unmodified Stigg clients can talk to
-this sidecar. Names, field numbers, types, labels, `optional` markers and
-oneof groups must not be changed; declaration order follows the upstream
-descriptor so that message/enum indexes line up as well.
+this sidecar, plus the fields that Stigg's newer Python sidecar SDK
+(stigg-sidecar-sdk 8.1.0) has beyond it: MeteredEntitlement.has_soft_limit,
+CreditEntitlement.has_soft_limit and EntitlementCurrency fields 2-6.
+tests/unit/sidecar/test_proto_matches_stigg_python_sdk.py checks every
+message, field, enum value and method against that SDK. Names, field
+numbers, types, labels, `optional` markers and oneof groups must not be
+changed; declaration order follows the upstream descriptor so that
+message/enum indexes line up as well.
 """
 
 from collections import abc as _abc

@@ -22,6 +22,7 @@ def test_parse_stigg_example() -> None:
     [
         ('{"f": true}', "f: must be an object"),
         ('{"f": {"hasAccess": "yes"}}', "f.hasAccess: must be true or false"),
+        ('{"f": {"usageLimit": 5, "hasSoftLimit": 1}}', "f.hasSoftLimit: must be true or false"),
         ('{"f": {"usageLimit": "ten"}}', "f.usageLimit: must be a finite number"),
         ('{"f": {"value": 1.5}}', "f.value: must be an integer"),
         ('{"f": {"enumValues": "gold"}}', "f.enumValues: must be a list of strings"),
@@ -58,3 +59,20 @@ def test_decisions_are_fallbacks_shaped_by_the_getter() -> None:
 
     denied = defaults.FeatureDefault(has_access=False).decide("sso", K.BOOLEAN)
     assert (denied.has_access, denied.is_fallback) == (False, True)
+
+
+def test_a_soft_limit_default_stays_granted_past_its_limit() -> None:
+    """``hasSoftLimit`` (our key beside Stigg's): a metered default whose limit is soft."""
+    table = defaults.parse_env('{"calls": {"hasAccess": true, "usageLimit": 100, "hasSoftLimit": true}}')
+    soft = table["calls"]
+    assert soft == defaults.FeatureDefault(has_access=True, usage_limit=100.0, has_soft_limit=True)
+    over = soft.decide("calls", K.ANY, requested_usage=500)
+    assert (over.has_access, over.denied_reason, over.is_fallback) == (True, None, True)
+    assert over.entitlement is not None
+    assert (over.entitlement.feature.kind, over.entitlement.has_soft_limit) == (K.METERED, True)
+    # Only a metered entitlement has a soft limit, whatever the getter made of the default.
+    as_numeric = soft.decide("calls", K.NUMERIC).entitlement
+    assert as_numeric is not None
+    assert as_numeric.has_soft_limit is False
+    hard = defaults.parse_env('{"calls": {"hasAccess": true, "usageLimit": 100}}')["calls"]
+    assert hard.decide("calls", K.METERED, requested_usage=500).has_access is False
