@@ -33,7 +33,7 @@ import logging
 import pathlib
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from stigg_sidecar import metrics, model, pending
@@ -140,6 +140,9 @@ class Outbox:
                 "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
                 " kind TEXT NOT NULL, payload TEXT NOT NULL, created REAL NOT NULL)"
             )
+            columns = {row[1] for row in db.execute("PRAGMA table_info(outbox)")}
+            if "attempted" not in columns:  # files written before the column existed
+                db.execute("ALTER TABLE outbox ADD COLUMN attempted INTEGER NOT NULL DEFAULT 0")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS dead_letters (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
                 " payload TEXT NOT NULL, created REAL NOT NULL, refused REAL NOT NULL, reason TEXT NOT NULL)"
@@ -184,6 +187,16 @@ class Outbox:
     async def peek(self, limit: int) -> list[Row]:
         rows: list[Row] = await self._run(self._peek, limit)
         return rows
+
+    def _attempting(self, seqs: Sequence[int], attempted: bool) -> None:
+        self._connect().executemany(
+            "UPDATE outbox SET attempted = ? WHERE seq = ?", [(int(attempted), s) for s in seqs]
+        )
+
+    async def attempting(self, seqs: Sequence[int], *, attempted: bool = True) -> None:
+        """These rows are about to be sent (after a restart, the upstream may already have them);
+        ``attempted=False``: the sending failed without reaching the upstream."""
+        await self._run(self._attempting, seqs, attempted)
 
     def _remove(self, seqs: Sequence[int]) -> None:
         self._connect().executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
@@ -242,13 +255,16 @@ class Outbox:
         removed: int = await self._run(self._delete_dead_letters, seqs)
         return removed
 
-    def _usage_reports(self) -> list[model.UsageReport]:
-        rows = self._connect().execute("SELECT payload FROM outbox WHERE kind = ? ORDER BY seq", (USAGE,))
-        return [_usage_report(json.loads(payload)) for (payload,) in rows.fetchall()]
+    def _usage_reports(self) -> list[tuple[model.UsageReport, bool]]:
+        rows = self._connect().execute(
+            "SELECT payload, attempted FROM outbox WHERE kind = ? ORDER BY seq", (USAGE,)
+        )
+        return [(_usage_report(json.loads(payload)), bool(tried)) for payload, tried in rows.fetchall()]
 
-    async def usage_reports(self) -> list[model.UsageReport]:
-        """Every usage report still waiting, in order (read back at start: they are pending)."""
-        reports: list[model.UsageReport] = await self._run(self._usage_reports)
+    async def usage_reports(self) -> list[tuple[model.UsageReport, bool]]:
+        """Every usage report still waiting, in order, and whether its sending had begun (read
+        back at start: they are pending, those begun in doubt)."""
+        reports: list[tuple[model.UsageReport, bool]] = await self._run(self._usage_reports)
         return reports
 
     def _stats(self) -> Stats:
@@ -277,17 +293,17 @@ class Drainer:
         sidecar_metrics: metrics.Metrics,
         *,
         ledger: pending.Ledger,
-        recheck: Callable[[Iterable[model.CustomerKey]], None],
+        settled: Callable[[pending.Settled], None],
         batch: int = 100,
     ) -> None:
-        """``ledger`` learns what is on its way and what arrived; ``recheck`` gets the customers
-        to refetch once their reports arrived (see ``pending``)."""
+        """``ledger`` learns what is on its way and what arrived; ``settled`` is told which
+        customers' reports are no longer in doubt (see ``pending``)."""
         self.outbox = outbox
         self.upstream = upstream
         self.metrics = sidecar_metrics
         self.batch = batch
         self._ledger = ledger
-        self._recheck = recheck
+        self._settled_customers = settled
         self._wakeup = asyncio.Event()
 
     def wake(self) -> None:
@@ -346,11 +362,18 @@ class Drainer:
     async def _send(self, run: Sequence[Row]) -> None:
         if run[0].kind == USAGE:
             reports = [_usage_report(r.payload) for r in run]
+            await self.outbox.attempting([r.seq for r in run])
             self._ledger.sending(reports)
-            await self.upstream.report_usage(reports)
+            try:
+                await self.upstream.report_usage(reports)
+            except base.UpstreamError as error:
+                if not error.reached:  # the upstream has not got them: no state includes them
+                    await self.outbox.attempting([r.seq for r in run], attempted=False)
+                    self._settled_customers(self._ledger.unsent(reports))
+                raise
         else:
             await self.upstream.report_events([_usage_event(r.payload) for r in run])
 
     def _settled(self, run: Sequence[Row]) -> None:
         if run[0].kind == USAGE:
-            self._recheck(self._ledger.settle(_usage_report(r.payload) for r in run))
+            self._settled_customers(self._ledger.settle(_usage_report(r.payload) for r in run))

@@ -1,19 +1,22 @@
-"""The pending-usage ledger: usage the sidecar accepted that the upstream has not acknowledged.
+"""The pending-usage ledger: usage the sidecar accepted that the upstream has not acknowledged,
+and which upstream states may already include it.
 
-Pure bookkeeping, no I/O and no clock. The write path ``add``s each report once it is
-committed to the outbox; the outbox drainer marks a batch ``sending`` just before it goes
-upstream and ``settle``s it once the upstream acknowledged it (or refused it for good). Every
-state that comes from the upstream (a fetch, Redis, a stream event) passes through
-``replay``/``apply``, which put the pending reports of its customer on top, in the order they
-were accepted (a DELTA adds, a SET replaces), so a refetch after an outage, a resync or a
-restart (the outbox's rows are added back at start) never shows less usage than the sidecar
-already accepted.
+Pure bookkeeping, no I/O and no clock. A report is *queued* from the moment the write path
+``add``s it (committed to the outbox) until the drainer is ``sending`` it: no upstream state can
+include it yet, so it is replayed on every upstream state of its customer (a fetch, Redis, a
+stream event), in the order reports were accepted (a DELTA adds, a SET replaces). A refetch
+after an outage, a resync or a restart never shows less usage than the sidecar accepted.
 
-A report on its way (``sending``) may already be included in an upstream state that arrives
-meanwhile: replaying it on such a state counts it twice. The ledger remembers each customer
-that received a state while one of its reports was on its way; ``settle`` returns those whose
-reports have all arrived, so the caller refetches them and the double count lasts no longer
-than that round trip.
+Once sent, a report is *in doubt* until the upstream answers: a state that arrives meanwhile
+may or may not include it (replaying it could count it twice; not replaying it could lose
+it). So for a feature with a report in doubt the ledger keeps the usage the sidecar holds,
+which already shows every report it accepted, in place of the upstream's, and notes the
+customer. Once nothing of that customer is in doubt any more (``settle``: the upstream
+acknowledged or refused for good; ``unsent``: the sending failed without reaching it), the
+customer is returned to be refetched: a fetch that starts after the answer includes the report
+for sure. The store also refetches a load that overlapped the answer, and a first load with
+nothing held waits for the answer (see ``store``). So no report is counted twice or lost, not
+even for one round trip. Rows a previous process had begun sending start in doubt.
 """
 
 from __future__ import annotations
@@ -29,7 +32,16 @@ class _Report:
     idempotency_key: str
     value: float
     set_total: bool
-    sent: bool = False  # on its way upstream: an upstream state may include it already
+    sent: bool = False  # in doubt: an upstream state may include it
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settled:
+    """Customers whose reports are no longer in doubt, and those of them to refetch (they got
+    an upstream state while a report was in doubt)."""
+
+    customers: frozenset[model.CustomerKey]
+    refetch: frozenset[model.CustomerKey]
 
 
 class Ledger:
@@ -37,32 +49,30 @@ class Ledger:
 
     def __init__(self) -> None:
         self._pending: dict[model.CustomerKey, dict[str, list[_Report]]] = {}
-        self._recheck: set[model.CustomerKey] = set()  # got an upstream state while a report was sent
+        self._recheck: set[model.CustomerKey] = set()  # got an upstream state while in doubt
 
     def __len__(self) -> int:
         return sum(len(reports) for features in self._pending.values() for reports in features.values())
 
-    def add(self, reports: Iterable[model.UsageReport]) -> None:
-        """Reports committed to the outbox: replayed on upstream states until settled."""
+    def add(self, reports: Iterable[model.UsageReport], *, in_doubt: bool = False) -> None:
+        """Reports committed to the outbox (``in_doubt``: a previous process began sending them)."""
         for report in reports:
             features = self._pending.setdefault(_key(report), {})
             features.setdefault(report.feature_id, []).append(
-                _Report(report.idempotency_key or "", report.value, report.set_total)
+                _Report(report.idempotency_key or "", report.value, report.set_total, sent=in_doubt)
             )
 
     def sending(self, reports: Iterable[model.UsageReport]) -> None:
         """The drainer is sending these: from now on an upstream state may include them."""
-        for report in reports:
-            for entry in (self._pending.get(_key(report)) or {}).get(report.feature_id) or ():
-                if entry.idempotency_key == report.idempotency_key:
-                    entry.sent = True
+        self._mark(reports, sent=True)
 
-    def settle(self, reports: Iterable[model.UsageReport]) -> set[model.CustomerKey]:
-        """Reports the upstream acknowledged (or refused for good): no longer pending.
+    def unsent(self, reports: Iterable[model.UsageReport]) -> Settled:
+        """The sending failed without reaching the upstream: queued again, not in doubt."""
+        touched = self._mark(reports, sent=False)
+        return self._resolved(touched)
 
-        Returns the customers to refetch now: those that received an upstream state while one
-        of these reports was on its way, and have no other report on its way any more.
-        """
+    def settle(self, reports: Iterable[model.UsageReport]) -> Settled:
+        """Reports the upstream acknowledged (or refused for good): no longer pending."""
         touched = set()
         for report in reports:
             key = _key(report)
@@ -76,30 +86,59 @@ class Ledger:
                 del features[report.feature_id]
                 if not features:
                     del self._pending[key]
-        ready = {key for key in touched & self._recheck if not self._any_sent(key)}
-        self._recheck -= ready
-        return ready
+        return self._resolved(touched)
 
-    def replay(self, key: model.CustomerKey, feature_id: str, usage: float) -> float:
-        """The upstream's ``usage`` of one feature with the pending reports on top."""
-        for entry in (self._pending.get(key) or {}).get(feature_id, ()):
+    def in_doubt(self, key: model.CustomerKey) -> bool:
+        """Whether an upstream state of ``key`` may include a report of ours, or not."""
+        return any(e.sent for entries in (self._pending.get(key) or {}).values() for e in entries)
+
+    def usage(self, key: model.CustomerKey, feature_id: str, upstream: float, held: float | None) -> float:
+        """The usage to show for one feature, given the upstream's and the one held (if any)."""
+        entries = (self._pending.get(key) or {}).get(feature_id)
+        if not entries:
+            return upstream
+        if any(e.sent for e in entries):
+            self._recheck.add(key)
+            if held is not None:
+                return held  # it shows every accepted report; the refetch brings the rest
+        usage = upstream
+        for entry in entries:
             usage = entry.value if entry.set_total else usage + entry.value
-            if entry.sent:
-                self._recheck.add(key)
         return usage
 
-    def apply(self, state: model.EntitlementState) -> model.EntitlementState:
-        """An upstream state with the pending reports of its customer replayed on top."""
+    def apply(
+        self, state: model.EntitlementState, held: model.EntitlementState | None
+    ) -> model.EntitlementState:
+        """An upstream state as it should be shown, given the state held for its customer."""
         for feature_id in self._pending.get(state.key) or ():
             entitlement = state.entitlements.get(feature_id)
-            if entitlement is not None:
-                state = state.with_usage(
-                    feature_id, self.replay(state.key, feature_id, entitlement.current_usage)
-                )
+            if entitlement is None:
+                continue
+            kept = held.entitlements.get(feature_id) if held is not None else None
+            usage = self.usage(
+                state.key,
+                feature_id,
+                entitlement.current_usage,
+                None if kept is None else kept.current_usage,
+            )
+            state = state.with_usage(feature_id, usage)
         return state
 
-    def _any_sent(self, key: model.CustomerKey) -> bool:
-        return any(e.sent for entries in (self._pending.get(key) or {}).values() for e in entries)
+    def _mark(self, reports: Iterable[model.UsageReport], *, sent: bool) -> set[model.CustomerKey]:
+        touched = set()
+        for report in reports:
+            key = _key(report)
+            for entry in (self._pending.get(key) or {}).get(report.feature_id) or ():
+                if entry.idempotency_key == report.idempotency_key:
+                    entry.sent = sent
+                    touched.add(key)
+        return touched
+
+    def _resolved(self, touched: set[model.CustomerKey]) -> Settled:
+        customers = frozenset(key for key in touched if not self.in_doubt(key))
+        refetch = frozenset(customers & self._recheck)
+        self._recheck -= refetch
+        return Settled(customers, refetch)
 
 
 def _key(report: model.UsageReport) -> model.CustomerKey:

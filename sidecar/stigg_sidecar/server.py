@@ -115,6 +115,7 @@ class Sidecar:
             sidecar_metrics=self.metrics,
             upstream_concurrency=config.upstream_concurrency,
             upstream_queue=config.upstream_queue,
+            doubt_wait=config.upstream_timeout_seconds,
         )
         self.outbox: outbox.Outbox | None = None
         self.drainer: outbox.Drainer | None = None
@@ -123,7 +124,7 @@ class Sidecar:
                 config.state_dir / outbox.FILE_NAME, max_items=config.outbox_max_items
             )
             self.drainer = outbox.Drainer(
-                self.outbox, upstream, self.metrics, ledger=self.ledger, recheck=self.store.recheck
+                self.outbox, upstream, self.metrics, ledger=self.ledger, settled=self.store.settled
             )
         self.checker = checker.Checker(
             entitlements=self.store,
@@ -165,7 +166,9 @@ class Sidecar:
         self.defaults.refresh()
         self._watcher = asyncio.create_task(self.defaults.watch(config.defaults_poll_seconds))
         if self.outbox is not None and self.drainer is not None:
-            self.ledger.add(await self.outbox.usage_reports())  # accepted before a restart
+            restored = await self.outbox.usage_reports()  # accepted before a restart
+            for report, begun in restored:  # in order: a SET replaces what came before
+                self.ledger.add([report], in_doubt=begun)
             self._drainer = asyncio.create_task(self.drainer.run())
         if self.stream is not None:
             self._background.append(asyncio.create_task(self.stream.run()))

@@ -25,8 +25,12 @@ stream follower (``realtime``) all go through its methods, never through its par
   change, so it is repeated (up to ``REFETCHES`` times): an older answer never overwrites a
   newer event.
 * **Pending usage**: every state from the upstream (a fetch, Redis, an event) goes through the
-  ledger (``pending``), so usage accepted but not yet acknowledged stays in the answers;
-  ``recheck`` refetches the customers whose state may have counted a report twice.
+  ledger (``pending``) with the state held, so usage accepted but not yet acknowledged stays in
+  the answers and a report in doubt is neither counted twice nor lost. When reports stop being
+  in doubt (``settled``), a fetch in flight for the customer is repeated (it may predate the
+  answer) and the customers the ledger names are refetched. A first load that finds a report
+  of its customer in doubt and nothing held waits (at most ``doubt_wait``) for the answer and
+  fetches again.
 * **Events** replace a held customer's entitlements or one feature's usage at once, and are
   written to Redis in order by one writer task behind a bounded queue (best effort: a full
   queue skips the write and counts a Redis error; the TTL bounds the staleness). Redis gets
@@ -46,7 +50,7 @@ import functools
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from stigg_sidecar import cache, footprint, metrics, model, pending, shared_cache
 from stigg_sidecar.upstream import base
@@ -107,6 +111,7 @@ class EntitlementStore:
         sidecar_metrics: metrics.Metrics,
         upstream_concurrency: int = 16,
         upstream_queue: int = 1000,
+        doubt_wait: float = 2.0,
     ) -> None:
         self._cache = entries
         self._upstream = upstream
@@ -120,6 +125,8 @@ class EntitlementStore:
         self._queue_limit = upstream_queue
         self._queued = 0
         self._watching: dict[model.CustomerKey, _Watch] = {}
+        self._doubt_wait = doubt_wait
+        self._doubts: dict[model.CustomerKey, asyncio.Event] = {}  # first loads waiting for answers
         self._writes: asyncio.Queue[SharedWrite] = asyncio.Queue(WRITE_QUEUE_LIMIT)
         self.loads = 0  # load flights started (one per key however many callers wait)
 
@@ -187,11 +194,18 @@ class EntitlementStore:
             flight.task.add_done_callback(functools.partial(_log_failed_refresh, key, why))
         return started
 
-    def recheck(self, keys: Iterable[model.CustomerKey]) -> None:
-        """Refetch held customers whose state may count a settled report twice (``pending``)."""
+    def settled(self, settled: pending.Settled) -> None:
+        """Reports are no longer in doubt: fetches in flight that may predate the upstream's
+        answer are repeated, first loads waiting for it go on, and the held customers that got
+        a state while in doubt are refetched."""
+        for key in settled.customers:
+            self._note_change(key)
+            waiting = self._doubts.pop(key, None)
+            if waiting is not None:
+                waiting.set()
         if self._upstream is None:
             return
-        for key in keys:
+        for key in settled.refetch:
             if self._cache.peek(key) is not None:
                 self.refresh_soon(key, "recheck its usage")
 
@@ -248,26 +262,45 @@ class EntitlementStore:
         shared_entry = None
         if self._shared is not None and shared_first:
             shared_entry = await self._shared.get(key)
-            if shared_entry is not None:
+            if shared_entry is not None and not self._undecidable(key):
                 age = time.time() - shared_entry.fetched_at
                 if age < self._policy.ttl:
-                    state = self._ledger.apply(shared_entry.state)
+                    state = self._ledger.apply(shared_entry.state, self._cache.peek(key))
                     return _Loaded(state, self._policy.ttl - age, self._cache.now() - age)
         if self._upstream is None:
             raise model.Offline("the sidecar is offline: there is no upstream to load from")
         try:
             async with self._upstream_slot(flight):
                 fetched, as_of = await self._fetch(self._upstream, key)
+            if self._undecidable(key) and await self._doubt_settles(key):
+                async with self._upstream_slot(flight):
+                    fetched, as_of = await self._fetch(self._upstream, key)
         except base.UpstreamError:
             if shared_entry is None:
                 raise
             # A stale shared entry beats nothing; keep it briefly, then try the upstream again.
-            state = self._ledger.apply(shared_entry.state)
+            state = self._ledger.apply(shared_entry.state, self._cache.peek(key))
             return _Loaded(state, self._policy.negative_ttl, -1.0)
         if self._shared is not None and fetched.exists:
             await self._shared.put(fetched)
         ttl = self._policy.ttl if fetched.exists else self._policy.negative_ttl
-        return _Loaded(self._ledger.apply(fetched), ttl, as_of)
+        return _Loaded(self._ledger.apply(fetched, self._cache.peek(key)), ttl, as_of)
+
+    def _undecidable(self, key: model.CustomerKey) -> bool:
+        """An upstream state of ``key`` may or may not include a report in doubt, and nothing is
+        held to show meanwhile."""
+        return self._ledger.in_doubt(key) and self._cache.peek(key) is None
+
+    async def _doubt_settles(self, key: model.CustomerKey) -> bool:
+        """Wait (at most ``doubt_wait``) for the reports of ``key`` in doubt to be answered."""
+        waiting = self._doubts.setdefault(key, asyncio.Event())
+        try:
+            await asyncio.wait_for(waiting.wait(), self._doubt_wait)
+        except TimeoutError:
+            if self._doubts.get(key) is waiting:
+                del self._doubts[key]
+            return False
+        return True
 
     @contextlib.asynccontextmanager
     async def _upstream_slot(self, flight: _Flight | None) -> AsyncIterator[None]:
@@ -322,9 +355,10 @@ class EntitlementStore:
     def replace_entitlements(self, state: model.EntitlementState) -> bool:
         """An event: the customer's entitlements as the upstream says now; False if not held."""
         self._note_change(state.key)
-        held = self._cache.peek(state.key) is not None
+        current = self._cache.peek(state.key)
+        held = current is not None
         if held:
-            self._hold(state.key, _Loaded(self._ledger.apply(state), self._policy.ttl))
+            self._hold(state.key, _Loaded(self._ledger.apply(state, current), self._policy.ttl))
         self._write_shared(lambda shared: shared.put(state, only_if_present=not held))
         return held
 
@@ -338,7 +372,11 @@ class EntitlementStore:
         """An event: one feature's usage (and entitlement, if sent) as the upstream says now;
         False if not held."""
         self._note_change(key)
-        usage = self._ledger.replay(key, feature_id, current_usage)
+        current = self._cache.peek(key)
+        kept = current.entitlements.get(feature_id) if current is not None else None
+        usage = self._ledger.usage(
+            key, feature_id, current_usage, None if kept is None else kept.current_usage
+        )
         held = self._cache.update(key, lambda state: state.with_usage_event(feature_id, usage, entitlement))
         self._write_shared(
             lambda shared: shared.update(

@@ -10,22 +10,36 @@ from stigg_sidecar import model
 
 
 class UpstreamError(Exception):
-    """The upstream could not answer (unreachable, timed out, failing, or the breaker is open)."""
+    """The upstream could not answer (unreachable, timed out, failing, or the breaker is open).
+
+    ``reached``: whether a write may have been applied anyway (a timeout, a dropped connection,
+    a gateway timeout); False when the upstream was not tried or answered an error status
+    that says it did not apply it."""
+
+    def __init__(self, message: str, *, reached: bool = True) -> None:
+        super().__init__(message)
+        self.reached = reached
 
 
 class BreakerOpen(UpstreamError):
     """The circuit breaker is open: the upstream was not even tried."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reached=False)
+
 
 class QueueFull(UpstreamError):
     """Too many loads already wait for an upstream slot: this one was not even queued."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reached=False)
 
 
 class UpstreamRejected(UpstreamError):
     """The upstream answered but refused the request (bad API key, invalid input)."""
 
     def __init__(self, message: str, *, status: int, code: str | None = None) -> None:
-        super().__init__(message)
+        super().__init__(message, reached=False)
         self.status = status
         self.code = code
 

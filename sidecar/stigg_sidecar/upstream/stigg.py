@@ -55,7 +55,17 @@ REPORT_EVENT = "mutation ReportEvent($input: UsageEventsReportInput!) { reportEv
 
 
 class _Retryable(Exception):
-    pass
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _may_have_applied(error: Exception) -> bool:
+    """Whether a failed attempt may have been applied: not if no connection was made, nor if
+    the upstream answered an error status (other than a gateway's timeout)."""
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return False
+    return not isinstance(error, _Retryable) or error.status == 504
 
 
 class StiggUpstream:
@@ -109,6 +119,7 @@ class StiggUpstream:
             raise base.BreakerOpen("the upstream circuit breaker is open")
         started = time.perf_counter()
         problem = "no attempt"
+        reached = False
         try:
             for attempt in range(self._retries + 1):
                 if attempt:
@@ -117,12 +128,14 @@ class StiggUpstream:
                     return await self._attempt(method, url, params, body)
                 except (aiohttp.ClientError, TimeoutError, _Retryable) as error:
                     problem = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+                    reached = reached or _may_have_applied(error)
                     logger.debug("upstream %s attempt %d failed: %s", operation, attempt + 1, problem)
             self._metrics.network_error[operation].inc()
             self.breaker.failure()
             self._metrics.breaker_open.set(1 if self.breaker.state is breaker.State.OPEN else 0)
             raise base.UpstreamError(
-                f"upstream {operation} failed after {self._retries + 1} attempt(s): {problem}"
+                f"upstream {operation} failed after {self._retries + 1} attempt(s): {problem}",
+                reached=reached,
             )
         finally:
             self._metrics.upstream_latency.labels(operation).observe(time.perf_counter() - started)
@@ -135,7 +148,7 @@ class StiggUpstream:
             content = await response.read()
             status = response.status
         if status == 429 or status >= 500:
-            raise _Retryable(f"HTTP {status}")
+            raise _Retryable(f"HTTP {status}", status)
         # The upstream answered: it is reachable, whatever it thinks of the request.
         self.breaker.success()
         self._metrics.breaker_open.set(0)

@@ -65,6 +65,7 @@ def make(
     wait_limit: float | None = None,
     upstream_concurrency: int = 16,
     upstream_queue: int = 1000,
+    doubt_wait: float = 2.0,
 ) -> Parts:
     now = clock or [0.0]
     sidecar_metrics = metrics.Metrics()
@@ -78,6 +79,7 @@ def make(
         sidecar_metrics=sidecar_metrics,
         upstream_concurrency=upstream_concurrency,
         upstream_queue=upstream_queue,
+        doubt_wait=doubt_wait,
     )
     reads = checker.Checker(
         entitlements=entitlements,

@@ -72,7 +72,7 @@ async def test_refused_reports_are_isolated_and_kept_the_rest_delivered_in_order
     ledger.add(reports)
     upstream = StandInUpstream()
     sidecar_metrics = metrics.Metrics()
-    drainer = outbox.Drainer(box, upstream, sidecar_metrics, ledger=ledger, recheck=lambda keys: None)
+    drainer = outbox.Drainer(box, upstream, sidecar_metrics, ledger=ledger, settled=lambda settled: None)
 
     async def drained() -> bool:
         return (await box.stats()).depth == 0
@@ -103,7 +103,7 @@ async def test_a_refused_api_key_dead_letters_nothing(tmp_path: pathlib.Path) ->
     await box.add_usage(_reports(4, refused=set()))
     upstream = StandInUpstream(refuse_key=True)
     drainer = outbox.Drainer(
-        box, upstream, metrics.Metrics(), ledger=pending.Ledger(), recheck=lambda keys: None
+        box, upstream, metrics.Metrics(), ledger=pending.Ledger(), settled=lambda settled: None
     )
 
     async def retried() -> bool:
