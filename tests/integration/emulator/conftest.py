@@ -5,7 +5,9 @@ One process serves the session (``emulator_process``, started exactly as a perso
 ``upstream`` fixture resets it through ``POST /_emulator/reset`` before each test, so every
 test starts from the sample catalog with zero counters and no faults.
 
-``stigg_python_client`` and ``stigg_node_sdk`` install Stigg's own clients outside git, once
+``rated_emulator`` is an emulator of the test's own, serving a copy of the sample (that the test
+may edit and reload) where a Pro API call costs 2 AI credits. ``stigg_python_client`` and
+``stigg_node_sdk`` install Stigg's own clients outside git, once
 (``stigg_devkit.stigg_sdks``), for the tests that use them as peers.
 """
 
@@ -57,3 +59,14 @@ def stigg_python_client() -> pathlib.Path:
 def stigg_node_sdk() -> pathlib.Path:
     """The folder whose ``node_modules`` holds Stigg's Node server SDK (installed once)."""
     return stigg_sdks.node_server_sdk()
+
+
+@pytest.fixture
+async def rated_emulator(
+    tmp_path: pathlib.Path,
+) -> AsyncIterator[tuple[pathlib.Path, upstream_client.Upstream]]:
+    path = tmp_path / "catalog.yaml"
+    upstream_client.write_sample_with_credit_rate(path)
+    with launcher.start(catalog_path=path, latency_ms=0, api_key=API_KEY) as running:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            yield path, upstream_client.Upstream(base_url=running.base_url, api_key=API_KEY, session=session)

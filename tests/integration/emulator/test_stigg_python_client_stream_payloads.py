@@ -6,14 +6,8 @@ Stigg's Python API client (6.25.0) for its payload: ``EntitlementsUpdatedPayload
 from __future__ import annotations
 
 import pathlib
-import shutil
-from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
-import pytest
-
-from stigg_emulator import catalog, launcher
 from tests.integration.emulator import peers
 from tests.integration.emulator import upstream as upstream_client
 
@@ -25,30 +19,12 @@ MODELS = {
     "usageUpdatedV2": "UsageUpdatedV2Payload",
     "packagePublished": "PackagePublishedPayload",
 }
-PRO_API_CALLS = "      feature-api-calls: {usageLimit: 100000, hasSoftLimit: true, resetPeriod: MONTH}\n"
-
-
-@pytest.fixture
-async def with_credit_rate(tmp_path: pathlib.Path) -> AsyncIterator[tuple[pathlib.Path, Upstream]]:
-    """An emulator of its own, serving the sample where a Pro API call costs 2 AI credits."""
-    path = tmp_path / "catalog.yaml"
-    shutil.copy(catalog.SAMPLE_PATH, path)
-    text = path.read_text()
-    assert PRO_API_CALLS in text
-    path.write_text(
-        text.replace(
-            PRO_API_CALLS, PRO_API_CALLS[:-2] + ", creditRate: {amount: 2, currencyId: credits-ai}}\n"
-        )
-    )
-    with launcher.start(catalog_path=path, latency_ms=0, api_key="k") as running:
-        async with aiohttp.ClientSession() as session:
-            yield path, Upstream(base_url=running.base_url, api_key="k", session=session)
 
 
 async def test_every_published_payload_validates(
-    with_credit_rate: tuple[pathlib.Path, Upstream], stigg_python_client: pathlib.Path
+    rated_emulator: tuple[pathlib.Path, Upstream], stigg_python_client: pathlib.Path
 ) -> None:
-    path, upstream = with_credit_rate
+    path, upstream = rated_emulator
     async with upstream.stream(subscriptions=upstream_client.ALL_SUBSCRIPTIONS) as socket:
         await upstream.admin("PUT", "customers/customer-free", {"plan": "plan-pro"})  # entitlements, both
         await upstream.admin("DELETE", "customers/customer-archived")  # an empty list, with a reason

@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import pathlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 
-from stigg_emulator import app, graphql, stream
+from stigg_emulator import app, catalog, graphql, stream
 
 Json = Any
 ENTITLEMENTS_DOCUMENT = "subscription OnEntitlementsUpdated { entitlementsUpdated { customerId } }"
@@ -23,6 +24,17 @@ ALL_SUBSCRIPTIONS = {
     "u2": "subscription OnUsageUpdatedV2 { usageUpdatedV2 { customerId } }",
     "p": "subscription OnPackagePublished { packagePublished { packageRefId } }",
 }
+
+
+PRO_API_CALLS = "      feature-api-calls: {usageLimit: 100000, hasSoftLimit: true, resetPeriod: MONTH}\n"
+
+
+def write_sample_with_credit_rate(path: pathlib.Path) -> None:
+    """Write the sample catalog to ``path``, with a Pro API call costing 2 AI credits."""
+    text = catalog.SAMPLE_PATH.read_text()
+    assert PRO_API_CALLS in text
+    rated = PRO_API_CALLS[:-2] + ", creditRate: {amount: 2, currencyId: credits-ai}}\n"
+    path.write_text(text.replace(PRO_API_CALLS, rated))
 
 
 async def next_message(socket: aiohttp.ClientWebSocketResponse) -> Json:
