@@ -61,6 +61,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -206,7 +207,11 @@ async def _edge_legacy(request: web.Request) -> web.Response:
     try:
         requested = float(raw) if raw else None
     except ValueError:
-        return _errors(400, f"requestedUsage: expected a number, got {graphql.shown(raw)}", "BadUserInput")
+        requested = math.nan
+    if requested is not None and not math.isfinite(requested):
+        return _errors(
+            400, f"requestedUsage: expected a finite number, got {graphql.shown(raw)}", "BadUserInput"
+        )
     entitlement = emulator.entitlement(customer_id, resource_id, feature_id, requested_usage=requested)
     return web.json_response({"data": {"entitlement": entitlement}})
 

@@ -63,3 +63,16 @@ async def test_one_feature_with_a_requested_usage(upstream: Upstream) -> None:
         "FeatureNotFound",
         None,
     )
+
+
+@pytest.mark.parametrize("given", ["lots", "nan", "inf"])
+async def test_a_requested_usage_that_is_not_a_finite_number_is_a_400(upstream: Upstream, given: str) -> None:
+    params = {"featureId": "feature-api-calls", "requestedUsage": given}
+    async with upstream.session.get(
+        f"{upstream.base_url}/v1/c/customer-free/entitlements.json",
+        params=params,
+        headers={"X-API-KEY": upstream.api_key},
+    ) as response:
+        assert response.status == 400
+        body = await response.json()
+    assert body["errors"][0]["message"] == f'requestedUsage: expected a finite number, got "{given}"'
