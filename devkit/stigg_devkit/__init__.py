@@ -3,7 +3,9 @@
 - ``childproc``: child processes that die with their parent, free ports, one way to stop them;
 - ``sidecar_launcher``: run the sidecar as a child process (``python -m stigg_sidecar``);
 - ``operator_launcher``: run the operator as a child process against a cluster;
-- ``waiting``: polls with a deadline, instead of sleeps.
+- ``waiting``: polls with a deadline, instead of sleeps;
+- ``stigg_sdks``: Stigg's own Node SDK and Python API client, installed outside git (pinned by
+  ``stigg_peers/``) for the tests that use them as peers.
 
 Its sibling packages in this distribution are ``stigg_emulator`` (the upstream emulator) and
 ``stigg_localcluster`` (the local Kubernetes control plane). No product module imports any of

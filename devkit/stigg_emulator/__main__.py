@@ -2,6 +2,7 @@
 
     python -m stigg_emulator [--catalog FILE] [--host 127.0.0.1] [--port 0]
         [--api-key KEY] [--latency-ms 100] [--jitter-ms 0] [--error-rate 0] [--seed N]
+        [--legacy-only]
 
 It binds loopback unless told otherwise; with ``--port 0`` (the default) the kernel picks a
 free port. Once listening it prints exactly one line, ``listening on http://HOST:PORT``, to
@@ -14,6 +15,8 @@ changed on the stream); an invalid file is logged and changes nothing.
 The API key comes from ``--api-key``, else the ``STIGG_EMULATOR_API_KEY`` environment variable
 (preferred: a command line is visible to every local user), else ``DEFAULT_API_KEY``, a fixed
 development value that is not a secret. Without ``--catalog`` the packaged sample is served.
+``--legacy-only`` starts with the ``legacyOnly`` fault switch on (the stream refuses the V2
+subscriptions, see ``faults``).
 """
 
 from __future__ import annotations
@@ -53,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--error-rate", type=float, default=0.0, help="fraction of requests answered 500")
     parser.add_argument("--seed", type=int, default=None, help="seed of the fault injection's random draws")
+    parser.add_argument(
+        "--legacy-only",
+        action="store_true",
+        help="refuse the V2 subscriptions on the stream, as a server from before them would",
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
@@ -65,7 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         settings = faults.FaultSettings(
-            latency_ms=args.latency_ms, jitter_ms=args.jitter_ms, error_rate=args.error_rate
+            latency_ms=args.latency_ms,
+            jitter_ms=args.jitter_ms,
+            error_rate=args.error_rate,
+            legacy_only=args.legacy_only,
         )
     except faults.FaultSettingsError as exc:
         parser.error(str(exc))

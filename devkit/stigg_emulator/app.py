@@ -4,14 +4,22 @@ from ``state``, plus admin endpoints that tests and the demo use to steer it.
 Product endpoints (``X-API-KEY`` required; counted, then subject to ``faults``):
 
     GET  /v1/c/{customerId}/entitlements-state.json[?resourceId=R]   the Edge API
-    GET  /v1/c/{customerId}/entitlements.json[?resourceId=R]         its legacy path, same answer
-    POST /graphql                                                    four GraphQL operations
+    GET  /v1/c/{customerId}/entitlements.json[?resourceId=R][&featureId=F[&requestedUsage=N]]
+                                                                     its legacy path
+    GET  /v1/config/server-sdk-configuration.json                    the SDKs' start-up configuration
+    POST /graphql                                                    the GraphQL operations (``graphql``)
     GET  /graphql (WebSocket, graphql-transport-ws)                  the real-time stream (``stream``)
 
-The Edge answer is ``{"data":{"entitlementsState":{"entitlements":[...],"accessDeniedReason":
-null}}}``; an unknown, archived or unsubscribed customer, or an unknown resource, is still a
-``200`` with no entitlements and the reason (``CustomerNotFound``, ``CustomerIsArchived``,
-``NoActiveSubscription``, ``CustomerResourceNotFound``).
+The Edge answers are GraphQL-shaped, as Stigg's: ``entitlements-state.json`` answers
+``{"data":{"entitlementsState":{"__typename":"EntitlementsState","entitlements":[...],
+"entitlementsV2":[...],"accessDeniedReason":null}}}`` (``render``); an unknown, archived or
+unsubscribed customer is still a ``200``, with empty lists and the reason (``CustomerNotFound``,
+``CustomerIsArchived``, ``NoActiveSubscription``), and an unknown resource lists every feature
+denied ``CustomerResourceNotFound``. The legacy ``entitlements.json`` answers
+``{"data":{"entitlements":[...]}}`` (the legacy list, as ``GetEntitlements``; empty for a
+customer without a state), or with ``featureId`` ``{"data":{"entitlement":{...}}}`` (as
+``GetEntitlement``). ``server-sdk-configuration.json`` answers ``{"data":{"sdkConfiguration":
+{...}}}``, as ``GetSdkConfiguration``; Stigg's Node SDK will not start without it.
 
 ``POST /graphql`` is dispatched by operation name, without a GraphQL parser (``graphql``
 names the operation, coerces the variables and resolves them against ``state``). As with
@@ -34,7 +42,7 @@ on invalid input):
     GET  /_emulator/healthz              {"status":"UP"}
     GET  /_emulator/requests             counters; POST /_emulator/requests/reset zeroes them
     GET  /_emulator/faults               PUT it with any of {latencyMs, jitterMs, errorRate, outage,
-                                         writeOutage, seed}
+                                         writeOutage, legacyOnly, seed} (``faults``)
     PUT  /_emulator/customers/{id}       create or replace a customer (a catalog entry's fields)
     DELETE /_emulator/customers/{id}
     GET  /_emulator/usage/{customerId}   current usage, own and per resource
@@ -53,6 +61,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -80,12 +89,17 @@ def create_app(emulator: state.EmulatorState, *, api_key: str) -> web.Applicatio
     app = web.Application(middlewares=[_product_gate])
     app[STATE] = emulator
     app[API_KEY] = api_key
-    hub = app[HUB] = stream.Hub()
+    hub = app[HUB] = stream.Hub(
+        refused=lambda: stream.V2_FIELDS if emulator.faults.settings.legacy_only else ()
+    )
     emulator.publish = hub.publish
     app.on_shutdown.append(_close_streams_on_shutdown)
     router = app.router
     router.add_get("/v1/c/{customerId}/entitlements-state.json", _edge, name="edge:entitlements-state")
-    router.add_get("/v1/c/{customerId}/entitlements.json", _edge, name="edge:entitlements")
+    router.add_get("/v1/c/{customerId}/entitlements.json", _edge_legacy, name="edge:entitlements")
+    router.add_get(
+        "/v1/config/server-sdk-configuration.json", _sdk_configuration, name="edge:server-sdk-configuration"
+    )
     router.add_post("/graphql", _graphql, name=_GRAPHQL_ROUTE)
     router.add_get("/graphql", _stream_upgrade)
     router.add_get("/_emulator/healthz", _healthz)
@@ -124,7 +138,8 @@ async def _product_gate(request: web.Request, handler: Handler) -> web.StreamRes
         customers = list(graphql.customers_named(call)) if isinstance(call, graphql.Call) else []
         write = operation in graphql.WRITE_OPERATIONS
     else:
-        endpoint, customers, write = route, [request.match_info["customerId"]], False
+        endpoint, write = route, False
+        customers = [request.match_info["customerId"]] if "customerId" in request.match_info else []
     emulator.counters.record(endpoint, customers)
     try:
         response = await _faulted_or_authorized(request, handler, emulator, write=write)
@@ -178,6 +193,31 @@ async def _edge(request: web.Request) -> web.Response:
     resource_id = request.query.get("resourceId") or None
     entitlements_state = request.app[STATE].entitlements_state(customer_id, resource_id)
     return web.json_response({"data": {"entitlementsState": entitlements_state}})
+
+
+async def _edge_legacy(request: web.Request) -> web.Response:
+    customer_id = request.match_info["customerId"]
+    resource_id = request.query.get("resourceId") or None
+    emulator = request.app[STATE]
+    feature_id = request.query.get("featureId")
+    if not feature_id:
+        entitlements = emulator.entitlements_state(customer_id, resource_id)["entitlements"]
+        return web.json_response({"data": {"entitlements": entitlements}})
+    raw = request.query.get("requestedUsage")
+    try:
+        requested = float(raw) if raw else None
+    except ValueError:
+        requested = math.nan
+    if requested is not None and not math.isfinite(requested):
+        return _errors(
+            400, f"requestedUsage: expected a finite number, got {graphql.shown(raw)}", "BadUserInput"
+        )
+    entitlement = emulator.entitlement(customer_id, resource_id, feature_id, requested_usage=requested)
+    return web.json_response({"data": {"entitlement": entitlement}})
+
+
+async def _sdk_configuration(request: web.Request) -> web.Response:
+    return web.json_response({"data": {"sdkConfiguration": dict(graphql.SDK_CONFIGURATION)}})
 
 
 # -- GraphQL: the request read once, then ``graphql`` executes it ----------------------------
@@ -252,7 +292,8 @@ async def _put_faults(request: web.Request) -> web.Response:
     for key in body:
         if key not in faults.JSON_FIELDS and key != "seed":
             return _bad_request(
-                f"{key}: unknown field (expected latencyMs, jitterMs, errorRate, outage, writeOutage or seed)"
+                f"{key}: unknown field (expected latencyMs, jitterMs, errorRate, outage, writeOutage,"
+                " legacyOnly or seed)"
             )
     seed = body.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):

@@ -1,5 +1,6 @@
-"""The emulator's catalog as frozen values: features, plans' entitlements, and customers
-with the subscriptions (a plan with overrides merged in) that they and their resources hold.
+"""The emulator's catalog as frozen values: features, credit currencies, plans' entitlements,
+and customers with the subscriptions (a plan with overrides merged in) that they and their
+resources hold.
 
 Nothing here reads files or renders JSON: ``loading`` builds these values from the YAML (and
 validates it), ``render`` turns them into Stigg's JSON, ``state`` keeps the mutable rest
@@ -9,7 +10,11 @@ reload or an admin replace of the customer, as upstream.
 
 A feature is ``BOOLEAN``, ``NUMBER`` or ``ENUM``; only a ``NUMBER`` feature may be metered
 (``meterType`` ``Fluctuating``, a gauge such as seats, or ``Incremental``, a counter that an
-entitlement's ``resetPeriod`` resets). ``usage_period`` says what a reset period means: the
+entitlement's ``resetPeriod`` resets). A ``Currency`` is a credit currency (Stigg's custom
+currency: a display name, units and free metadata); a plan grants credits of a currency
+(``CreditSpec``: a limit per period, possibly soft), and a metered feature's entitlement may
+cost credits per unit (its ``credit_rate``), which is how reported usage consumes them.
+``usage_period`` says what a reset period means: the
 calendar-aligned UTC period containing a moment (the hour, the day, the ISO week from
 Monday, the month, the year), whose start is also the ``usagePeriodAnchor``.
 
@@ -68,6 +73,36 @@ class EntitlementSpec:
     has_soft_limit: bool = False
     enum_values: tuple[str, ...] | None = None
     reset_period: model.ResetPeriod | None = None
+    credit_rate: CreditRate | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class CreditRate:
+    """What one unit of a metered feature costs in credits of a currency."""
+
+    amount: float
+    currency_id: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Currency:
+    """A credit currency (Stigg's custom currency)."""
+
+    id: str
+    display_name: str
+    description: str | None = None
+    unit_singular: str | None = None
+    unit_plural: str | None = None
+    metadata: Mapping[str, str] | None = None  # ``additionalMetaData``
+
+
+@dataclasses.dataclass(frozen=True)
+class CreditSpec:
+    """What a plan (or an override) grants of one currency: credits per period."""
+
+    usage_limit: float
+    has_soft_limit: bool = False
+    reset_period: model.ResetPeriod | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +110,7 @@ class Plan:
     id: str
     entitlements: Mapping[str, EntitlementSpec]
     display_name: str | None = None
+    credits: Mapping[str, CreditSpec] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,10 +120,12 @@ class Subscription:
     plan: str | None
     entitlements: Mapping[str, EntitlementSpec]
     usage: Mapping[str, float]
+    credits: Mapping[str, CreditSpec] = dataclasses.field(default_factory=dict)
+    credit_usage: Mapping[str, float] = dataclasses.field(default_factory=dict)  # consumed, by currency
 
     @property
     def active(self) -> bool:
-        return self.plan is not None or bool(self.entitlements)
+        return self.plan is not None or bool(self.entitlements) or bool(self.credits)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,6 +151,7 @@ class Catalog:
     features: Mapping[str, Feature]
     plans: Mapping[str, Plan]
     customers: Mapping[str, Customer]
+    currencies: Mapping[str, Currency] = dataclasses.field(default_factory=dict)
 
 
 def usage_period(

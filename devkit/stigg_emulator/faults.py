@@ -11,6 +11,11 @@ one (``/_emulator/...``), and decides how that request fares:
   configured latency, so tests can assert a lower bound);
 - then, with probability ``errorRate``, it is answered ``500``.
 
+One more switch changes what the server *is* rather than how it fails: **legacyOnly** makes the
+real-time stream refuse the V2 subscriptions (``entitlementsUpdatedV2``, ``usageUpdatedV2``)
+as a Stigg server from before them would, with a GraphQL validation error, while serving the
+legacy ones (``stream``); it applies to subscriptions made after it is set.
+
 The random draws come from one ``random.Random``, seedable (``--seed`` or a ``seed`` in the
 admin update), so a run with the same seed and the same request order fails the same requests.
 Settings are a frozen value replaced as a whole; ``FaultSettings.updated`` validates a partial
@@ -43,6 +48,7 @@ class FaultSettings:
     error_rate: float = 0.0
     outage: bool = False
     write_outage: bool = False
+    legacy_only: bool = False
 
     def __post_init__(self) -> None:
         for name, value in (("latencyMs", self.latency_ms), ("jitterMs", self.jitter_ms)):
@@ -58,6 +64,7 @@ class FaultSettings:
             "errorRate": self.error_rate,
             "outage": self.outage,
             "writeOutage": self.write_outage,
+            "legacyOnly": self.legacy_only,
         }
 
     def updated(self, body: Mapping[str, object]) -> FaultSettings:
@@ -67,7 +74,7 @@ class FaultSettings:
             if name not in body:
                 continue
             value = body[name]
-            if attribute in ("outage", "write_outage"):
+            if attribute in _SWITCHES:
                 if not isinstance(value, bool):
                     raise FaultSettingsError(f"{name}: must be true or false, got {value!r}")
             elif isinstance(value, bool) or not isinstance(value, int | float):
@@ -84,7 +91,9 @@ _ATTRIBUTE_OF = {
     "errorRate": "error_rate",
     "outage": "outage",
     "writeOutage": "write_outage",
+    "legacyOnly": "legacy_only",
 }
+_SWITCHES = frozenset({"outage", "write_outage", "legacy_only"})
 JSON_FIELDS = frozenset(_ATTRIBUTE_OF)
 
 

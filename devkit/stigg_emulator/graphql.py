@@ -1,14 +1,22 @@
-"""The emulator's four GraphQL operations, without HTTP: naming a request's operation,
-coercing its variables as GraphQL would, and resolving it against ``state``.
+"""The emulator's GraphQL operations, without HTTP: naming a request's operation, coercing
+its variables as GraphQL would, and resolving it against ``state``.
 
 This is **not** a GraphQL server: there is no parser and no selection of fields. A request
 names its operation (the body's ``operationName``, else the ``x-graphql-operation-name``
 header, else the name after ``query``/``mutation`` at the start of a line of the document) and
-is dispatched by that name to one of ``GetEntitlementsState``, ``ReportUsage``,
-``ReportUsageBulk`` and ``ReportEvent``; each answers the full object Stigg's SDK documents
-select. Variables are checked as GraphQL would coerce them (required fields, types, no
-unknown input fields) into ``state.UsageReport`` and ``state.UsageEvent`` values.
-``ReportEvent`` takes its events in ``usageEvents`` (Stigg's field) or ``events``.
+is dispatched by that name; each answers the full object Stigg's SDK documents select:
+
+- ``GetEntitlementsState`` (``entitlementsState``: both lists, ``render``), the current read;
+- ``GetEntitlements`` (``entitlements: cachedEntitlements(query:)``, the legacy list: empty
+  for a customer without a state, as upstream) and ``GetEntitlement`` (one feature, with
+  ``options.requestedUsage`` applied), the legacy reads;
+- ``GetSdkConfiguration`` (``sdkConfiguration``), which Stigg's SDKs load at start-up;
+- ``ReportUsage``, ``ReportUsageBulk`` and ``ReportEvent`` (whose result is the nullable
+  ``String`` of Stigg's schema: ``null``).
+
+Variables are checked as GraphQL would coerce them (required fields, types, no unknown input
+fields) into ``state.UsageReport`` and ``state.UsageEvent`` values. ``ReportEvent`` takes its
+events in ``usageEvents`` (Stigg's field) or ``events``.
 
 ``parse_request`` turns a body into a ``Call`` (or the ``InputError`` it is answered with);
 ``execute`` resolves a call into the response's ``data``, raising ``InputError`` for a request
@@ -30,7 +38,16 @@ from typing import Any
 
 from stigg_emulator import state
 
-OPERATIONS = ("GetEntitlementsState", "ReportUsage", "ReportUsageBulk", "ReportEvent")
+OPERATIONS = (
+    "GetEntitlementsState",
+    "GetEntitlements",
+    "GetEntitlement",
+    "GetSdkConfiguration",
+    "ReportUsage",
+    "ReportUsageBulk",
+    "ReportEvent",
+)
+SDK_CONFIGURATION = {"sentryDsn": None, "isWidgetWatermarkEnabled": False, "showWatermark": False}
 WRITE_OPERATIONS = frozenset({"ReportUsage", "ReportUsageBulk", "ReportEvent"})
 OPERATION_HEADER = "x-graphql-operation-name"
 
@@ -85,7 +102,7 @@ def customers_named(call: Call) -> Iterator[str]:
             yield item["customerId"]
 
     operation, variables = call.operation, call.variables
-    if operation == "GetEntitlementsState":
+    if operation in ("GetEntitlementsState", "GetEntitlements", "GetEntitlement"):
         yield from customer_of(variables.get("query"))
         return
     given = variables.get("input")
@@ -124,6 +141,46 @@ def _resolve_entitlements_state(
     return {"entitlementsState": emulator.entitlements_state(customer_id, resource_id)}
 
 
+def _resolve_entitlements(emulator: state.EmulatorState, variables: Mapping[str, object]) -> dict[str, Any]:
+    path = "variables.query"
+    query = _input_fields(variables.get("query"), path, {"customerId", "resourceId", "environmentId"})
+    customer_id = _string_field(query, "customerId", path)
+    resource_id = _optional_string_field(query, "resourceId", path)
+    return {"entitlements": emulator.entitlements_state(customer_id, resource_id)["entitlements"]}
+
+
+def _resolve_entitlement(emulator: state.EmulatorState, variables: Mapping[str, object]) -> dict[str, Any]:
+    path = "variables.query"
+    query = _input_fields(
+        variables.get("query"), path, {"customerId", "resourceId", "featureId", "options", "environmentId"}
+    )
+    options = query.get("options")
+    requested: float | None = None
+    if options is not None:
+        given = _input_fields(
+            options, f"{path}.options", {"requestedUsage", "requestedValues", "shouldTrack"}
+        )
+        raw = given.get("requestedUsage")
+        if raw is not None:
+            if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+                raise InputError(f"{path}.options.requestedUsage: expected a finite number, got {shown(raw)}")
+            requested = float(raw)
+    return {
+        "entitlement": emulator.entitlement(
+            _string_field(query, "customerId", path),
+            _optional_string_field(query, "resourceId", path),
+            _string_field(query, "featureId", path),
+            requested_usage=requested,
+        )
+    }
+
+
+def _resolve_sdk_configuration(
+    emulator: state.EmulatorState, variables: Mapping[str, object]
+) -> dict[str, Any]:
+    return {"sdkConfiguration": dict(SDK_CONFIGURATION)}
+
+
 def _resolve_report_usage(emulator: state.EmulatorState, variables: Mapping[str, object]) -> dict[str, Any]:
     report = usage_report(variables.get("input"), "variables.input")
     return {"reportUsage": emulator.report_usage(report)}
@@ -149,11 +206,14 @@ def _resolve_report_event(emulator: state.EmulatorState, variables: Mapping[str,
         for index, item in enumerate(_input_list(given.get(field), path))
     ]
     emulator.report_events(events)
-    return {"reportEvent": True}
+    return {"reportEvent": None}  # a nullable String in Stigg's schema
 
 
 _RESOLVERS: dict[str, Callable[[state.EmulatorState, Mapping[str, object]], dict[str, Any]]] = {
     "GetEntitlementsState": _resolve_entitlements_state,
+    "GetEntitlements": _resolve_entitlements,
+    "GetEntitlement": _resolve_entitlement,
+    "GetSdkConfiguration": _resolve_sdk_configuration,
     "ReportUsage": _resolve_report_usage,
     "ReportUsageBulk": _resolve_report_usage_bulk,
     "ReportEvent": _resolve_report_event,

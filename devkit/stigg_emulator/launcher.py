@@ -73,6 +73,7 @@ def start(
     jitter_ms: float | None = None,
     error_rate: float | None = None,
     seed: int | None = None,
+    legacy_only: bool = False,
     host: str = "127.0.0.1",
     port: int = 0,
     timeout: float = 30.0,
@@ -91,6 +92,8 @@ def start(
     for flag, value in options.items():
         if value is not None:
             argv += [flag, str(value)]
+    if legacy_only:
+        argv.append("--legacy-only")
     env = {**os.environ, cli.API_KEY_ENV: api_key}
     process = subprocess.Popen(
         argv,

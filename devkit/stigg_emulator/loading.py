@@ -1,22 +1,30 @@
 """Reading the emulator's YAML catalog into ``catalog`` values, validating as it goes.
 
-The file has three top-level lists, each entry keyed by ``id``::
+The file has four top-level lists, each entry keyed by ``id``::
 
     features:
       - {id: feature-sso, featureType: BOOLEAN}
       - {id: feature-api-calls, featureType: NUMBER, meterType: Incremental, units: call, unitsPlural: calls}
       - {id: feature-region, featureType: ENUM, enumValues: [us, eu]}
+    currencies:                                                 # credit currencies
+      - {id: cred-ai, displayName: AI credits, unitSingular: credit, unitPlural: credits,
+         description: ..., metadata: {tier: standard}}
     plans:
       - id: plan-pro
         entitlements:
           feature-sso: {}
           feature-api-calls: {usageLimit: 10000, hasSoftLimit: true, resetPeriod: MONTH}
           feature-region: {enumValues: [us, eu]}
+          feature-ai-queries: {hasUnlimitedUsage: true, creditRate: {amount: 2, currencyId: cred-ai}}
+        credits:
+          cred-ai: {usageLimit: 5000, hasSoftLimit: false, resetPeriod: MONTH}
     customers:
       - id: customer-acme
         plan: plan-pro
         overrides: {feature-api-calls: {usageLimit: 20000}}   # merged over the plan's entitlement
         usage: {feature-api-calls: 1200}                        # current usage, metered features only
+        credits: {cred-ai: {usageLimit: 8000}}                  # merged over the plan's credits
+        creditUsage: {cred-ai: 300}                             # credits consumed this period
         resources:
           - {id: workspace-1, plan: plan-pro, usage: {feature-api-calls: 3}}
       - {id: customer-gone, plan: plan-pro, archived: true}
@@ -25,7 +33,10 @@ The file has three top-level lists, each entry keyed by ``id``::
 entitlement may say depends on its feature (``allowed_entitlement_fields``): nothing for a
 boolean; ``usageLimit`` (the value) or ``hasUnlimitedUsage`` for a numeric configuration
 feature; additionally ``hasSoftLimit`` for a metered one and ``resetPeriod`` (``HOUR|DAY|WEEK|
-MONTH|YEAR``) for an incremental one; ``enumValues`` (a subset of the feature's) for an enum.
+MONTH|YEAR``) for an incremental one; ``enumValues`` (a subset of the feature's) for an enum;
+``creditRate`` (``amount`` credits of ``currencyId`` per unit) for a metered one. A credit
+grant says ``usageLimit`` (required, at least 0), ``hasSoftLimit`` and ``resetPeriod``; it
+overrides field by field too; ``creditUsage`` (credits consumed) is keyed by currency.
 An override keeps what it does not say from the plan's entitlement, except that setting one
 of ``usageLimit`` and ``hasUnlimitedUsage`` alone clears the other. A customer without a plan
 (``plan: null``) has no subscription; overrides may also grant a feature its plan lacks.
@@ -39,6 +50,7 @@ path they read at, so no caller has to say where it was.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
 import pathlib
@@ -70,7 +82,7 @@ class CatalogError(ValueError):
         self.message = message
 
 
-_TOP_LEVEL_FIELDS = frozenset({"features", "plans", "customers"})
+_TOP_LEVEL_FIELDS = frozenset({"features", "currencies", "plans", "customers"})
 _FEATURE_FIELDS = frozenset(
     {
         "id",
@@ -84,9 +96,14 @@ _FEATURE_FIELDS = frozenset(
         "enumValues",
     }
 )
-_PLAN_FIELDS = frozenset({"id", "displayName", "entitlements"})
-_CUSTOMER_FIELDS = frozenset({"id", "plan", "archived", "overrides", "usage", "resources"})
-_RESOURCE_FIELDS = frozenset({"id", "plan", "overrides", "usage"})
+_CURRENCY_FIELDS = frozenset({"id", "displayName", "description", "unitSingular", "unitPlural", "metadata"})
+_PLAN_FIELDS = frozenset({"id", "displayName", "entitlements", "credits"})
+_CUSTOMER_FIELDS = frozenset(
+    {"id", "plan", "archived", "overrides", "usage", "credits", "creditUsage", "resources"}
+)
+_RESOURCE_FIELDS = frozenset({"id", "plan", "overrides", "usage", "credits", "creditUsage"})
+_CREDIT_FIELDS = ("usageLimit", "hasSoftLimit", "resetPeriod")
+_CREDIT_RATE_FIELDS = frozenset({"amount", "currencyId"})
 # The spellings an error lists, in this order (the model declares the reset periods by name).
 _FEATURE_TYPES = tuple(model.FeatureType)
 _METER_TYPES = tuple(model.MeterType)
@@ -97,7 +114,14 @@ _RESET_PERIODS = (
     model.ResetPeriod.MONTH,
     model.ResetPeriod.YEAR,
 )
-_ENTITLEMENT_FIELDS = ("usageLimit", "hasUnlimitedUsage", "hasSoftLimit", "enumValues", "resetPeriod")
+_ENTITLEMENT_FIELDS = (
+    "usageLimit",
+    "hasUnlimitedUsage",
+    "hasSoftLimit",
+    "enumValues",
+    "resetPeriod",
+    "creditRate",
+)
 
 
 def load(path: pathlib.Path) -> catalog.Catalog:
@@ -122,14 +146,14 @@ def parse(document: object) -> catalog.Catalog:
     root = _fields(document, "", "the catalog", _TOP_LEVEL_FIELDS)
 
     features = _by_id(root, "features", "feature", _parse_feature)
-    plans = _by_id(root, "plans", "plan", lambda raw, path: _parse_plan(raw, path, features))
+    currencies = _by_id(root, "currencies", "currency", _parse_currency)
+    known = catalog.Catalog(features=features, plans={}, customers={}, currencies=currencies)
+    plans = _by_id(root, "plans", "plan", lambda raw, path: _parse_plan(raw, path, known))
+    known = dataclasses.replace(known, plans=plans)
     customers = _by_id(
-        root,
-        "customers",
-        "customer",
-        lambda raw, path: _parse_customer(raw, path, features, plans, customer_id=None),
+        root, "customers", "customer", lambda raw, path: _parse_customer(raw, path, known, customer_id=None)
     )
-    return catalog.Catalog(features=features, plans=plans, customers=customers)
+    return dataclasses.replace(known, customers=customers)
 
 
 def _by_id(
@@ -152,7 +176,7 @@ def parse_customer(document: object, known: catalog.Catalog, *, customer_id: str
     The body has a catalog customer's fields; ``id`` may be left out, and must otherwise equal
     ``customer_id``. Error paths are relative to the body (``plan``, ``overrides.f.usageLimit``).
     """
-    return _parse_customer(document, "", known.features, known.plans, customer_id=customer_id)
+    return _parse_customer(document, "", known, customer_id=customer_id)
 
 
 def _parse_feature(raw: object, path: str) -> catalog.Feature:
@@ -191,26 +215,41 @@ def _feature_id(body: Mapping[str, object], path: str) -> str:
     return next(iter(ids.values()))
 
 
-def _parse_plan(raw: object, path: str, features: Mapping[str, catalog.Feature]) -> catalog.Plan:
+def _parse_currency(raw: object, path: str) -> catalog.Currency:
+    body = _fields(raw, path, "a currency", _CURRENCY_FIELDS)
+    metadata: dict[str, str] | None = None
+    if body.get("metadata") is not None:
+        given = _mapping(body["metadata"], _join(path, "metadata"), "metadata")
+        metadata = {key: _string(value, _join(_join(path, "metadata"), key)) for key, value in given.items()}
+    return catalog.Currency(
+        id=_string(body.get("id"), _join(path, "id")),
+        display_name=_string(body.get("displayName"), _join(path, "displayName")),
+        description=_optional_string(body.get("description"), _join(path, "description")),
+        unit_singular=_optional_string(body.get("unitSingular"), _join(path, "unitSingular")),
+        unit_plural=_optional_string(body.get("unitPlural"), _join(path, "unitPlural")),
+        metadata=metadata,
+    )
+
+
+def _parse_plan(raw: object, path: str, known: catalog.Catalog) -> catalog.Plan:
     body = _fields(raw, path, "a plan", _PLAN_FIELDS)
     plan_id = _string(body.get("id"), _join(path, "id"))
     entitlements: dict[str, catalog.EntitlementSpec] = {}
-    for feature, raw_spec, spec_path in _by_feature(body, "entitlements", path, features):
-        entitlements[feature.id] = _parse_entitlement(raw_spec, spec_path, feature, base=None)
+    for feature, raw_spec, spec_path in _by_feature(body, "entitlements", path, known.features):
+        entitlements[feature.id] = _parse_entitlement(raw_spec, spec_path, feature, known, base=None)
+    credits: dict[str, catalog.CreditSpec] = {}
+    for currency, raw_spec, spec_path in _by_currency(body, "credits", path, known.currencies):
+        credits[currency.id] = _parse_credit(raw_spec, spec_path, base=None)
     return catalog.Plan(
         id=plan_id,
         entitlements=entitlements,
         display_name=_optional_string(body.get("displayName"), _join(path, "displayName")),
+        credits=credits,
     )
 
 
 def _parse_customer(
-    raw: object,
-    path: str,
-    features: Mapping[str, catalog.Feature],
-    plans: Mapping[str, catalog.Plan],
-    *,
-    customer_id: str | None,
+    raw: object, path: str, known: catalog.Catalog, *, customer_id: str | None
 ) -> catalog.Customer:
     body = _fields(raw, path, "a customer", _CUSTOMER_FIELDS)
     if customer_id is None:
@@ -220,7 +259,7 @@ def _parse_customer(
     archived = body.get("archived", False)
     if not isinstance(archived, bool):
         raise CatalogError(_join(path, "archived"), "must be true or false")
-    subscription = _parse_subscription(body, path, features, plans)
+    subscription = _parse_subscription(body, path, known)
     resources: dict[str, catalog.Subscription] = {}
     for index, raw_resource in enumerate(_list(body.get("resources"), _join(path, "resources"))):
         resource_path = f"{_join(path, 'resources')}[{index}]"
@@ -228,7 +267,7 @@ def _parse_customer(
         resource_id = _string(resource.get("id"), _join(resource_path, "id"))
         if resource_id in resources:
             raise CatalogError(_join(resource_path, "id"), f"duplicate resource '{resource_id}'")
-        resources[resource_id] = _parse_subscription(resource, resource_path, features, plans)
+        resources[resource_id] = _parse_subscription(resource, resource_path, known)
     return catalog.Customer(
         id=customer_id,
         subscription=subscription,
@@ -238,29 +277,76 @@ def _parse_customer(
 
 
 def _parse_subscription(
-    body: Mapping[str, object],
-    path: str,
-    features: Mapping[str, catalog.Feature],
-    plans: Mapping[str, catalog.Plan],
+    body: Mapping[str, object], path: str, known: catalog.Catalog
 ) -> catalog.Subscription:
     plan_id = _optional_string(body.get("plan"), _join(path, "plan"))
     entitlements: dict[str, catalog.EntitlementSpec] = {}
+    credits: dict[str, catalog.CreditSpec] = {}
     if plan_id is not None:
-        plan = plans.get(plan_id)
+        plan = known.plans.get(plan_id)
         if plan is None:
             raise CatalogError(_join(path, "plan"), f"unknown plan '{plan_id}'")
         entitlements.update(plan.entitlements)
+        credits.update(plan.credits)
 
-    for feature, raw_spec, spec_path in _by_feature(body, "overrides", path, features):
+    for feature, raw_spec, spec_path in _by_feature(body, "overrides", path, known.features):
         base = entitlements.get(feature.id)
-        entitlements[feature.id] = _parse_entitlement(raw_spec, spec_path, feature, base=base)
+        entitlements[feature.id] = _parse_entitlement(raw_spec, spec_path, feature, known, base=base)
 
     usage: dict[str, float] = {}
-    for feature, raw_value, value_path in _by_feature(body, "usage", path, features):
+    for feature, raw_value, value_path in _by_feature(body, "usage", path, known.features):
         if not feature.is_metered:
             raise CatalogError(value_path, f"feature '{feature.id}' is {feature.kind_phrase}, not metered")
         usage[feature.id] = _number(raw_value, value_path)
-    return catalog.Subscription(plan=plan_id, entitlements=entitlements, usage=usage)
+
+    for currency, raw_spec, spec_path in _by_currency(body, "credits", path, known.currencies):
+        credits[currency.id] = _parse_credit(raw_spec, spec_path, base=credits.get(currency.id))
+    credit_usage: dict[str, float] = {}
+    for currency, raw_value, value_path in _by_currency(body, "creditUsage", path, known.currencies):
+        if currency.id not in credits:
+            raise CatalogError(value_path, f"currency '{currency.id}' is not granted here")
+        credit_usage[currency.id] = _number(raw_value, value_path)
+    return catalog.Subscription(
+        plan=plan_id, entitlements=entitlements, usage=usage, credits=credits, credit_usage=credit_usage
+    )
+
+
+def _parse_credit(raw: object, path: str, *, base: catalog.CreditSpec | None) -> catalog.CreditSpec:
+    """One credit grant; with ``base`` (a customer's override), fields not given keep the base's."""
+    body = _mapping({} if raw is None else raw, path, "a credit grant")
+    for key in body:
+        if key not in _CREDIT_FIELDS:
+            raise CatalogError(
+                _join(path, key), f"unknown field (expected one of: {', '.join(_CREDIT_FIELDS)})"
+            )
+    if "usageLimit" in body:
+        usage_limit = _number(body["usageLimit"], _join(path, "usageLimit"))
+        if usage_limit < 0:
+            raise CatalogError(_join(path, "usageLimit"), "must not be negative")
+    elif base is not None:
+        usage_limit = base.usage_limit
+    else:
+        raise CatalogError(_join(path, "usageLimit"), "required")
+    has_soft_limit = base.has_soft_limit if base is not None else False
+    if "hasSoftLimit" in body:
+        has_soft_limit = _boolean(body["hasSoftLimit"], _join(path, "hasSoftLimit"))
+    reset_period = base.reset_period if base is not None else None
+    if "resetPeriod" in body:
+        reset_period = _enum(_RESET_PERIODS, body["resetPeriod"], _join(path, "resetPeriod"))
+    return catalog.CreditSpec(
+        usage_limit=usage_limit, has_soft_limit=has_soft_limit, reset_period=reset_period
+    )
+
+
+def _parse_credit_rate(raw: object, path: str, known: catalog.Catalog) -> catalog.CreditRate:
+    body = _fields(raw, path, "a credit rate", _CREDIT_RATE_FIELDS)
+    amount = _number(body.get("amount"), _join(path, "amount")) if "amount" in body else None
+    if amount is None or amount <= 0:
+        raise CatalogError(_join(path, "amount"), "required, a number above 0")
+    currency_id = _string(body.get("currencyId"), _join(path, "currencyId"))
+    if currency_id not in known.currencies:
+        raise CatalogError(_join(path, "currencyId"), f"unknown currency '{currency_id}'")
+    return catalog.CreditRate(amount=amount, currency_id=currency_id)
 
 
 def allowed_entitlement_fields(feature: catalog.Feature) -> tuple[str, ...]:
@@ -272,12 +358,17 @@ def allowed_entitlement_fields(feature: catalog.Feature) -> tuple[str, ...]:
     if feature.meter_type is model.MeterType.NONE:
         return ("usageLimit", "hasUnlimitedUsage")
     if feature.meter_type is model.MeterType.FLUCTUATING:
-        return ("usageLimit", "hasUnlimitedUsage", "hasSoftLimit")
-    return ("usageLimit", "hasUnlimitedUsage", "hasSoftLimit", "resetPeriod")
+        return ("usageLimit", "hasUnlimitedUsage", "hasSoftLimit", "creditRate")
+    return ("usageLimit", "hasUnlimitedUsage", "hasSoftLimit", "resetPeriod", "creditRate")
 
 
 def _parse_entitlement(
-    raw: object, path: str, feature: catalog.Feature, *, base: catalog.EntitlementSpec | None
+    raw: object,
+    path: str,
+    feature: catalog.Feature,
+    known: catalog.Catalog,
+    *,
+    base: catalog.EntitlementSpec | None,
 ) -> catalog.EntitlementSpec:
     """One entitlement; with ``base`` (an override), fields not given keep the base's values."""
     body = _mapping({} if raw is None else raw, path, "an entitlement")
@@ -302,6 +393,12 @@ def _parse_entitlement(
     enum_values = start.enum_values
     if "enumValues" in body:
         enum_values = _entitled_values(body["enumValues"], _join(path, "enumValues"), feature)
+    credit_rate = start.credit_rate
+    if "creditRate" in body:
+        raw_rate = body["creditRate"]
+        credit_rate = (
+            None if raw_rate is None else _parse_credit_rate(raw_rate, _join(path, "creditRate"), known)
+        )
 
     if feature.feature_type is model.FeatureType.NUMBER:
         if usage_limit is not None and has_unlimited:
@@ -316,6 +413,7 @@ def _parse_entitlement(
         has_soft_limit=has_soft_limit,
         enum_values=enum_values,
         reset_period=reset_period,
+        credit_rate=credit_rate,
     )
 
 
@@ -362,6 +460,22 @@ def _by_feature(
     for feature_id, value in _mapping(raw, keyed_path, "features").items():
         value_path = _join(keyed_path, feature_id)
         yield _known_feature(feature_id, value_path, features), value, value_path
+
+
+def _by_currency(
+    body: Mapping[str, object], key: str, path: str, currencies: Mapping[str, catalog.Currency]
+) -> Iterator[tuple[catalog.Currency, object, str]]:
+    """The entries of ``body[key]``, a mapping keyed by currency id (absent: none), in order."""
+    keyed_path = _join(path, key)
+    raw = body.get(key)
+    if raw is None:
+        return
+    for currency_id, value in _mapping(raw, keyed_path, "currencies").items():
+        value_path = _join(keyed_path, currency_id)
+        currency = currencies.get(currency_id)
+        if currency is None:
+            raise CatalogError(value_path, f"unknown currency '{currency_id}'")
+        yield currency, value, value_path
 
 
 def _known_feature(feature_id: object, path: str, features: Mapping[str, catalog.Feature]) -> catalog.Feature:

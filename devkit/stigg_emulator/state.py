@@ -24,11 +24,27 @@ the status each was answered with, so a test can prove how many requests reached
 changes, reported usage); counters, events, idempotency keys and faults are kept. ``reset``
 additionally clears those and restores the fault settings the emulator started with.
 
+Credits are kept the same way per ``(customer, resource or None, currency)``: the credits
+consumed, starting from the catalog's ``creditUsage``, in the period of the grant's reset
+period. A usage report for a feature whose entitlement has a credit rate consumes
+``rate * increase`` credits of its currency (a decrease consumes none) when the subscription
+grants that currency; ``ReportUsage`` then answers the consumption in its ``credit`` field.
+
 Every change is also published, as Stigg's real-time stream would (``publish``, which the app
-wires to ``stream.Hub.publish``): ``entitlementsUpdated`` with a customer's (and each of its
-resources') entitlements whenever ``put_customer``, ``delete_customer``, ``reload`` or ``reset``
-changed them (a deleted customer's list is empty), and ``usageUpdated`` for every applied usage
-report (a replayed idempotency key publishes nothing, since nothing changed).
+wires to ``stream.Hub.publish``), in both protocols:
+
+- whenever ``put_customer``, ``delete_customer``, ``reload`` or ``reset`` changed a customer,
+  for it and each of its resources (also those it just lost): ``entitlementsUpdated``
+  (``customerId, resourceId, accessDeniedReason, entitlements``: the legacy list, empty for a
+  deleted customer) and ``entitlementsUpdatedV2`` (the same with the ``entitlementsV2`` list and
+  the state's reason, e.g. ``CustomerNotFound`` for a deleted customer);
+- for every applied usage report (a replayed idempotency key publishes nothing, since nothing
+  changed): ``usageUpdated`` (``usage`` with epoch-millisecond dates, and the feature's
+  ``entitlement``) and ``usageUpdatedV2`` with ``entitlementReference {type: FEATURE, id}``,
+  plus one ``usageUpdatedV2`` with ``{type: CREDIT, id: currency}`` when it consumed credits;
+- when ``reload`` or ``reset`` changed a plan (or added one): ``packagePublished`` with
+  ``packageType: "Plan"``, the plan's id and a version counted per plan, and
+  ``migrationType: ALL_CUSTOMERS``, since the emulator applies the new plan to every customer.
 """
 
 from __future__ import annotations
@@ -44,7 +60,9 @@ from typing import Any
 
 from stigg_emulator import catalog, faults, loading, render, stream
 
-UsageKey = tuple[str, str | None, str]  # (customer id, resource id or None, feature id)
+UsageKey = tuple[str, str | None, str]  # (customer id, resource id or None, feature or currency id)
+ACCOUNT_ID = "emulator-account"
+ENVIRONMENT_ID = "emulator-environment"
 Publisher = Callable[[str, dict[str, Any]], None]  # (root field, payload), e.g. ``stream.Hub.publish``
 
 
@@ -165,29 +183,48 @@ class EmulatorState:
         self.events: list[UsageEvent] = []
         self._event_keys: set[str] = set()
         self._usage_results: dict[str, dict[str, Any]] = {}
+        self._plan_versions: dict[str, int] = dict.fromkeys(initial.plans, 1)
         self._load(initial)
 
     # -- catalog and customers -----------------------------------------------------------
 
     def _load(self, loaded: catalog.Catalog) -> None:
+        previous: catalog.Catalog = getattr(self, "catalog", loaded)
         before = self._snapshot() if hasattr(self, "customers") else {}
+        previous_plans = previous.plans
         now = self.clock()
         self.catalog = loaded
         self.customers: dict[str, catalog.Customer] = dict(loaded.customers)
         self.updated_at: dict[str, datetime.datetime] = dict.fromkeys(self.customers, now)
         self.usage: dict[UsageKey, UsageRecord] = {}
+        self.credit_usage: dict[UsageKey, UsageRecord] = {}
         for customer in self.customers.values():
             self._put_defined_usage(customer, now)
+        for plan_id, plan in loaded.plans.items():
+            if previous_plans.get(plan_id) != plan:
+                self._plan_versions[plan_id] = self._plan_versions.get(plan_id, 0) + 1
+                self.publish(stream.PACKAGE_PUBLISHED, self._package_published(plan_id))
         after = self._snapshot()
         for customer_id in sorted(before.keys() | after.keys()):
             if before.get(customer_id) != after.get(customer_id):
                 self._publish_entitlements(customer_id, before.get(customer_id, (None,))[0])
 
-    def _snapshot(self) -> dict[str, tuple[catalog.Customer | None, dict[UsageKey, float]]]:
+    def _package_published(self, plan_id: str) -> dict[str, Any]:
+        return {
+            "accountId": ACCOUNT_ID,
+            "environmentId": ENVIRONMENT_ID,
+            "packageType": "Plan",
+            "packageRefId": plan_id,
+            "packageVersion": self._plan_versions[plan_id],
+            "migrationType": "ALL_CUSTOMERS",
+        }
+
+    def _snapshot(self) -> dict[str, tuple[catalog.Customer | None, dict[tuple[str, UsageKey], float]]]:
         """Per customer: its definition and usage values, to tell which ones a reload changed."""
-        usage: dict[str, dict[UsageKey, float]] = {}
-        for key, record in self.usage.items():
-            usage.setdefault(key[0], {})[key] = record.value
+        usage: dict[str, dict[tuple[str, UsageKey], float]] = {}
+        for kind, records in (("feature", self.usage), ("credit", self.credit_usage)):
+            for key, record in records.items():
+                usage.setdefault(key[0], {})[(kind, key)] = record.value
         return {
             customer_id: (customer, usage.get(customer_id, {}))
             for customer_id, customer in self.customers.items()
@@ -201,11 +238,14 @@ class EmulatorState:
             if holder is not None:
                 resources.update(dict.fromkeys(holder.resources))
         for resource_id in resources:
-            entitlements = self.entitlements_state(customer_id, resource_id)["entitlements"]
-            self.publish(
-                stream.ENTITLEMENTS_UPDATED,
-                {"customerId": customer_id, "resourceId": resource_id, "entitlements": entitlements},
-            )
+            state = self.entitlements_state(customer_id, resource_id)
+            head = {
+                "customerId": customer_id,
+                "resourceId": resource_id,
+                "accessDeniedReason": state["accessDeniedReason"],
+            }
+            self.publish(stream.ENTITLEMENTS_UPDATED, {**head, "entitlements": state["entitlements"]})
+            self.publish(stream.ENTITLEMENTS_UPDATED_V2, {**head, "entitlements": state["entitlementsV2"]})
 
     def _put_defined_usage(self, customer: catalog.Customer, now: datetime.datetime) -> None:
         holders: list[tuple[str | None, catalog.Subscription]] = [(None, customer.subscription)]
@@ -214,6 +254,10 @@ class EmulatorState:
             for feature_id, value in subscription.usage.items():
                 key = (customer.id, resource_id, feature_id)
                 self.usage[key] = UsageRecord(value, None, self._period_start(key, now))
+            for currency_id, value in subscription.credit_usage.items():
+                key = (customer.id, resource_id, currency_id)
+                period = self._credit_period(key, now)
+                self.credit_usage[key] = UsageRecord(value, None, period[0] if period else None)
 
     def reload(self) -> catalog.Catalog:
         """Re-read the catalog file; on a ``CatalogError`` nothing changes."""
@@ -252,8 +296,9 @@ class EmulatorState:
         return True
 
     def _drop_usage(self, customer_id: str) -> None:
-        for key in [key for key in self.usage if key[0] == customer_id]:
-            del self.usage[key]
+        for records in (self.usage, self.credit_usage):
+            for key in [key for key in records if key[0] == customer_id]:
+                del records[key]
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -266,13 +311,31 @@ class EmulatorState:
             feature_id: render.MeasuredUsage(record.value, record.updated_at)
             for feature_id, record in records.items()
         }
+        credits: dict[str, render.MeasuredUsage] = {}
+        for currency_id in self.catalog.currencies:
+            record = self._current_credit((customer_id, resource_id, currency_id), now)
+            if record is not None:
+                credits[currency_id] = render.MeasuredUsage(record.value, record.updated_at)
         return render.entitlements_state(
-            self.catalog.features,
+            self.catalog,
             customer,
             resource_id,
             usage=usage,
+            credit_usage=credits,
             updated_at=self.updated_at.get(customer_id, now),
             now=now,
+        )
+
+    def entitlement(
+        self, customer_id: str, resource_id: str | None, feature_id: str, *, requested_usage: float | None
+    ) -> dict[str, Any]:
+        """One feature's legacy ``Entitlement`` (``GetEntitlement``), the requested usage applied."""
+        return render.single_entitlement(
+            self.entitlements_state(customer_id, resource_id),
+            customer_id=customer_id,
+            resource_id=resource_id,
+            feature_id=feature_id,
+            requested_usage=requested_usage,
         )
 
     def usage_of(self, customer_id: str) -> dict[str, Any] | None:
@@ -323,17 +386,25 @@ class EmulatorState:
 
     def _current(self, key: UsageKey, now: datetime.datetime) -> UsageRecord | None:
         """The usage record as of ``now``: a record from an earlier reset period reads as zero."""
-        record = self.usage.get(key)
-        if record is None:
+        return _in_period(self.usage.get(key), self._period_start(key, now))
+
+    def _credit_spec(self, key: UsageKey) -> catalog.CreditSpec | None:
+        customer = self.customers.get(key[0])
+        subscription = customer.subscription_for(key[1]) if customer is not None else None
+        return subscription.credits.get(key[2]) if subscription is not None else None
+
+    def _credit_period(
+        self, key: UsageKey, now: datetime.datetime
+    ) -> tuple[datetime.datetime, datetime.datetime] | None:
+        spec = self._credit_spec(key)
+        if spec is None or spec.reset_period is None:
             return None
-        period_start = self._period_start(key, now)
-        if (
-            record.period_start is not None
-            and period_start is not None
-            and record.period_start != period_start
-        ):
-            return UsageRecord(0.0, record.updated_at, period_start)
-        return record
+        return catalog.usage_period(spec.reset_period, now)
+
+    def _current_credit(self, key: UsageKey, now: datetime.datetime) -> UsageRecord | None:
+        """The credits consumed as of ``now`` (zero in a later period of the grant)."""
+        period = self._credit_period(key, now)
+        return _in_period(self.credit_usage.get(key), period[0] if period else None)
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -389,6 +460,7 @@ class EmulatorState:
         value = previous + report.value if report.update_behavior is UpdateBehavior.DELTA else report.value
         period = self._period(key, now)
         self.usage[key] = UsageRecord(value, now, period[0] if period else None)
+        credit = self._consume_credits(key, max(value - previous, 0.0), now)
         result = render.usage_measurement(
             measurement_id=str(uuid.uuid4()),
             customer_id=report.customer_id,
@@ -397,13 +469,46 @@ class EmulatorState:
             current_usage=value,
             period=period,
             timestamp=report.created_at or now,
+            credit=credit,
         )
         if report.idempotency_key is not None:
             self._usage_results[report.idempotency_key] = result
-        self._publish_usage(key, result)
+        self._publish_usage(key, result, period, now)
+        if credit is not None:
+            self._publish_credit_usage((key[0], key[1], credit.currency_id), now)
         return result
 
-    def _publish_usage(self, key: UsageKey, result: Mapping[str, Any]) -> None:
+    def _consume_credits(
+        self, key: UsageKey, increase: float, now: datetime.datetime
+    ) -> render.CreditConsumption | None:
+        """Charge the credits an increase of a feature's usage costs, if its entitlement has a
+        rate in a currency the subscription grants."""
+        spec = self._spec(key)
+        rate = spec.credit_rate if spec is not None else None
+        if rate is None:
+            return None
+        credit_key: UsageKey = (key[0], key[1], rate.currency_id)
+        if self._credit_spec(credit_key) is None:
+            return None
+        record = self._current_credit(credit_key, now)
+        consumed = increase * rate.amount
+        total = (record.value if record is not None else 0.0) + consumed
+        period = self._credit_period(credit_key, now)
+        self.credit_usage[credit_key] = UsageRecord(total, now, period[0] if period else None)
+        return render.CreditConsumption(
+            currency_id=rate.currency_id,
+            consumed=consumed,
+            current_usage=total,
+            period_end=period[1] if period else None,
+        )
+
+    def _publish_usage(
+        self,
+        key: UsageKey,
+        result: Mapping[str, Any],
+        period: tuple[datetime.datetime, datetime.datetime] | None,
+        now: datetime.datetime,
+    ) -> None:
         customer_id, resource_id, feature_id = key
         entitlement = next(
             (
@@ -413,16 +518,37 @@ class EmulatorState:
             ),
             None,
         )
-        usage = {
-            name: result[name]
-            for name in (
-                "customerId",
-                "resourceId",
-                "featureId",
-                "currentUsage",
-                "usagePeriodStart",
-                "usagePeriodEnd",
-                "nextResetDate",
-            )
-        }
-        self.publish(stream.USAGE_UPDATED, {"usage": usage, "entitlement": entitlement})
+        self.publish(
+            stream.USAGE_UPDATED, {"usage": render.legacy_usage(result, period), "entitlement": entitlement}
+        )
+        self.publish(
+            stream.USAGE_UPDATED_V2,
+            {
+                "customerId": customer_id,
+                "resourceId": resource_id,
+                "entitlementReference": {"type": "FEATURE", "id": feature_id},
+                "usage": render.usage_v2(result["currentUsage"], now, period),
+            },
+        )
+
+    def _publish_credit_usage(self, key: UsageKey, now: datetime.datetime) -> None:
+        record = self._current_credit(key, now)
+        period = self._credit_period(key, now)
+        self.publish(
+            stream.USAGE_UPDATED_V2,
+            {
+                "customerId": key[0],
+                "resourceId": key[1],
+                "entitlementReference": {"type": "CREDIT", "id": key[2]},
+                "usage": render.usage_v2(record.value if record is not None else 0.0, now, period),
+            },
+        )
+
+
+def _in_period(record: UsageRecord | None, period_start: datetime.datetime | None) -> UsageRecord | None:
+    """A record read in the period starting ``period_start``: zero if it is of an earlier one."""
+    if record is None:
+        return None
+    if record.period_start is not None and period_start is not None and record.period_start != period_start:
+        return UsageRecord(0.0, record.updated_at, period_start)
+    return record

@@ -6,16 +6,27 @@
     client → connection_init {payload: {headers: {X-API-KEY}}}   (or the key at payload's top level)
     server → connection_ack
     client → subscribe {id, payload: {query, operationName?}}
-    server → next {id, payload: {data: {entitlementsUpdated | usageUpdated: ...}}}  for every event
+    server → next {id, payload: {data: {<root field>: ...}}}         for every event
     client → complete {id}                                        ends that subscription
     either → ping / pong
 
 Subscriptions take no arguments: each one receives its environment's whole stream, and the
-client keeps what concerns it. Served: ``entitlementsUpdated`` (a customer's, or a resource's,
-entitlements replaced) and ``usageUpdated`` (one feature's current usage, with its entitlement).
-``packagePublished`` and ``creditBalanceUpdated`` are accepted and never fire. The operation is
-recognised by the root field named in the document (there is no GraphQL parser here, as for
-``POST /graphql``).
+client keeps what concerns it. Served, in both of Stigg's protocols (``state`` says what fires
+them):
+
+- current (Stigg's Node SDK 4.43 and later): ``entitlementsUpdatedV2`` (a customer's, or a
+  resource's, ``entitlementsV2`` replaced, with the state's ``accessDeniedReason``),
+  ``usageUpdatedV2`` (one feature's or credit currency's usage, by ``entitlementReference
+  {type, id}``) and ``packagePublished`` (a plan changed);
+- legacy (Node SDK 3.x): ``entitlementsUpdated`` (the legacy list), ``usageUpdated`` (one
+  feature's usage, with its entitlement), ``packagePublished``, and ``creditBalanceUpdated``,
+  which is accepted and never fires.
+
+The operation is recognised by the root field named in the document (there is no GraphQL
+parser here, as for ``POST /graphql``). A root field that is not served, or a V2 one while
+``Hub.refused`` names it (the ``legacyOnly`` fault switch: a server that predates the V2
+subscriptions), gets an ``error`` message (``GRAPHQL_VALIDATION_FAILED``, as a GraphQL server
+answers a field its schema lacks) and the connection stays open.
 
 Close codes are the protocol's: 4400 (malformed message), 4401 (subscribe before the ack),
 4403 (missing or wrong API key), 4408 (no connection_init within ``INIT_TIMEOUT``), 4409 (a
@@ -38,7 +49,7 @@ import hmac
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -51,8 +62,19 @@ QUEUE_LIMIT = 10_000
 
 ENTITLEMENTS_UPDATED = "entitlementsUpdated"
 USAGE_UPDATED = "usageUpdated"
-SILENT_FIELDS = ("packagePublished", "creditBalanceUpdated")
-FIELDS = (ENTITLEMENTS_UPDATED, USAGE_UPDATED, *SILENT_FIELDS)
+ENTITLEMENTS_UPDATED_V2 = "entitlementsUpdatedV2"
+USAGE_UPDATED_V2 = "usageUpdatedV2"
+PACKAGE_PUBLISHED = "packagePublished"
+CREDIT_BALANCE_UPDATED = "creditBalanceUpdated"  # accepted, never fires
+V2_FIELDS = (ENTITLEMENTS_UPDATED_V2, USAGE_UPDATED_V2)
+FIELDS = (
+    ENTITLEMENTS_UPDATED_V2,
+    USAGE_UPDATED_V2,
+    PACKAGE_PUBLISHED,
+    ENTITLEMENTS_UPDATED,
+    USAGE_UPDATED,
+    CREDIT_BALANCE_UPDATED,
+)
 _ROOT_FIELD = re.compile(r"\{\s*(" + "|".join(FIELDS) + r")\b")
 
 _CLOSED = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
@@ -79,8 +101,9 @@ class Connection:
 class Hub:
     """Fans published events out to every connected subscriber of their root field."""
 
-    def __init__(self) -> None:
+    def __init__(self, refused: Callable[[], Collection[str]] = tuple) -> None:
         self.connections: set[Connection] = set()
+        self.refused = refused  # the root fields new subscriptions are refused for, now
         self.reset_counts()
 
     def reset_counts(self) -> None:
@@ -158,7 +181,7 @@ async def serve(request: web.Request, hub: Hub, api_key: str) -> web.StreamRespo
         if await _handshake(connection, api_key):
             hub.connections.add(connection)
             hub.accepted += 1
-            await _receive(connection)
+            await _receive(connection, hub)
     finally:
         hub.connections.discard(connection)
         sender.cancel()
@@ -189,7 +212,7 @@ async def _handshake(connection: Connection, api_key: str) -> bool:
     return True
 
 
-async def _receive(connection: Connection) -> None:
+async def _receive(connection: Connection, hub: Hub) -> None:
     socket = connection.socket
     while True:
         message = await socket.receive()
@@ -208,7 +231,7 @@ async def _receive(connection: Connection) -> None:
             await socket.close(code=CLOSE_TOO_MANY_INITS, message=b"too many initialisation requests")
             return
         elif kind == "subscribe":
-            if not await _subscribe(connection, parsed):
+            if not await _subscribe(connection, parsed, hub):
                 return
         elif kind == "complete":
             connection.subscriptions.pop(str(parsed.get("id")), None)
@@ -217,7 +240,7 @@ async def _receive(connection: Connection) -> None:
             return
 
 
-async def _subscribe(connection: Connection, message: Mapping[str, Any]) -> bool:
+async def _subscribe(connection: Connection, message: Mapping[str, Any], hub: Hub) -> bool:
     """Register a subscription; False if the connection was closed for a protocol violation."""
     socket = connection.socket
     subscription_id = message.get("id")
@@ -230,17 +253,18 @@ async def _subscribe(connection: Connection, message: Mapping[str, Any]) -> bool
         )
         return False
     field = root_field(message.get("payload"))
-    if field is None:
+    if field is None or field in hub.refused():
+        served = [name for name in FIELDS if name not in hub.refused()]
+        problem = (
+            f'Cannot query field "{field}" on type "Subscription" (a legacy-only server)'
+            if field is not None
+            else f"the emulator serves the subscriptions {', '.join(served)} only"
+        )
         await socket.send_json(
             {
                 "id": subscription_id,
                 "type": "error",
-                "payload": [
-                    {
-                        "message": f"the emulator serves the subscriptions {', '.join(FIELDS)} only",
-                        "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"},
-                    }
-                ],
+                "payload": [{"message": problem, "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}],
             }
         )
         return True

@@ -77,7 +77,8 @@ async def test_replacing_a_customer_discards_its_reported_usage(upstream: Upstre
         ),
         (
             {"plan": "plan-free", "tier": 1},
-            "tier: unknown field (expected one of: archived, id, overrides, plan, resources, usage)",
+            "tier: unknown field (expected one of: archived, creditUsage, credits, id, overrides, plan,"
+            " resources, usage)",
         ),
         ({"id": "someone-else"}, "id: must be 'customer-free', the customer being replaced"),
     ],

@@ -1,5 +1,6 @@
-"""The Edge API over real HTTP: the entitlements state of known, unknown, archived and
-unsubscribed customers and of resources, on the current and the legacy path, behind the key."""
+"""The Edge API's current path over real HTTP (``entitlements-state.json``): the entitlements
+state of known, unknown, archived and unsubscribed customers and of resources, behind the key.
+(The legacy path has its own test file.)"""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ from tests.integration.emulator import upstream as upstream_client
 Upstream = upstream_client.Upstream
 
 
-@pytest.mark.parametrize("legacy", [False, True], ids=["entitlements-state.json", "entitlements.json"])
-async def test_a_known_customer_gets_its_entitlements(upstream: Upstream, legacy: bool) -> None:
-    status, body = await upstream.edge("customer-pro", legacy=legacy)
+async def test_a_known_customer_gets_its_entitlements(upstream: Upstream) -> None:
+    status, body = await upstream.edge("customer-pro")
     assert status == 200
     state = body["data"]["entitlementsState"]
     assert state["accessDeniedReason"] is None
@@ -32,10 +32,19 @@ async def test_a_known_customer_gets_its_entitlements(upstream: Upstream, legacy
     assert all(entitlement["customerId"] == "customer-pro" for entitlement in state["entitlements"])
 
 
-async def test_both_paths_answer_the_same(upstream: Upstream) -> None:
-    _, current = await upstream.edge("customer-enterprise", resource_id="workspace-eu")
-    _, legacy = await upstream.edge("customer-enterprise", resource_id="workspace-eu", legacy=True)
-    assert current == legacy
+async def test_the_state_also_lists_features_and_credits_in_entitlements_v2(upstream: Upstream) -> None:
+    _, body = await upstream.edge("customer-pro")
+    state = body["data"]["entitlementsState"]
+    kinds = [entitlement["__typename"] for entitlement in state["entitlementsV2"]]
+    assert kinds == ["FeatureEntitlement"] * 5 + ["CreditEntitlement"]
+    features = [e["feature"]["refId"] for e in state["entitlementsV2"][:5]]
+    assert features == [e["feature"]["refId"] for e in state["entitlements"]]
+    credit = state["entitlementsV2"][5]
+    assert (credit["currency"]["currencyId"], credit["usageLimit"], credit["currentUsage"]) == (
+        "credits-ai",
+        5000,
+        1250,
+    )
 
 
 @pytest.mark.parametrize(
@@ -44,7 +53,6 @@ async def test_both_paths_answer_the_same(upstream: Upstream) -> None:
         ("customer-nobody", None, "CustomerNotFound"),
         ("customer-archived", None, "CustomerIsArchived"),
         ("customer-unsubscribed", None, "NoActiveSubscription"),
-        ("customer-enterprise", "workspace-missing", "CustomerResourceNotFound"),
     ],
 )
 async def test_denials_are_a_200_with_a_reason_and_no_entitlements(
@@ -53,8 +61,19 @@ async def test_denials_are_a_200_with_a_reason_and_no_entitlements(
     status, body = await upstream.edge(customer_id, resource_id=resource_id)
     assert status == 200
     assert body["data"]["entitlementsState"]["entitlements"] == []
+    assert body["data"]["entitlementsState"]["entitlementsV2"] == []
     assert body["data"]["entitlementsState"]["accessDeniedReason"] == reason
     assert "errors" not in body
+
+
+async def test_an_unknown_resource_denies_each_feature_not_the_state(upstream: Upstream) -> None:
+    status, body = await upstream.edge("customer-enterprise", resource_id="workspace-missing")
+    assert status == 200
+    state = body["data"]["entitlementsState"]
+    assert state["accessDeniedReason"] is None
+    assert {(e["isGranted"], e["accessDeniedReason"]) for e in state["entitlements"]} == {
+        (False, "CustomerResourceNotFound")
+    }
 
 
 async def test_a_resource_gets_its_own_plan_and_usage(upstream: Upstream) -> None:

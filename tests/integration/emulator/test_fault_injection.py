@@ -87,7 +87,14 @@ async def test_the_faults_read_back_and_reset_restores_the_start_settings(upstre
     status, body = await upstream.admin("GET", "faults")
     assert (status, body) == (
         200,
-        {"latencyMs": 5.0, "jitterMs": 2.0, "errorRate": 0.1, "outage": False, "writeOutage": False},
+        {
+            "latencyMs": 5.0,
+            "jitterMs": 2.0,
+            "errorRate": 0.1,
+            "outage": False,
+            "writeOutage": False,
+            "legacyOnly": False,
+        },
     )
     await upstream.admin("POST", "reset")
     _, body = await upstream.admin("GET", "faults")
@@ -97,6 +104,7 @@ async def test_the_faults_read_back_and_reset_restores_the_start_settings(upstre
         "errorRate": 0.0,
         "outage": False,
         "writeOutage": False,
+        "legacyOnly": False,
     }
 
 
@@ -110,7 +118,8 @@ async def test_the_faults_read_back_and_reset_restores_the_start_settings(upstre
         ({"seed": "x"}, 'seed: must be an integer, got "x"'),
         (
             {"latency": 5},
-            "latency: unknown field (expected latencyMs, jitterMs, errorRate, outage, writeOutage or seed)",
+            "latency: unknown field (expected latencyMs, jitterMs, errorRate, outage, writeOutage, legacyOnly"
+            " or seed)",
         ),
     ],
 )

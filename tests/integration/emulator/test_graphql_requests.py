@@ -14,7 +14,8 @@ async def test_an_unknown_operation_is_refused_naming_what_is_served(upstream: U
     assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
     assert error["message"] == (
         "operation 'ProvisionCustomer' is not served by the emulator "
-        "(it serves GetEntitlementsState, ReportUsage, ReportUsageBulk, ReportEvent)"
+        "(it serves GetEntitlementsState, GetEntitlements, GetEntitlement, GetSdkConfiguration, "
+        "ReportUsage, ReportUsageBulk, ReportEvent)"
     )
 
 

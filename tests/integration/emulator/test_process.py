@@ -58,7 +58,7 @@ def test_sigint_also_stops_it_cleanly() -> None:
 
 
 async def test_command_line_fault_options_are_applied() -> None:
-    with launcher.start(latency_ms=100, jitter_ms=20, error_rate=0, seed=3) as running:
+    with launcher.start(latency_ms=100, jitter_ms=20, error_rate=0, seed=3, legacy_only=True) as running:
         async with aiohttp.ClientSession() as session:
             client = upstream_client.Upstream(running.base_url, running.api_key, session)
             status, settings = await client.admin("GET", "faults")
@@ -70,6 +70,7 @@ async def test_command_line_fault_options_are_applied() -> None:
                     "errorRate": 0.0,
                     "outage": False,
                     "writeOutage": False,
+                    "legacyOnly": True,
                 },
             )
             started = time.monotonic()

@@ -55,7 +55,12 @@ async def test_resources_are_published_each_and_a_deleted_customer_has_no_entitl
         status, _ = await upstream.admin("DELETE", "customers/customer-free")
         assert status == 204
         _, _, payload = await upstream_client.next_event(socket)
-    assert payload == {"customerId": "customer-free", "resourceId": None, "entitlements": []}
+    assert payload == {
+        "customerId": "customer-free",
+        "resourceId": None,
+        "accessDeniedReason": "CustomerNotFound",
+        "entitlements": [],
+    }
 
 
 async def test_usage_reports_publish_usage_and_a_replay_publishes_nothing(upstream: Upstream) -> None:

@@ -5,16 +5,36 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import pathlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 
-from stigg_emulator import app, graphql, stream
+from stigg_emulator import app, catalog, graphql, stream
 
 Json = Any
 ENTITLEMENTS_DOCUMENT = "subscription OnEntitlementsUpdated { entitlementsUpdated { customerId } }"
 USAGE_DOCUMENT = "subscription OnUsageUpdated { usageUpdated { usage { customerId } } }"
+LEGACY_SUBSCRIPTIONS = {"e": ENTITLEMENTS_DOCUMENT, "u": USAGE_DOCUMENT}
+# Every served root field, by subscription id (the documents select little: nothing parses them).
+ALL_SUBSCRIPTIONS = {
+    **LEGACY_SUBSCRIPTIONS,
+    "e2": "subscription OnEntitlementsUpdatedV2 { entitlementsUpdatedV2 { customerId } }",
+    "u2": "subscription OnUsageUpdatedV2 { usageUpdatedV2 { customerId } }",
+    "p": "subscription OnPackagePublished { packagePublished { packageRefId } }",
+}
+
+
+PRO_API_CALLS = "      feature-api-calls: {usageLimit: 100000, hasSoftLimit: true, resetPeriod: MONTH}\n"
+
+
+def write_sample_with_credit_rate(path: pathlib.Path) -> None:
+    """Write the sample catalog to ``path``, with a Pro API call costing 2 AI credits."""
+    text = catalog.SAMPLE_PATH.read_text()
+    assert PRO_API_CALLS in text
+    rated = PRO_API_CALLS[:-2] + ", creditRate: {amount: 2, currencyId: credits-ai}}\n"
+    path.write_text(text.replace(PRO_API_CALLS, rated))
 
 
 async def next_message(socket: aiohttp.ClientWebSocketResponse) -> Json:
@@ -32,6 +52,22 @@ async def next_event(socket: aiohttp.ClientWebSocketResponse) -> tuple[str, str,
     assert message.get("type") == "next", message
     [(field, payload)] = message["payload"]["data"].items()
     return message["id"], field, payload
+
+
+async def events_until_quiet(
+    socket: aiohttp.ClientWebSocketResponse, quiet: float = 0.3
+) -> list[tuple[str, Json]]:
+    """Every event that arrives until none has for ``quiet`` seconds: (root field, payload)."""
+    received: list[tuple[str, Json]] = []
+    while True:
+        try:
+            message = await socket.receive(timeout=quiet)
+        except TimeoutError:
+            return received
+        parsed = json.loads(message.data)
+        assert parsed.get("type") == "next", parsed
+        [(field, payload)] = parsed["payload"]["data"].items()
+        received.append((field, payload))
 
 
 async def no_message_within(socket: aiohttp.ClientWebSocketResponse, seconds: float) -> bool:
@@ -112,10 +148,11 @@ class Upstream:
 
     @contextlib.asynccontextmanager
     async def stream(
-        self, *, init: Json = None, subscribe: bool = True
+        self, *, init: Json = None, subscribe: bool = True, subscriptions: dict[str, str] | None = None
     ) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
         """A stream connection, initialised with the API key (or ``init``, the whole
-        connection_init message) and subscribed to both events as ids "e" and "u"."""
+        connection_init message) and subscribed to ``subscriptions`` (id → document; by default
+        the two legacy events as ids "e" and "u")."""
         async with self.session.ws_connect(
             f"{self.base_url}/graphql", protocols=(stream.PROTOCOL,)
         ) as socket:
@@ -125,7 +162,7 @@ class Upstream:
             if init is None:
                 assert await next_message(socket) == {"type": "connection_ack"}
             if subscribe and init is None:
-                for sid, document in (("e", ENTITLEMENTS_DOCUMENT), ("u", USAGE_DOCUMENT)):
+                for sid, document in (subscriptions or LEGACY_SUBSCRIPTIONS).items():
                     await socket.send_json({"id": sid, "type": "subscribe", "payload": {"query": document}})
                 await socket.send_json({"type": "ping"})
                 assert await next_message(socket) == {"type": "pong"}

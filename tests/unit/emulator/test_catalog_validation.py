@@ -41,7 +41,10 @@ def test_the_base_document_is_valid() -> None:
 
 CASES = [
     (lambda d: d["customers"][2].update(plan="gold"), "customers[2].plan: unknown plan 'gold'"),
-    (lambda d: d.update(extra=1), "extra: unknown field (expected one of: customers, features, plans)"),
+    (
+        lambda d: d.update(extra=1),
+        "extra: unknown field (expected one of: currencies, customers, features, plans)",
+    ),
     (
         lambda d: d["features"][0].pop("featureType"),
         "features[0].featureType: required (one of: BOOLEAN, NUMBER, ENUM)",
@@ -104,7 +107,7 @@ CASES = [
     (
         lambda d: d["plans"][0]["entitlements"]["seats"].update(usagelimit=3),
         "plans[0].entitlements.seats.usagelimit: unknown field "
-        "(expected one of: usageLimit, hasUnlimitedUsage, hasSoftLimit, enumValues, resetPeriod)",
+        "(expected one of: usageLimit, hasUnlimitedUsage, hasSoftLimit, enumValues, resetPeriod, creditRate)",
     ),
     (lambda d: d["customers"][1].update(archived="yes"), "customers[1].archived: must be true or false"),
     (lambda d: d["customers"][1].pop("id"), "customers[1].id: required"),

@@ -15,6 +15,7 @@ def test_defaults_mirror_the_real_edge_api() -> None:
         "errorRate": 0.0,
         "outage": False,
         "writeOutage": False,
+        "legacyOnly": False,
     }
 
 

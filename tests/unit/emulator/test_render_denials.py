@@ -1,4 +1,6 @@
-"""When there is no entitlements state to give, the reason is a GraphQL enum value."""
+"""When there is no entitlements state to give, the state-level reason is one of the three
+values of Stigg's ``EntitlementsStateAccessDeniedReason``, and both lists are empty; an unknown
+resource is not such a reason: its features are each denied ``CustomerResourceNotFound``."""
 
 from __future__ import annotations
 
@@ -21,8 +23,6 @@ def sample() -> catalog.Catalog:
     [
         ("nobody", None, "CustomerNotFound"),
         ("customer-archived", None, "CustomerIsArchived"),
-        ("customer-enterprise", "workspace-missing", "CustomerResourceNotFound"),
-        ("customer-free", "workspace-eu", "CustomerResourceNotFound"),  # another customer's resource
         ("customer-unsubscribed", None, "NoActiveSubscription"),
     ],
 )
@@ -30,9 +30,37 @@ def test_denied_states_have_no_entitlements_and_a_reason(
     sample: catalog.Catalog, customer_id: str, resource_id: str | None, reason: str
 ) -> None:
     state = render.entitlements_state(
-        sample.features, sample.customers.get(customer_id), resource_id, usage={}, updated_at=NOW, now=NOW
+        sample, sample.customers.get(customer_id), resource_id, usage={}, updated_at=NOW, now=NOW
     )
-    assert state == {"__typename": "EntitlementsState", "entitlements": [], "accessDeniedReason": reason}
+    assert state == {
+        "__typename": "EntitlementsState",
+        "entitlements": [],
+        "entitlementsV2": [],
+        "accessDeniedReason": reason,
+    }
+    assert render.AccessDeniedReason(reason) in render.STATE_REASONS
+
+
+@pytest.mark.parametrize(
+    ("customer_id", "resource_id"),
+    [
+        ("customer-enterprise", "workspace-missing"),
+        ("customer-free", "workspace-eu"),
+    ],  # the latter: another's
+)
+def test_an_unknown_resource_denies_every_feature_without_a_state_level_reason(
+    sample: catalog.Catalog, customer_id: str, resource_id: str
+) -> None:
+    state = render.entitlements_state(
+        sample, sample.customers[customer_id], resource_id, usage={}, updated_at=NOW, now=NOW
+    )
+    assert state["accessDeniedReason"] is None
+    assert [e["feature"]["refId"] for e in state["entitlements"]] == list(sample.features)
+    for listed in (state["entitlements"], state["entitlementsV2"]):
+        assert {(e["isGranted"], e["accessDeniedReason"]) for e in listed} == {
+            (False, "CustomerResourceNotFound")
+        }
+    assert all(e["__typename"] == "FeatureEntitlement" for e in state["entitlementsV2"])  # no credits
 
 
 def test_reasons_are_checked_customer_first() -> None:

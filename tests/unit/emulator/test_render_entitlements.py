@@ -26,7 +26,7 @@ def by_feature(
     usage: dict[str, render.MeasuredUsage] | None = None,
 ) -> dict[str, Any]:
     state = render.entitlements_state(
-        sample.features,
+        sample,
         sample.customers[customer_id],
         resource_id,
         usage=usage or {},
@@ -48,7 +48,7 @@ def test_every_entitlement_has_the_fragments_fields(sample: catalog.Catalog) -> 
     }  # fmt: skip
     feature_fields = {
         "__typename", "featureType", "meterType", "featureUnits", "featureUnitsPlural", "description",
-        "displayName", "refId", "isMetered",
+        "displayName", "refId", "isMetered", "unitTransformation",
     }  # fmt: skip
     rendered = by_feature(sample, "customer-pro")
     assert list(rendered) == [
@@ -87,6 +87,7 @@ def test_boolean_feature(sample: catalog.Catalog) -> None:
         "displayName": "Single sign-on",
         "refId": "feature-sso",
         "isMetered": False,
+        "unitTransformation": None,
     }
     outside_plan = by_feature(sample, "customer-free")["feature-sso"]
     assert (outside_plan["isGranted"], outside_plan["accessDeniedReason"]) == (
