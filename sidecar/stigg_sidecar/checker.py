@@ -14,6 +14,9 @@
 4. with nothing held: the static default for the feature (is_fallback), then the request's own
    fallback option (is_fallback), and only then a denial with a reason.
 
+A credit check (``check_credit``: a currency's balance) follows the same order; its static
+default is the entry named by the currency id, its request fallback the metered one.
+
 ``OFFLINE=true`` (no upstream, no Redis) goes straight to step 4. What is held, and how it is
 kept current, is the store's (``store``); the rules that turn a state into an answer are
 ``semantics``'.
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from stigg_sidecar import defaults, metrics, model, semantics, store
 from stigg_sidecar.upstream import base
@@ -104,6 +107,26 @@ class Checker:
             return semantics.evaluate(state, feature_id, kind, requested_usage, requested_values)
         return self.fallback(feature_id, kind, requested_usage, requested_values, request_fallback)
 
+    async def check_credit(
+        self,
+        key: model.CustomerKey,
+        currency_id: str,
+        *,
+        requested: float | None = None,
+        request_fallback: defaults.FeatureDefault | None = None,
+        time_remaining: float | None = None,
+    ) -> semantics.Decision:
+        state = await self.state(key, time_remaining=time_remaining)
+        if state is not None:
+            return semantics.evaluate_credit(state, currency_id, requested)
+        return self._fallback(
+            currency_id,
+            lambda default: default.decide_credit(currency_id, requested),
+            request_fallback,
+            requested,
+            (),
+        )
+
     def fallback(
         self,
         feature_id: str,
@@ -113,13 +136,29 @@ class Checker:
         request_fallback: defaults.FeatureDefault | None,
     ) -> semantics.Decision:
         """Step 4 of the module docstring, for a check with nothing known about the customer."""
-        configured = self._defaults.get(feature_id)
+        return self._fallback(
+            feature_id,
+            lambda default: default.decide(feature_id, kind, requested_usage, requested_values),
+            request_fallback,
+            requested_usage,
+            requested_values,
+        )
+
+    def _fallback(
+        self,
+        name: str,
+        decide: Callable[[defaults.FeatureDefault], semantics.Decision],
+        request_fallback: defaults.FeatureDefault | None,
+        requested_usage: float | None,
+        requested_values: Sequence[str],
+    ) -> semantics.Decision:
+        configured = self._defaults.get(name)
         if configured is not None:
             self._metrics.fallback["defaults"].inc()
-            return configured.decide(feature_id, kind, requested_usage, requested_values)
+            return decide(configured)
         if request_fallback is not None:
             self._metrics.fallback["request"].inc()
-            return request_fallback.decide(feature_id, kind, requested_usage, requested_values)
+            return decide(request_fallback)
         self._metrics.fallback["none"].inc()
         return semantics.Decision(
             has_access=False,

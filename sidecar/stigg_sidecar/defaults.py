@@ -79,6 +79,23 @@ class FeatureDefault:
             enum_values=self.enum_values,
         )
 
+    def credit(self, currency_id: str) -> model.CreditEntitlement:
+        """The credit balance this default stands for, for a credit check of ``currency_id``
+        (``usageLimit`` credits; unlimited or a soft limit never runs out)."""
+        return model.CreditEntitlement(
+            currency=model.Currency(currency_id),
+            is_granted=self.has_access,
+            denied_reason=None if self.has_access else model.DeniedReason.UNKNOWN,
+            usage_limit=self.usage_limit or 0.0,
+            has_soft_limit=self.has_soft_limit or self.is_unlimited,
+        )
+
+    def decide_credit(self, currency_id: str, requested: float | None = None) -> semantics.Decision:
+        """Apply the credit rules to this default (credits consumed unknown, so taken as 0)."""
+        return semantics.as_fallback(
+            semantics.evaluate_credit_entitlement(self.credit(currency_id), requested)
+        )
+
     def decide(
         self,
         feature_id: str,

@@ -23,7 +23,8 @@ CHECK_METHODS = (
 OUTCOMES = ("granted", "denied", "fallback", "invalid", "error")
 FALLBACK_SOURCES = ("defaults", "request", "none")
 UPSTREAM_OPERATIONS = ("fetch", "report_usage", "report_events")
-STREAM_EVENT_KINDS = ("entitlements", "usage", "malformed")
+STREAM_EVENT_KINDS = ("entitlements", "usage", "credit_usage", "package_published", "malformed")
+STREAM_PROTOCOLS = ("v2", "legacy")
 
 
 class Metrics:
@@ -136,6 +137,18 @@ class Metrics:
             "sidecar_stream_events", "Event stream events received, by kind", ["kind"], registry=r
         )
         self.stream_events = {kind: stream_events.labels(kind) for kind in STREAM_EVENT_KINDS}
+        stream_protocol = prom.Gauge(
+            "sidecar_stream_protocol",
+            "1 for the real-time protocol followed: v2 (Stigg's current subscriptions) or legacy",
+            ["protocol"],
+            registry=r,
+        )
+        self.stream_protocol = {name: stream_protocol.labels(name) for name in STREAM_PROTOCOLS}
+        self.skipped_items = prom.Counter(
+            "sidecar_upstream_skipped_items",
+            "Entitlements or events of a kind the sidecar does not know, skipped (not failed)",
+            registry=r,
+        )
         self.resyncs = prom.Counter(
             "sidecar_stream_resyncs", "Refreshes of the held entries after (re)connecting", registry=r
         )

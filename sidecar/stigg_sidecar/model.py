@@ -1,5 +1,6 @@
-"""The sidecar's domain types: features, entitlements, one customer's entitlement state, and
-the usage reports and events written about customers.
+"""The sidecar's domain types: features, entitlements, credit currencies and their
+entitlements, one customer's entitlement state, and the usage reports and events written
+about customers.
 
 Pure data, no I/O, independent of the wire format: ``wire`` maps these to and from the
 ``stigg.sidecar.v1`` messages, ``upstream`` builds them from Stigg's JSON (and sends the
@@ -108,6 +109,38 @@ class Entitlement:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Currency:
+    """A credit currency (Stigg's ``EntitlementCurrency``); ``metadata`` is a JSON object."""
+
+    id: str
+    display_name: str = ""
+    description: str | None = None
+    unit_singular: str | None = None
+    unit_plural: str | None = None
+    metadata: Mapping[str, object] | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CreditEntitlement:
+    """A customer's (or resource's) balance of one credit currency for the current period."""
+
+    currency: Currency
+    is_granted: bool = True
+    denied_reason: DeniedReason | None = None
+    usage_limit: float = 0.0
+    current_usage: float = 0.0
+    has_soft_limit: bool = False
+    usage_period_end: datetime.datetime | None = None
+
+    @property
+    def remaining(self) -> float:
+        return max(0.0, self.usage_limit - self.current_usage)
+
+    def with_usage(self, current_usage: float) -> CreditEntitlement:
+        return dataclasses.replace(self, current_usage=current_usage)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class CustomerKey:
     """What the cache is keyed by: a customer, and optionally one of its resources."""
 
@@ -127,6 +160,7 @@ class EntitlementState:
     key: CustomerKey
     entitlements: Mapping[str, Entitlement]
     denied_reason: DeniedReason | None = None
+    credits: Mapping[str, CreditEntitlement] = dataclasses.field(default_factory=dict)  # by currency
 
     @property
     def exists(self) -> bool:
@@ -152,6 +186,15 @@ class EntitlementState:
         if entitlement is not None and entitlement.feature.id == feature_id:
             return self.with_entitlement(entitlement.with_usage(current_usage))
         return self.with_usage(feature_id, current_usage)
+
+    def with_credit_usage(self, currency_id: str, current_usage: float) -> EntitlementState:
+        """A copy with one currency's consumed credits replaced (unknown currencies are ignored)."""
+        credit = self.credits.get(currency_id)
+        if credit is None:
+            return self
+        return dataclasses.replace(
+            self, credits={**self.credits, currency_id: credit.with_usage(current_usage)}
+        )
 
     def with_entitlement(self, entitlement: Entitlement) -> EntitlementState:
         """A copy with one feature's entitlement replaced (or added)."""

@@ -11,10 +11,14 @@
 * **disconnected()**: the store is told (``stream_down``): every entry is back under its TTL,
   as with ``WS_ENABLED=false``. A running resync is cancelled (the next connection starts a new one).
 * **event(...)**: applied to the store at once (synchronously, in arrival order): an
-  ``entitlementsUpdated`` replaces the customer's entitlements, a ``usageUpdated`` sets one
-  feature's usage. An ``entitlementsUpdated`` with no entitlements (the customer was deleted,
-  archived or lost its subscription: only a fetch says which) expires the entry and refetches
-  it. Events for customers the sidecar does not hold change nothing locally.
+  entitlements event replaces the customer's state (features, credit currencies, and the
+  state's denial reason if it gives one), a usage event sets one feature's usage or one
+  currency's consumed credits. An entitlements event with no entitlements and no reason (the
+  customer was deleted, archived or lost its subscription: only a fetch says which) expires
+  the entry and refetches it. A ``packagePublished`` that moves existing customers
+  (``ALL_CUSTOMERS``) refreshes everything held, as a resync does (which customers are on the
+  package, the sidecar cannot tell), while the held entries go on answering. Events for
+  customers the sidecar does not hold change nothing locally.
 
 The store also writes each event to Redis, in order (see ``store``). This module decides what
 an event means and when to resync; the store holds the state.
@@ -56,12 +60,25 @@ class Follower:
     def event(self, event: parse.StreamEvent) -> None:
         if isinstance(event, parse.UsageUpdated):
             self._store.set_usage(event.key, event.feature_id, event.current_usage, event.entitlement)
-        elif not event.entitlements:
+        elif isinstance(event, parse.CreditUsageUpdated):
+            self._store.set_credit_usage(event.key, event.currency_id, event.current_usage)
+        elif isinstance(event, parse.PackagePublished):
+            if event.all_customers:
+                logger.info("package %s was published to every customer: refreshing", event.package_ref_id)
+                self._cancel_resync()
+                self._resync = asyncio.get_running_loop().create_task(self._resync_from(self._store.now()))
+        elif not event.entitlements and not event.credits and event.denied_reason is None:
             if self._store.expire(event.key):
                 self._store.refresh_soon(event.key, "learn why its entitlements are gone")
         else:
-            entitlements = {e.feature.id: e for e in event.entitlements}
-            self._store.replace_entitlements(model.EntitlementState(key=event.key, entitlements=entitlements))
+            self._store.replace_entitlements(
+                model.EntitlementState(
+                    key=event.key,
+                    entitlements={e.feature.id: e for e in event.entitlements},
+                    denied_reason=event.denied_reason,
+                    credits={c.currency.id: c for c in event.credits},
+                )
+            )
 
     # -- resync ---------------------------------------------------------------------------------
 

@@ -10,7 +10,10 @@ request's parameters into a ``Decision``. The rules, as in Stigg's SDKs:
 * metered: with a requested usage, access is denied with REQUESTED_USAGE_EXCEEDING_LIMIT when
   ``current + requested > limit``, unless the entitlement is unlimited or a soft limit;
 * enum: the requested values must be a subset of the allowed ones, else
-  REQUESTED_VALUES_MISMATCH.
+  REQUESTED_VALUES_MISMATCH;
+* credits (``evaluate_credit``): an unknown currency is denied with ENTITLEMENT_NOT_FOUND; with
+  a requested amount, access is denied with INSUFFICIENT_CREDITS when ``consumed + requested >
+  limit``, unless the limit is soft.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from stigg_sidecar import model
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Decision:
-    """The answer to one check. ``entitlement`` is what the answer describes, when known."""
+    """The answer to one check. ``entitlement`` (a feature's) or ``credit`` (a currency's) is
+    what the answer describes, when known."""
 
     has_access: bool
     denied_reason: model.DeniedReason | None
@@ -31,6 +35,7 @@ class Decision:
     is_fallback: bool = False
     requested_usage: float = 0.0
     requested_values: tuple[str, ...] = ()
+    credit: model.CreditEntitlement | None = None
 
 
 def _denied(
@@ -91,6 +96,37 @@ def evaluate(
             model.DeniedReason.FEATURE_NOT_FOUND, None, requested_usage or 0.0, tuple(requested_values)
         )
     return evaluate_entitlement(entitlement, kind, requested_usage, requested_values)
+
+
+def evaluate_credit_entitlement(credit: model.CreditEntitlement, requested: float | None = None) -> Decision:
+    """Apply the credit rules to one known currency balance."""
+    amount = requested or 0.0
+    if not credit.is_granted:
+        reason = credit.denied_reason or model.DeniedReason.INSUFFICIENT_CREDITS
+        return Decision(False, reason, None, requested_usage=amount, credit=credit)
+    if (
+        requested is not None
+        and not credit.has_soft_limit
+        and credit.current_usage + requested > credit.usage_limit
+    ):
+        return Decision(
+            False, model.DeniedReason.INSUFFICIENT_CREDITS, None, requested_usage=amount, credit=credit
+        )
+    return Decision(True, None, None, requested_usage=amount, credit=credit)
+
+
+def evaluate_credit(
+    state: model.EntitlementState, currency_id: str, requested: float | None = None
+) -> Decision:
+    """Decide a credit check (``GetEntitlementV2`` with ``currency_id``) against a known state."""
+    if state.denied_reason is not None:
+        return Decision(False, state.denied_reason, None, requested_usage=requested or 0.0)
+    credit = state.credits.get(currency_id)
+    if credit is None:
+        return Decision(
+            False, model.DeniedReason.ENTITLEMENT_NOT_FOUND, None, requested_usage=requested or 0.0
+        )
+    return evaluate_credit_entitlement(credit, requested)
 
 
 def as_fallback(decision: Decision) -> Decision:

@@ -14,7 +14,8 @@ process's file descriptors so that neither can starve the other (``descriptors``
 
 With ``WS_ENABLED`` (the default) the sidecar follows the upstream's real-time stream
 (``upstream.stream`` connects, ``realtime`` applies); ``/readyz`` shows it as ``"stream":
-"live"``, ``"connecting"`` or ``"disabled"``.
+"live"``, ``"connecting"`` or ``"disabled"``, and the protocol followed as ``"streamProtocol":
+"v2"`` or ``"legacy"``.
 """
 
 from __future__ import annotations
@@ -264,6 +265,7 @@ class Sidecar:
             body["stream"] = "disabled"
         else:
             body["stream"] = "live" if self.stream.connected else "connecting"
+            body["streamProtocol"] = self.stream.protocol  # v2 (Stigg's current) or legacy
         return web.json_response(body, status=200 if ready else 503)
 
     async def _metrics(self) -> web.Response:

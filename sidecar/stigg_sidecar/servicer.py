@@ -230,11 +230,8 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
         self, request: pb.GetEntitlementV2Request, context: Context
     ) -> pb.GetEntitlementV2Response:
         if request.HasField("currency_id") and not request.HasField("feature_id"):
-            await _abort(
-                context,
-                grpc.StatusCode.UNIMPLEMENTED,
-                "currency_id: credit entitlements are not supported yet",
-            )
+            credit = await self._decide_credit(context, request)
+            return pb.GetEntitlementV2Response(entitlement=wire.entitlement_v2(credit))
         decision, _ = await self._decide(
             context,
             "GetEntitlementV2",
@@ -244,6 +241,34 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
             values_field="requested_values",
         )
         return pb.GetEntitlementV2Response(entitlement=wire.entitlement_v2(decision))
+
+    async def _decide_credit(
+        self, context: Context, request: pb.GetEntitlementV2Request
+    ) -> semantics.Decision:
+        """Validate a credit check (``currency_id``) and decide it."""
+        method = "GetEntitlementV2"
+        try:
+            key = wire.customer_key(request)
+            currency_id = wire.identifier(request.currency_id, "currency_id")
+            requested = None
+            request_fallback = None
+            if request.HasField("options"):
+                options = request.options
+                if options.HasField("requested_usage"):
+                    requested = wire.requested_usage(options.requested_usage, "options.requested_usage")
+                if options.HasField("fallback"):
+                    request_fallback = wire.fallback(options.fallback, "options.fallback")
+        except wire.InvalidRequest as error:
+            await self._invalid(context, method, error)
+        decision = await self.checker.check_credit(
+            key,
+            currency_id,
+            requested=requested,
+            request_fallback=request_fallback,
+            time_remaining=context.time_remaining(),
+        )
+        self._count(method, decision)
+        return decision
 
     async def GetEntitlements(
         self, request: pb.GetEntitlementsRequest, context: Context
@@ -288,6 +313,7 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
             "GetEntitlementsStateV2", "granted" if state.denied_reason is None else "denied"
         ].inc()
         decisions = [semantics.evaluate_entitlement(e) for e in state.entitlements.values()]
+        decisions += [semantics.evaluate_credit_entitlement(c) for c in state.credits.values()]
         reason = wire.reason(state.denied_reason)
         return pb.GetEntitlementsStateV2Response(
             entitlements=[wire.entitlement_v2(d) for d in decisions], access_denied_reason=reason

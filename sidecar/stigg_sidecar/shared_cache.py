@@ -99,6 +99,46 @@ def _decode_entitlement(raw: dict[str, Any]) -> model.Entitlement:
     )
 
 
+def _encode_credit(value: model.CreditEntitlement) -> dict[str, Any]:
+    currency = value.currency
+    return {
+        "currency": {
+            "id": currency.id,
+            "name": currency.display_name,
+            "description": currency.description,
+            "unit": currency.unit_singular,
+            "units": currency.unit_plural,
+            "metadata": None if currency.metadata is None else dict(currency.metadata),
+        },
+        "granted": value.is_granted,
+        "reason": None if value.denied_reason is None else value.denied_reason.name,
+        "limit": value.usage_limit,
+        "usage": value.current_usage,
+        "soft": value.has_soft_limit,
+        "end": _when(value.usage_period_end),
+    }
+
+
+def _decode_credit(raw: dict[str, Any]) -> model.CreditEntitlement:
+    currency = raw["currency"]
+    return model.CreditEntitlement(
+        currency=model.Currency(
+            id=currency["id"],
+            display_name=currency["name"],
+            description=currency["description"],
+            unit_singular=currency["unit"],
+            unit_plural=currency["units"],
+            metadata=currency["metadata"],
+        ),
+        is_granted=raw["granted"],
+        denied_reason=None if raw["reason"] is None else model.DeniedReason[raw["reason"]],
+        usage_limit=raw["limit"],
+        current_usage=raw["usage"],
+        has_soft_limit=raw["soft"],
+        usage_period_end=_parse_when(raw["end"]),
+    )
+
+
 def encode(entry: SharedEntry) -> bytes:
     state = entry.state
     return json.dumps(
@@ -110,6 +150,7 @@ def encode(entry: SharedEntry) -> bytes:
             "resourceId": state.key.resource_id,
             "reason": None if state.denied_reason is None else state.denied_reason.name,
             "entitlements": [_encode_entitlement(e) for e in state.entitlements.values()],
+            "credits": [_encode_credit(c) for c in state.credits.values()],
         },
         separators=(",", ":"),
     ).encode()
@@ -124,6 +165,7 @@ def decode(raw: bytes | str) -> SharedEntry:
         key=model.CustomerKey(document["customerId"], document["resourceId"]),
         entitlements={e.feature.id: e for e in entitlements},
         denied_reason=None if document["reason"] is None else model.DeniedReason[document["reason"]],
+        credits={c.currency.id: c for c in map(_decode_credit, document.get("credits", []))},
     )
     return SharedEntry(state=state, fetched_at=float(document["fetchedAt"]))
 

@@ -135,6 +135,10 @@ class EntitlementStore:
     def __len__(self) -> int:
         return len(self._cache)
 
+    def now(self) -> float:
+        """The cache's clock (what ``held_before`` and ``stream_live`` moments are read on)."""
+        return self._cache.now()
+
     @property
     def bytes(self) -> int:
         return self._cache.bytes
@@ -381,6 +385,17 @@ class EntitlementStore:
         self._write_shared(
             lambda shared: shared.update(
                 key, lambda stored: stored.with_usage_event(feature_id, current_usage, entitlement)
+            )
+        )
+        return held
+
+    def set_credit_usage(self, key: model.CustomerKey, currency_id: str, current_usage: float) -> bool:
+        """An event: one currency's consumed credits as the upstream says now; False if not held."""
+        self._note_change(key)
+        held = self._cache.update(key, lambda state: state.with_credit_usage(currency_id, current_usage))
+        self._write_shared(
+            lambda shared: shared.update(
+                key, lambda stored: stored.with_credit_usage(currency_id, current_usage)
             )
         )
         return held

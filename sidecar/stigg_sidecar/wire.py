@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypedDict
 
-from google.protobuf import message, timestamp_pb2
+from google.protobuf import message, struct_pb2, timestamp_pb2
 
 from stigg_sidecar import defaults, model, semantics
 from stigg_sidecar.v1 import sidecar_pb2 as pb
@@ -49,6 +49,11 @@ def _required(value: str, field: str) -> str:
     if not value.strip():
         raise InvalidRequest(field, "must not be empty")
     return _bounded(value, field)
+
+
+def identifier(value: str, field: str) -> str:
+    """A required id (feature, currency): not blank, at most ``MAX_ID_LENGTH`` characters."""
+    return _required(value, field)
 
 
 def _optional_id(message: object, name: str, prefix: str = "") -> str | None:
@@ -272,6 +277,29 @@ def enum(value: model.Entitlement) -> pb.EnumEntitlement:
     return pb.EnumEntitlement(feature=feature(value.feature), enum_values=list(value.enum_values))
 
 
+def credit(value: model.CreditEntitlement) -> pb.CreditEntitlement:
+    currency = value.currency
+    metadata = None
+    if currency.metadata is not None:
+        metadata = struct_pb2.Struct()
+        metadata.update(dict(currency.metadata))  # type: ignore[arg-type]  # JSON values
+    return pb.CreditEntitlement(
+        currency=pb.EntitlementCurrency(
+            currency_id=currency.id,
+            display_name=currency.display_name,
+            description=currency.description,
+            unit_singular=currency.unit_singular,
+            unit_plural=currency.unit_plural,
+            additional_meta_data=metadata,
+        ),
+        usage_limit=value.usage_limit,
+        current_usage=value.current_usage,
+        remaining=value.remaining,
+        usage_period_end=_stamp(value.usage_period_end),
+        has_soft_limit=value.has_soft_limit,
+    )
+
+
 class OneOf(TypedDict, total=False):
     """The entitlement oneof of generic answers: exactly one of these keys is set."""
 
@@ -314,6 +342,8 @@ def common(decision: semantics.Decision) -> Common:
 
 
 def entitlement_v2(decision: semantics.Decision) -> pb.EntitlementV2:
+    if decision.credit is not None:
+        return pb.EntitlementV2(**common(decision), credit=credit(decision.credit))
     oneof = OneOf() if decision.entitlement is None else any_entitlement(decision.entitlement)
     return pb.EntitlementV2(**common(decision), **oneof)
 

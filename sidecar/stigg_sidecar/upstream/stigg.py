@@ -37,9 +37,25 @@ ENTITLEMENT_FIELDS = """
   usagePeriodAnchor usagePeriodStart usagePeriodEnd nextResetDate resetPeriod
   feature { featureType meterType featureUnits featureUnitsPlural refId displayName }
 """
+# The current union list (Stigg's FeatureEntitlementFragment and CreditEntitlementFragment).
+FEATURE_ENTITLEMENT_FIELDS = """
+  isGranted accessDeniedReason usageLimit hasUnlimitedUsage hasSoftLimit currentUsage enumValues
+  entitlementUpdatedAt usageUpdatedAt usagePeriodAnchor usagePeriodStart usagePeriodEnd resetPeriod
+  feature { featureType meterType featureUnits featureUnitsPlural refId displayName }
+"""
+CREDIT_ENTITLEMENT_FIELDS = """
+  isGranted accessDeniedReason usageLimit currentUsage hasSoftLimit usageUpdatedAt entitlementUpdatedAt
+  usagePeriodEnd validUntil
+  currency { currencyId displayName description unitSingular unitPlural additionalMetaData }
+"""
+ENTITLEMENT_UNION_FIELDS = (
+    f"__typename ... on FeatureEntitlement {{ {FEATURE_ENTITLEMENT_FIELDS} }}"
+    f" ... on CreditEntitlement {{ {CREDIT_ENTITLEMENT_FIELDS} }}"
+)
 GET_ENTITLEMENTS_STATE = (
-    "query GetEntitlementsState($query: FetchEntitlementsQuery!) {"
-    f" entitlementsState(query: $query) {{ entitlements {{ {ENTITLEMENT_FIELDS} }} accessDeniedReason }} }}"
+    "query GetEntitlementsState($query: FetchEntitlementsQuery!) { entitlementsState(query: $query) {"
+    f" entitlements {{ {ENTITLEMENT_FIELDS} }} entitlementsV2 {{ {ENTITLEMENT_UNION_FIELDS} }}"
+    " accessDeniedReason } }"
 )
 USAGE_FIELDS = (
     "id featureId customerId resourceId currentUsage usagePeriodStart usagePeriodEnd nextResetDate timestamp"
@@ -159,6 +175,10 @@ class StiggUpstream:
             raise base.UpstreamRejected(f"the upstream rejected the request (HTTP {status})", status=status)
         return content
 
+    def _skipped(self, typename: str) -> None:
+        self._metrics.skipped_items.inc()
+        logger.warning("skipping an upstream entitlement of an unknown kind (%.100s)", typename)
+
     async def _graphql(
         self, operation: str, name: str, query: str, variables: Mapping[str, Any]
     ) -> Mapping[str, Any]:
@@ -182,7 +202,7 @@ class StiggUpstream:
             )
             try:
                 data = parse.graphql_data(json.loads(content))
-                state = parse.entitlements_state(key, data.get("entitlementsState"))
+                state = parse.entitlements_state(key, data.get("entitlementsState"), self._skipped)
             except (ValueError, parse.ParseError) as error:
                 raise base.UpstreamError(f"the Edge API answered with an unexpected body: {error}") from None
             return state
@@ -192,7 +212,7 @@ class StiggUpstream:
         }
         data = await self._graphql("fetch", "GetEntitlementsState", GET_ENTITLEMENTS_STATE, {"query": query})
         try:
-            state = parse.entitlements_state(key, data.get("entitlementsState"))
+            state = parse.entitlements_state(key, data.get("entitlementsState"), self._skipped)
         except parse.ParseError as error:
             raise base.UpstreamError(f"the GraphQL API answered with an unexpected body: {error}") from None
         return state

@@ -2,13 +2,18 @@
 
 ``StreamClient.run`` connects to ``{WS_URL}/graphql`` with the ``graphql-transport-ws``
 subprotocol, sends ``connection_init`` with the API key in ``payload.headers`` (as Stigg's
-SDKs do), waits for ``connection_ack``, subscribes to ``entitlementsUpdated`` and
-``usageUpdated``, and hands every event to its ``Listener``. The protocol has no
-acknowledgement of a subscription, so the client follows its subscribe messages with a
+SDKs do), waits for ``connection_ack``, subscribes, and hands every event to its ``Listener``.
+It speaks Stigg's current protocol (``entitlementsUpdatedV2``, ``usageUpdatedV2``,
+``packagePublished``, as Stigg's Node SDK 4.43 and later do) and falls back to the legacy one
+(``entitlementsUpdated``, ``usageUpdated``, ``packagePublished``) only when the server refuses
+a current subscription, on the same connection, for the rest of the process's life;
+``protocol`` says which is followed (``/readyz``, ``sidecar_stream_protocol``). The protocol
+has no acknowledgement of a subscription, so the client follows its subscribe messages with a
 ``ping``: the server handles one connection's messages in order, so its ``pong`` means the
-subscriptions are in place, and only then is the listener told ``connected(since)``, ``since``
-being the monotonic time the ping was sent: everything fetched before it may have missed an
-event and must be refreshed (the listener's resync).
+subscriptions are in place (or were refused: an ``error`` message comes first), and only then
+is the listener told ``connected(since)``, ``since`` being the monotonic time the ping was sent:
+everything fetched before it may have missed an event and must be refreshed (the listener's
+resync).
 
 Keep-alive: when nothing arrives for ``keepalive`` seconds the client pings; if nothing arrives
 for another ``keepalive`` the connection is dead (a half-open TCP connection never says so) and
@@ -36,6 +41,18 @@ from stigg_sidecar.upstream import parse, stigg
 logger = logging.getLogger(__name__)
 
 PROTOCOL = "graphql-transport-ws"
+ENTITLEMENTS_V2_SUBSCRIPTION = (
+    "subscription OnEntitlementsUpdatedV2 { entitlementsUpdatedV2 { customerId resourceId accessDeniedReason"
+    f" entitlements {{ {stigg.ENTITLEMENT_UNION_FIELDS} }} }} }}"
+)
+USAGE_V2_SUBSCRIPTION = (
+    "subscription OnUsageUpdatedV2 { usageUpdatedV2 { customerId resourceId entitlementReference { id type }"
+    " usage { currentUsage usageUpdatedAt usagePeriodStart usagePeriodEnd } } }"
+)
+PACKAGE_PUBLISHED_SUBSCRIPTION = (
+    "subscription OnPackagePublished { packagePublished { accountId environmentId packageType packageRefId"
+    " packageVersion migrationType } }"
+)
 ENTITLEMENTS_SUBSCRIPTION = (
     "subscription OnEntitlementsUpdated { entitlementsUpdated { customerId resourceId"
     f" entitlements {{ {stigg.ENTITLEMENT_FIELDS} }} }} }}"
@@ -44,6 +61,10 @@ USAGE_SUBSCRIPTION = (
     "subscription OnUsageUpdated { usageUpdated { usage { customerId resourceId featureId currentUsage"
     f" usagePeriodStart usagePeriodEnd nextResetDate }} entitlement {{ {stigg.ENTITLEMENT_FIELDS} }} }} }}"
 )
+SUBSCRIPTIONS = {
+    "v2": (ENTITLEMENTS_V2_SUBSCRIPTION, USAGE_V2_SUBSCRIPTION, PACKAGE_PUBLISHED_SUBSCRIPTION),
+    "legacy": (ENTITLEMENTS_SUBSCRIPTION, USAGE_SUBSCRIPTION, PACKAGE_PUBLISHED_SUBSCRIPTION),
+}
 _REFUSED_KEY_CODES = (4401, 4403)
 _MAX_MESSAGE_BYTES = 16 << 20
 
@@ -82,7 +103,7 @@ class StreamClient:
         self._keepalive = keepalive
         self._reconnect_max = reconnect_max
         self._backoff_base = backoff_base
-        self._documents = (ENTITLEMENTS_SUBSCRIPTION, USAGE_SUBSCRIPTION)
+        self.protocol = "v2"
         self.connected = False
         self._reached = False  # the current connection got as far as its subscriptions
 
@@ -142,20 +163,40 @@ class StreamClient:
             ack = await self._receive(socket)
             if ack.get("type") != "connection_ack":
                 raise StreamError(f"expected connection_ack, got {ack.get('type')!r}")
-            for number, document in enumerate(self._documents, start=1):
+            since = await self._subscribe(socket)
+            self._reached = self.connected = True
+            self._metrics.stream_connected.set(1)
+            self._metrics.stream_connects.inc()
+            for name, gauge in self._metrics.stream_protocol.items():
+                gauge.set(1 if name == self.protocol else 0)
+            logger.info("following the event stream at %s (%s protocol)", self.url, self.protocol)
+            self._listener.connected(since)
+            await self._follow_messages(socket)
+
+    async def _subscribe(self, socket: aiohttp.ClientWebSocketResponse) -> float:
+        """Subscribe in the current protocol, else the legacy one; when the server confirmed."""
+        number = 0
+        while True:
+            ids = {}
+            for document in SUBSCRIPTIONS[self.protocol]:
+                number += 1
+                ids[str(number)] = document
                 await socket.send_json(
                     {"id": str(number), "type": "subscribe", "payload": {"query": document}}
                 )
             since = time.monotonic()
             await socket.send_json({"type": "ping"})
+            refused = set()
             while (message := await self._receive(socket)).get("type") != "pong":
+                if message.get("type") == "error" and message.get("id") in ids:
+                    refused.add(message["id"])
                 await self._handle(socket, message)
-            self._reached = self.connected = True
-            self._metrics.stream_connected.set(1)
-            self._metrics.stream_connects.inc()
-            logger.info("following the event stream at %s", self.url)
-            self._listener.connected(since)
-            await self._follow_messages(socket)
+            if not refused or self.protocol != "v2":
+                return since
+            logger.warning("the event stream refused the current subscriptions: following the legacy ones")
+            self.protocol = "legacy"
+            for subscription_id in ids.keys() - refused:
+                await socket.send_json({"id": subscription_id, "type": "complete"})
 
     async def _follow_messages(self, socket: aiohttp.ClientWebSocketResponse) -> None:
         awaiting_pong = False
@@ -177,14 +218,13 @@ class StreamClient:
             payload = message.get("payload")
             data = payload.get("data") if isinstance(payload, dict) else None
             try:
-                event = parse.stream_event(data)
+                event = parse.stream_event(data, self._skipped)
             except parse.ParseError as error:
                 self._metrics.stream_events["malformed"].inc()
                 logger.warning("skipping a malformed stream event: %s", error)
                 return
             if event is not None:
-                kind_name = "entitlements" if isinstance(event, parse.EntitlementsUpdated) else "usage"
-                self._metrics.stream_events[kind_name].inc()
+                self._metrics.stream_events[_EVENT_KINDS[type(event)]].inc()
                 self._listener.event(event)
         elif kind == "ping":
             await socket.send_json({"type": "pong"})
@@ -194,6 +234,10 @@ class StreamClient:
             )
         elif kind == "complete":
             raise StreamError(f"the server completed subscription {message.get('id')}")
+
+    def _skipped(self, typename: str) -> None:
+        self._metrics.skipped_items.inc()
+        logger.warning("skipping a stream item of an unknown kind (%.100s)", typename)
 
     async def _receive(self, socket: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
         """The next protocol message; raises on close, on a non-JSON message, and after the
@@ -220,6 +264,14 @@ class StreamClient:
 
 class _KeyRefused(Exception):
     pass
+
+
+_EVENT_KINDS: dict[type, str] = {
+    parse.EntitlementsUpdated: "entitlements",
+    parse.UsageUpdated: "usage",
+    parse.CreditUsageUpdated: "credit_usage",
+    parse.PackagePublished: "package_published",
+}
 
 
 def _describe(error: BaseException | None) -> str:

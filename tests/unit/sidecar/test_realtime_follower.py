@@ -79,3 +79,42 @@ async def test_liveness_and_resync_follow_the_connection() -> None:
     assert held is not None
     assert not held[1], "back under the TTL once the stream is down"
     await follower.close()
+
+
+async def test_a_package_published_to_every_customer_refreshes_what_is_held() -> None:
+    upstream = standin_upstream.StandInUpstream()
+    clock = [100.0]
+    sidecar = standin_upstream.make(upstream, clock)
+    follower = realtime.Follower(sidecar.store, metrics.Metrics())
+    await sidecar.checker.state(KEY)
+    follower.event(parse.PackagePublished("plan-pro", all_customers=False))
+    await _settle()
+    assert upstream.fetches == 1, "new customers only: nothing held changes"
+    clock[0] = 101.0
+    upstream.limit = 50.0
+    follower.event(parse.PackagePublished("plan-pro", all_customers=True))
+    await _settle()
+    assert upstream.fetches == 2
+    held = sidecar.store.peek(KEY)
+    assert held is not None
+    assert held.entitlements[SEATS.id].usage_limit == 50.0
+    await follower.close()
+
+
+async def test_v2_events_set_credits_and_a_denied_state() -> None:
+    upstream = standin_upstream.StandInUpstream()
+    sidecar = standin_upstream.make(upstream)
+    follower = realtime.Follower(sidecar.store, metrics.Metrics())
+    await sidecar.checker.state(KEY)
+    credits = model.CreditEntitlement(model.Currency("cred"), usage_limit=100, current_usage=10)
+    limit_20 = standin_upstream.state(20.0).entitlements[SEATS.id]
+    follower.event(parse.EntitlementsUpdated(KEY, (limit_20,), (credits,)))
+    follower.event(parse.CreditUsageUpdated(KEY, "cred", 35.0))
+    held = sidecar.store.peek(KEY)
+    assert held is not None
+    assert held.credits["cred"].current_usage == 35.0
+    follower.event(parse.EntitlementsUpdated(KEY, (), (), model.DeniedReason.CUSTOMER_IS_ARCHIVED))
+    held = sidecar.store.peek(KEY)
+    assert held is not None
+    assert (held.denied_reason, held.entitlements) == (model.DeniedReason.CUSTOMER_IS_ARCHIVED, {})
+    assert upstream.fetches == 1, "a denial with its reason needs no refetch"

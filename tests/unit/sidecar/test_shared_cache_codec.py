@@ -32,6 +32,15 @@ def test_round_trip_keeps_every_field() -> None:
             ),
             "tier": model.Entitlement(model.Feature("tier", model.FeatureType.ENUM), enum_values=("a", "b")),
         },
+        credits={
+            "cred": model.CreditEntitlement(
+                model.Currency("cred", "Credits", "Prepaid", "credit", "credits", {"tier": "gold"}),
+                usage_limit=500.0,
+                current_usage=20.0,
+                has_soft_limit=True,
+                usage_period_end=start,
+            )
+        },
     )
     entry = shared_cache.SharedEntry(state, fetched_at=1234.5)
     assert shared_cache.decode(shared_cache.encode(entry)) == entry

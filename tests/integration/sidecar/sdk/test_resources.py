@@ -42,10 +42,16 @@ def test_each_resource_is_checked_on_its_plan(module_sdk: stigg_sdk.SdkClient) -
 
 
 def test_an_unknown_resource_is_not_found(module_sdk: stigg_sdk.SdkClient) -> None:
-    answer = module_sdk.response(
-        "GetEntitlementsStateV2", {"customer_id": ENTERPRISE, "resource_id": "workspace-x"}
-    )
-    assert (answer["entitlements"], answer["access_denied_reason"]) == (
-        [],
+    """Stigg's state-level reasons are only CustomerIsArchived, CustomerNotFound and
+    NoActiveSubscription: an unknown resource denies each feature instead."""
+    unknown = {"customer_id": ENTERPRISE, "resource_id": "workspace-x"}
+    checked = module_sdk.response("GetBooleanEntitlement", {**unknown, "feature_id": "feature-sso"})
+    assert (checked["has_access"], checked["access_denied_reason"]) == (
+        False,
         "ACCESS_DENIED_REASON_CUSTOMER_RESOURCE_NOT_FOUND",
     )
+    answer = module_sdk.response("GetEntitlementsStateV2", unknown)
+    assert answer["entitlements"], "every feature, each denied"
+    assert {(e["has_access"], e["access_denied_reason"]) for e in answer["entitlements"]} == {
+        (False, "ACCESS_DENIED_REASON_CUSTOMER_RESOURCE_NOT_FOUND")
+    }
