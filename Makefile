@@ -69,6 +69,7 @@ bench: cluster-bin system-deps
 	$(BIN)/python bench/admission.py
 	$(BIN)/python bench/stream_propagation.py
 	$(BIN)/python bench/cache_memory.py
+	$(BIN)/python bench/usage_consistency.py
 	$(BIN)/python bench/fault_soak.py
 
 proto: $(STAMP)

@@ -18,7 +18,7 @@ from stigg_sidecar import client
 from tests.integration.sidecar import conftest
 
 CUSTOMER, FEATURE = "customer-pro", "feature-api-calls"
-REPORTS = 30  # the figure is 200: bench/usage_consistency.py runs that many
+REPORTS = 30  # bench/usage_consistency.py runs 200 (make bench)
 WATCH_SECONDS = 0.5
 
 
