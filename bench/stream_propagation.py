@@ -8,7 +8,14 @@ warmed with every customer. Then, ``--changes`` times per scenario:
   (free ↔ pro); the clock starts just before the request is sent and stops when a check of
   ``feature-sso`` through the sidecar's gRPC first answers the new value;
 * **usage**: usage is reported straight to the upstream (as another replica's sidecar would);
-  the clock stops when a metered check first shows the new current usage.
+  the clock stops when a metered check first shows the new current usage;
+* **credits**: the same report, for a customer on the pro plan, whose API calls cost 2 credits
+  each; the clock stops when a credit check (``GetEntitlementV2`` by ``currency_id``) first
+  shows the new consumption.
+
+The sidecar speaks Stigg's current protocol (``usageUpdatedV2`` carries the credits); with
+``--legacy-only`` the emulator refuses it, so the sidecar falls back to the legacy one (which
+has no credit events: that scenario is left out).
 
 The client polls with back-to-back gRPC checks (about 1 ms each), so a figure is the true
 propagation plus up to one check. Each scenario runs once idle and once with a background load
@@ -16,6 +23,7 @@ of ``--load`` checks/s from another client, in each of ``--rounds`` rounds. Writ
 ``bench/results/stream-propagation.md``.
 
     python bench/stream_propagation.py [--changes 200] [--customers 200] [--load 500] [--rounds 3]
+        [--legacy-only]
 """
 
 from __future__ import annotations
@@ -41,8 +49,10 @@ sys.path.insert(0, str(ROOT))
 from stigg_devkit import sidecar_launcher  # noqa: E402
 from stigg_emulator import catalog, launcher  # noqa: E402
 from stigg_sidecar import client  # noqa: E402
+from stigg_sidecar.v1 import sidecar_pb2 as pb  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "stream-propagation.md"
+RESULTS_LEGACY = ROOT / "bench" / "results" / "stream-propagation-legacy.md"
 API_KEY = "bench-key"
 TARGET_MS = 200.0
 POLL_DEADLINE_S = 10.0
@@ -55,7 +65,12 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 def _catalog(path: pathlib.Path, customers: int) -> None:
     document = yaml.safe_load(catalog.SAMPLE_PATH.read_text())
-    document["customers"] = [{"id": f"customer-{i}", "plan": "plan-free"} for i in range(customers)]
+    document["customers"] = [
+        {"id": f"customer-{i}", "plan": "plan-pro" if 100 <= i < 150 else "plan-free"}
+        for i in range(customers)
+    ]
+    pro = next(plan for plan in document["plans"] if plan["id"] == "plan-pro")
+    pro["entitlements"]["feature-api-calls"]["creditRate"] = {"amount": 2, "currencyId": "credits-ai"}
     path.write_text(yaml.safe_dump(document))
 
 
@@ -119,6 +134,34 @@ async def _usage(
     return (time.perf_counter() - began) * 1000
 
 
+async def _credits(
+    session: aiohttp.ClientSession,
+    emulator: launcher.RunningEmulator,
+    stub: client.AsyncSidecarClient,
+    n: int,
+) -> float:
+    customer_id = f"customer-{100 + n % 50}"
+    check = pb.GetEntitlementV2Request(customer_id=customer_id, currency_id="credits-ai")
+    before = (await stub.get_entitlement_v2(check)).entitlement.credit.current_usage
+
+    async def changed() -> bool:
+        return (await stub.get_entitlement_v2(check)).entitlement.credit.current_usage != before
+
+    body = {
+        "operationName": "ReportUsage",
+        "query": "mutation ReportUsage($input: ReportUsageInput!) { reportUsage(input: $input) { id } }",
+        "variables": {"input": {"customerId": customer_id, "featureId": "feature-api-calls", "value": 1}},
+    }
+    began = time.perf_counter()
+    async with session.post(
+        f"{emulator.base_url}/graphql", json=body, headers={"X-API-KEY": API_KEY}
+    ) as response:
+        if response.status != 200:
+            raise SystemExit(f"the emulator refused the report: {response.status}")
+    await _until(stub, changed)
+    return (time.perf_counter() - began) * 1000
+
+
 async def _background(target: str, rate: float, customers: int, stop: asyncio.Event) -> int:
     """Checks at about ``rate`` per second from a client of their own, until ``stop``."""
     sent = 0
@@ -155,8 +198,11 @@ async def _round(
         )
         suffix = f" (+{args.load:g} checks/s)" if loaded else " (idle)"
         this_round: dict[str, list[float]] = {}
+        scenarios = [("plan change", _plan_change), ("usage", _usage)]
+        if not args.legacy_only:
+            scenarios.append(("credits", _credits))
         for n in range(args.changes):
-            for name, scenario in (("plan change", _plan_change), ("usage", _usage)):
+            for name, scenario in scenarios:
                 this_round.setdefault(name + suffix, []).append(await scenario(session, emulator, stub, n))
         stop.set()
         if background is not None:
@@ -193,6 +239,7 @@ def _report(
     args: argparse.Namespace,
     measured: tuple[dict[str, list[float]], dict[str, list[float]], int],
     load: tuple[float, ...],
+    protocol: str,
 ) -> str:
     results, rounds, fetches = measured
     achieved = statistics.median(rounds.pop("_achieved"))
@@ -203,7 +250,8 @@ def _report(
         f"({os.cpu_count()} cores, Python {platform.python_version()}); load average before the run "
         f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}. Command: `python bench/stream_propagation.py "
         f"--changes {args.changes} --customers {args.customers} --load {args.load:g} "
-        f"--rounds {args.rounds}`.",
+        f"--rounds {args.rounds}{' --legacy-only' if args.legacy_only else ''}`. Real-time protocol "
+        f"followed: **{protocol}**.",
         "",
         "The emulator and the sidecar are separate processes on loopback; the sidecar follows the",
         "emulator's graphql-transport-ws stream. A figure runs from just before the change is sent to",
@@ -243,16 +291,21 @@ def main() -> int:
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--load", type=float, default=500.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--legacy-only", action="store_true", help="an emulator without the V2 subscriptions")
     args = parser.parse_args()
-    if args.customers < 100:
-        parser.error("--customers must be at least 100 (two groups of 50 are changed)")
+    if args.customers < 150:
+        parser.error("--customers must be at least 150 (three groups of 50 are changed)")
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as scratch:
         workdir = pathlib.Path(scratch)
         catalog_path = workdir / "catalog.yaml"
         _catalog(catalog_path, args.customers)
         emulator = launcher.start(
-            catalog_path=catalog_path, latency_ms=0, api_key=API_KEY, stderr=subprocess.DEVNULL
+            catalog_path=catalog_path,
+            latency_ms=0,
+            api_key=API_KEY,
+            stderr=subprocess.DEVNULL,
+            legacy_only=args.legacy_only,
         )
         sidecar = None
         try:
@@ -272,14 +325,15 @@ def main() -> int:
                 if time.monotonic() > deadline:
                     raise SystemExit("the sidecar's stream did not come up")
                 time.sleep(0.05)
+            protocol = str(sidecar.http_json("/readyz")[1].get("streamProtocol"))
             measured = asyncio.run(_run(args, emulator, sidecar))
         finally:
             if sidecar is not None:
                 with contextlib.suppress(Exception):
                     sidecar.stop()
             emulator.stop()
-    report = _report(args, measured, load)
-    RESULTS.write_text(report)
+    report = _report(args, measured, load, protocol)
+    (RESULTS_LEGACY if args.legacy_only else RESULTS).write_text(report)
     print(report)
     return 0
 
