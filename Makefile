@@ -16,7 +16,7 @@ export GOTOOLCHAIN ?= local
 
 SETTINGS := stigg_sidecar.settings:Settings stigg_operator.settings:Settings
 
-.PHONY: settings-docs test-unit help install cluster-bin demo test lint format up down clean constraints bench proto system-deps
+.PHONY: settings-docs test-unit help install cluster-bin demo test lint format up down clean constraints bench proto system-deps python-peers
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -30,21 +30,15 @@ $(STAMP): pyproject.toml $(DISTS) constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ./envspec -e ./sidecar -e ./operator -e './devkit[dev]'
 	touch $@
 
-# Stigg's Python sidecar SDK, the client of tests/stigg_sdk, in a venv of its own inside .venv:
-# its dependencies cannot share one with ours (stigg-api-client-v2 wants pydantic<2.13, the
-# kubernetes client >=2.13.5; betterproto 2.0.0b6 python-dateutil<3, kubernetes 37.0.2 >=3).
-# Pinned by constraints-stigg-sdk.txt; tests run it as a separate process (tests/stigg_sdk).
-STIGG_SDK      := stigg-sidecar-sdk==8.1.0
-SDK_VENV       := $(VENV)/stigg-sdk
-SDK_STAMP      := $(SDK_VENV)/.installed
+# Stigg's Python clients (sidecar SDK and API client), test peers, in a virtual environment of
+# their own outside git: they cannot share .venv (stigg-api-client-v2 wants pydantic<2.13, the
+# kubernetes client >=2.14.2). stigg_devkit.stigg_sdks installs it, pinned by
+# devkit/stigg_devkit/stigg_peers/python-clients-requirements.txt, and does nothing when it is
+# installed already; run here so that the tests find it ready (they would install it on first use).
+python-peers: $(STAMP)
+	$(BIN)/python -m stigg_devkit.stigg_sdks python
 
-$(SDK_STAMP): constraints-stigg-sdk.txt
-	$(PYTHON) -m venv $(SDK_VENV)
-	$(SDK_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(SDK_VENV)/bin/python -m pip install --quiet -c constraints-stigg-sdk.txt '$(STIGG_SDK)'
-	touch $@
-
-install: $(STAMP) $(SDK_STAMP)
+install: $(STAMP) python-peers
 
 cluster-bin: $(STAMP)
 	$(BIN)/stigg-localcluster build
@@ -96,10 +90,8 @@ down: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-constraints: $(STAMP) $(SDK_STAMP)
+# Stigg's Python clients are pinned apart, in devkit/stigg_devkit/stigg_peers/ (see its header).
+constraints: $(STAMP)
 	{ echo "# Exact versions CI installs (make install: the three distributions and the devkit's dev extra)."; \
 	  echo "# Regenerate after changing pyproject.toml: make constraints"; \
 	  $(BIN)/pip freeze --exclude-editable | sort -f; } > constraints.txt
-	{ echo "# Exact versions of the Stigg Python SDK's venv (make install: $(STIGG_SDK) in $(SDK_VENV))."; \
-	  echo "# Regenerate after changing STIGG_SDK in the Makefile: make constraints"; \
-	  $(SDK_VENV)/bin/pip freeze | sort -f; } > constraints-stigg-sdk.txt

@@ -4,8 +4,9 @@
 - ``sidecar_launcher``: run the sidecar as a child process (``python -m stigg_sidecar``);
 - ``operator_launcher``: run the operator as a child process against a cluster;
 - ``waiting``: polls with a deadline, instead of sleeps;
-- ``stigg_sdks``: Stigg's own Node SDK and Python API client, installed outside git (pinned by
-  ``stigg_peers/``) for the tests that use them as peers.
+- ``stigg_sdks``: Stigg's own Node SDK and Python clients (sidecar SDK and API client, in one
+  environment), installed outside git (pinned by ``stigg_peers/``) for the tests that use them
+  as peers.
 
 Its sibling packages in this distribution are ``stigg_emulator`` (the upstream emulator) and
 ``stigg_localcluster`` (the local Kubernetes control plane). No product module imports any of

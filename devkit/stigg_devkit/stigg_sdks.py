@@ -1,5 +1,5 @@
 """Stigg's own client libraries, installed outside git, for the tests that use them as peers of
-the upstream emulator (and, later, of the sidecar).
+the upstream emulator and of the sidecar. This module is the one way they are installed.
 
 - ``node_server_sdk()``: Stigg's Node server SDK (npm ``@stigg/node-server-sdk``) with the exact
   dependency tree of ``stigg_peers/package-lock.json``, installed by ``npm ci`` into
@@ -7,22 +7,28 @@ the upstream emulator (and, later, of the sidecar).
   given it in ``NODE_PATH``) can ``require("@stigg/node-server-sdk")``. The version is
   ``NODE_SDK_VERSION``, 3.95.0, the newest that installs from the npm registry reached here
   (4.x needs ``@stigg/api-client-js`` 6.x, which it does not serve).
-- ``python_api_client()``: Stigg's Python API client (``stigg-api-client-v2``) in a virtual
-  environment of its own, ``<cache>/stigg-python-client/<version>/``, with the exact versions
-  of ``stigg_peers/python-client-requirements.txt``; it returns that environment's ``python``.
-  It cannot join the project's ``.venv``: it requires ``pydantic<2.13`` while the pinned
+- ``python_clients()``: Stigg's Python clients, the sidecar SDK (``stigg-sidecar-sdk``
+  ``PYTHON_SIDECAR_SDK_VERSION``, driven by ``tests/stigg_sdk``) and the API client
+  (``stigg-api-client-v2`` ``PYTHON_API_CLIENT_VERSION``, a peer of the emulator's tests), in
+  one virtual environment of their own, ``<cache>/stigg-python-clients/<versions>/venv``, with
+  the exact versions of ``stigg_peers/python-clients-requirements.txt`` (installed without
+  resolving, then ``pip check``-ed); it returns that environment's ``python``. They cannot join
+  the project's ``.venv``: the API client requires ``pydantic<2.13`` while the pinned
   ``kubernetes`` client requires ``pydantic>=2.14.2``.
 
 ``<cache>`` is ``$XDG_CACHE_HOME`` or ``~/.cache``. Both are idempotent and safe to call from
 several processes at once: an install runs under an exclusive lock, and is recorded by a
-marker file holding a digest of its pins, written last, so a finished install is reused, an
-interrupted one is redone, and changed pins install again. A failed install raises
-``PeerInstallError`` with the tail of the tool's output. They need ``npm`` (and ``node`` to
-run the SDK) or Python's ``venv``, and the package registries.
+marker file holding a digest of its pins (and, for Python, of the interpreter that made the
+environment), written last, so a finished install is reused, an interrupted one is redone, and
+changed pins install again. A failed install raises ``PeerInstallError`` with the tail of the
+tool's output. They need ``npm`` (and ``node`` to run the SDK) or Python's ``venv``, and the
+package registries. ``python -m stigg_devkit.stigg_sdks node|python`` installs one if needed
+and prints its folder or interpreter (``make install`` runs it for ``python``).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import fcntl
 import hashlib
@@ -35,10 +41,11 @@ import venv
 from collections.abc import Callable, Iterator
 
 NODE_SDK_VERSION = "3.95.0"
-PYTHON_CLIENT_VERSION = "6.25.0"
+PYTHON_SIDECAR_SDK_VERSION = "8.1.0"
+PYTHON_API_CLIENT_VERSION = "6.25.0"
 PEERS = pathlib.Path(__file__).with_name("stigg_peers")
 NODE_MANIFESTS = (PEERS / "package.json", PEERS / "package-lock.json")
-PYTHON_REQUIREMENTS = PEERS / "python-client-requirements.txt"
+PYTHON_REQUIREMENTS = PEERS / "python-clients-requirements.txt"
 _MARKER = ".installed"
 _INSTALL_TIMEOUT = 600.0
 
@@ -70,9 +77,10 @@ def node_server_sdk() -> pathlib.Path:
     return folder
 
 
-def python_api_client() -> pathlib.Path:
-    """The ``python`` of a virtual environment holding Stigg's Python API client."""
-    folder = cache_root() / "stigg-python-client" / PYTHON_CLIENT_VERSION
+def python_clients() -> pathlib.Path:
+    """The ``python`` of a virtual environment holding Stigg's Python sidecar SDK and API client."""
+    versions = f"sidecar-sdk-{PYTHON_SIDECAR_SDK_VERSION}-api-client-{PYTHON_API_CLIENT_VERSION}"
+    folder = cache_root() / "stigg-python-clients" / versions
     digest = _digest(PYTHON_REQUIREMENTS.read_bytes(), sys.version.encode())
     python = folder / "venv" / "bin" / "python"
 
@@ -132,3 +140,18 @@ def _run(command: list[str], *, cwd: pathlib.Path, what: str) -> None:
     if done.returncode != 0:
         tail = (done.stdout + done.stderr).strip()[-2000:]
         raise PeerInstallError(f"{what} failed (exit status {done.returncode}):\n{tail}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m stigg_devkit.stigg_sdks node|python``: install if needed, print where it is."""
+    parser = argparse.ArgumentParser(prog="python -m stigg_devkit.stigg_sdks", description=main.__doc__)
+    parser.add_argument("peer", choices=["node", "python"])
+    which = parser.parse_args(argv).peer
+    try:
+        print(node_server_sdk() if which == "node" else python_clients())
+    except PeerInstallError as error:
+        sys.exit(str(error))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,9 +1,11 @@
-"""Stigg's Python sidecar SDK (``stigg-sidecar-sdk``, pinned in the Makefile) for our tests.
+"""Stigg's Python sidecar SDK (``stigg-sidecar-sdk`` 8.1.0) for our tests, the side they import.
 
 The SDK cannot be installed beside our dependencies (its ``stigg-api-client-v2`` wants
-pydantic<2.13, our kubernetes client >=2.13.5), so ``make install`` puts it in a venv of its
-own, ``.venv/stigg-sdk`` (pinned by ``constraints-stigg-sdk.txt``), and our tests reach it
-through ``driver.py`` run by that venv's Python, as the Go client tests run a Go binary:
+pydantic<2.13, our kubernetes client >=2.14.2), so it lives in the virtual environment of
+Stigg's Python clients, which ``stigg_devkit.stigg_sdks.python_clients()`` installs outside
+git (pinned by ``devkit/stigg_devkit/stigg_peers/python-clients-requirements.txt``; once, on
+first use, or by ``make install``), and our tests reach it through ``driver.py`` run by that
+environment's Python, as the Go client tests run a Go binary:
 
 * ``schema()``: what the SDK's generated betterproto classes say of the wire contract, the
   shape ``descriptor_schema`` gives for our own descriptors, so the two can be compared;
@@ -24,15 +26,20 @@ from typing import Any
 from google.protobuf import descriptor as protobuf_descriptor
 from google.protobuf import descriptor_pb2
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from stigg_devkit import stigg_sdks
+
 DRIVER = pathlib.Path(__file__).with_name("driver.py")
 
 
 def python() -> pathlib.Path:
-    """The SDK venv's interpreter (``STIGG_SDK_PYTHON`` overrides ``.venv/stigg-sdk/bin/python``)."""
-    path = pathlib.Path(os.environ.get("STIGG_SDK_PYTHON") or ROOT / ".venv" / "stigg-sdk" / "bin" / "python")
+    """The interpreter of Stigg's Python clients' environment, installed if needed
+    (``STIGG_SDK_PYTHON``, if set, names another interpreter that has the SDK)."""
+    override = os.environ.get("STIGG_SDK_PYTHON")
+    if not override:
+        return stigg_sdks.python_clients()
+    path = pathlib.Path(override)
     if not path.exists():
-        raise RuntimeError(f"{path} is missing: `make install` creates the Stigg Python SDK's venv")
+        raise RuntimeError(f"STIGG_SDK_PYTHON={override}: no such interpreter")
     return path
 
 

@@ -1,7 +1,8 @@
 """Stigg's Python sidecar SDK (PyPI ``stigg-sidecar-sdk``), driven from the outside.
 
-Runs under the SDK's own venv (``.venv/stigg-sdk``, see the Makefile), never ours: it imports
-only the standard library and the SDK (betterproto messages over grpclib). Two commands:
+Runs under the environment of Stigg's Python clients (``stigg_devkit.stigg_sdks.python_clients``),
+never ours: it imports only the standard library and the SDK (betterproto messages over
+grpclib). Two commands:
 
 * ``driver.py schema`` prints, as one JSON object, what the SDK's generated betterproto classes
   say of the wire contract: every message's fields (number, proto type, enum or message type,

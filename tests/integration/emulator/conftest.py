@@ -51,8 +51,9 @@ async def upstream(emulator_url: str) -> AsyncIterator[upstream_client.Upstream]
 
 @pytest.fixture(scope="session")
 def stigg_python_client() -> pathlib.Path:
-    """The ``python`` of an environment holding Stigg's Python API client (installed once)."""
-    return stigg_sdks.python_api_client()
+    """The ``python`` of the environment of Stigg's Python clients, which holds its API client
+    (installed once; the sidecar SDK's tests share it)."""
+    return stigg_sdks.python_clients()
 
 
 @pytest.fixture(scope="session")

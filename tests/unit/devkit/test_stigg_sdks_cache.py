@@ -38,11 +38,18 @@ def test_the_cache_follows_xdg_cache_home(monkeypatch: pytest.MonkeyPatch, tmp_p
 
 
 def test_the_pins_are_exact() -> None:
+    """One requirements file pins both Python clients, at the versions the module names, and
+    every dependency exactly (it is installed without resolving)."""
     lines = [
         line
         for line in stigg_sdks.PYTHON_REQUIREMENTS.read_text().splitlines()
         if line and not line.startswith("#")
     ]
-    assert "stigg-api-client-v2==6.25.0" in lines
-    assert all("==" in line for line in lines)
+    assert f"stigg-sidecar-sdk=={stigg_sdks.PYTHON_SIDECAR_SDK_VERSION}" in lines
+    assert f"stigg-api-client-v2=={stigg_sdks.PYTHON_API_CLIENT_VERSION}" in lines
+    assert stigg_sdks.PYTHON_SIDECAR_SDK_VERSION == "8.1.0"  # what the docs and the tests' docstrings say
+    assert stigg_sdks.PYTHON_API_CLIENT_VERSION == "6.25.0"
+    assert all("==" in line and ";" not in line for line in lines)
+    names = [line.split("==")[0].lower().replace("_", "-") for line in lines]
+    assert len(names) == len(set(names)), "a package is pinned twice"
     assert '"@stigg/node-server-sdk": "3.95.0"' in stigg_sdks.NODE_MANIFESTS[0].read_text()

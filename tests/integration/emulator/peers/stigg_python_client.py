@@ -1,11 +1,12 @@
-"""Run inside the virtual environment of Stigg's Python API client (stigg-api-client-v2), not
-the project's: ``python stigg_python_client.py calls`` makes Stigg's client call the emulator
-at ``$EMULATOR_URL`` with ``$EMULATOR_API_KEY``, through the Edge API and through GraphQL (the
-client validates every answer with its pydantic models), and prints one JSON object: per call,
-``{"ok": true, "value": ...}`` (a summary of the validated model) or ``{"ok": false, "error":
-...}``. ``python stigg_python_client.py validate`` reads ``[{"model": NAME, "data": ...}]`` on
-stdin and validates each ``data`` with the client's model ``stigg.generated.NAME`` (for the
-stream's payloads, whose fragments the client has but no subscription), printing the same."""
+"""Run inside the virtual environment of Stigg's Python clients (``stigg_devkit.stigg_sdks``,
+which holds the API client stigg-api-client-v2), not the project's: ``python
+stigg_python_client.py calls`` makes Stigg's client call the emulator at ``$EMULATOR_URL`` with
+``$EMULATOR_API_KEY``, through the Edge API and through GraphQL (the client validates every
+answer with its pydantic models), and prints one JSON object: per call, ``{"ok": true,
+"value": ...}`` (a summary of the validated model) or ``{"ok": false, "error": ...}``.
+``python stigg_python_client.py validate`` reads ``[{"model": NAME, "data": ...}]`` on stdin
+and validates each ``data`` with the client's model ``stigg.generated.NAME`` (for the stream's
+payloads, whose fragments the client has but no subscription), printing the same."""
 
 from __future__ import annotations
 

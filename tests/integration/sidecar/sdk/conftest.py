@@ -1,6 +1,7 @@
 """Fixtures for the tests that use Stigg's Python sidecar SDK (``stigg-sidecar-sdk`` 8.1.0)
-as the client: the SDK runs in its own venv, driven through ``tests/stigg_sdk``, against a
-real sidecar process in front of the emulator, over loopback gRPC.
+as the client: the SDK runs in the environment of Stigg's Python clients
+(``stigg_devkit.stigg_sdks``), driven through ``tests/stigg_sdk``, against a real sidecar
+process in front of the emulator, over loopback gRPC.
 """
 
 from __future__ import annotations
