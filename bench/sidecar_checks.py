@@ -67,15 +67,10 @@ def _catalog(path: pathlib.Path, customers: int) -> None:
 
 
 def _load(loadgen: pathlib.Path, target: str, **options: object) -> dict[str, float]:
-    argv = [str(loadgen), "-target", target, *(f"-{k}={v}" for k, v in options.items())]
-    completed = subprocess.run(
-        argv,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-        preexec_fn=lambda: os.sched_setaffinity(0, {CLIENT_CORE}),
-    )
+    # Pinned by taskset rather than a preexec_fn (which would fork with gRPC's handlers: childproc).
+    argv = ["taskset", "-c", str(CLIENT_CORE), str(loadgen), "-target", target]
+    argv += [f"-{k}={v}" for k, v in options.items()]
+    completed = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=300)
     result: dict[str, float] = json.loads(completed.stdout)
     if result["errors"]:
         raise SystemExit(f"load generator saw {result['errors']} errors against {target}")
@@ -140,10 +135,9 @@ def main() -> int:
     echo_port = childproc.free_port()
     with (scratch / "echo.log").open("ab") as echo_log:
         echo = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "echo_server.py"), str(echo_port)],
+            childproc.tied([sys.executable, str(ROOT / "bench" / "echo_server.py"), str(echo_port)]),
             stdout=echo_log,
             stderr=subprocess.STDOUT,
-            preexec_fn=childproc.die_with_parent(),  # noqa: PLW1509 -- prctl only
         )
     try:
         time.sleep(1.5)  # the echo server prints "ready" to its log within a second

@@ -1,40 +1,35 @@
 """Helpers for running our servers as child processes (the launchers of the sidecar, the
 upstream emulator and the operator, the Pod runner): a free loopback port, a child that dies
-with its parent, and a graceful stop."""
+with its parent, and a graceful stop.
+
+A child is tied to its parent by ``tied(argv)``, a command line that runs ``argv`` through
+``stigg_devkit.tie`` (which asks the kernel for ``PR_SET_PDEATHSIG`` and then execs it), never
+by a ``preexec_fn``: with one, Python must fork() instead of vfork(), which runs the fork
+handlers of the libraries loaded in the parent in the child too, and gRPC's restart its poller
+there, which dies on EBADF once ``close_fds`` has run (grpc/grpc#43055). In a test process
+making gRPC calls, up to a third of such children crashed before exec.
+"""
 
 from __future__ import annotations
 
-import ctypes
-import functools
-import resource
-import signal
+import os
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
-
-_PR_SET_PDEATHSIG = 1
+from collections.abc import Sequence
 
 
-def _die_with_parent(descriptor_limit: int | None) -> None:
-    """``preexec_fn``: ask the kernel to SIGKILL the child when the starting thread exits."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-    if descriptor_limit is not None:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (descriptor_limit, descriptor_limit))
-
-
-def die_with_parent(descriptor_limit: int | None = None) -> Callable[[], None] | None:
-    """The ``preexec_fn`` that ties a child's life to its parent's (Linux only; else None), and
-    with ``descriptor_limit`` sets the child's ``RLIMIT_NOFILE`` (soft and hard).
+def tied(argv: Sequence[str], *, descriptor_limit: int | None = None) -> list[str]:
+    """``argv`` as a command that dies with this process's current thread (Linux; elsewhere
+    ``argv`` itself), with ``descriptor_limit`` as its ``RLIMIT_NOFILE`` (soft and hard).
 
     The kernel ties it to the *thread* that starts the child: start children from a
     long-lived thread (the main one), not from a short-lived worker.
     """
     if not sys.platform.startswith("linux"):
-        return None
-    return functools.partial(_die_with_parent, descriptor_limit)
+        return list(argv)
+    limit = [] if descriptor_limit is None else ["--nofile", str(descriptor_limit)]
+    return [sys.executable, "-m", "stigg_devkit.tie", str(os.getpid()), *limit, "--", *argv]
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -51,13 +51,12 @@ class RunningOperator:
     def start(self, api: client.ApiClient, timeout: float = 60.0) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "stigg_operator"],
+                childproc.tied([sys.executable, "-m", "stigg_operator"]),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=self.env,
                 start_new_session=True,
-                preexec_fn=childproc.die_with_parent(),  # noqa: PLW1509 -- prctl only
             )
         admission = client.AdmissionregistrationV1Api(api)
         deadline = time.monotonic() + timeout

@@ -3,7 +3,7 @@
 ``start`` picks free loopback ports for gRPC and HTTP, starts the sidecar in a session of its
 own with the given environment (and nothing else from the parent's, but ``PATH``), logs to a
 file, and returns once ``/readyz`` answers 200. The child dies with its parent
-(``childproc.die_with_parent``), so an interrupted run cannot leak it. ``RunningSidecar``
+(``childproc.tied``), so an interrupted run cannot leak it. ``RunningSidecar``
 reads probes and metrics, and stops the process with SIGTERM (SIGKILL after a grace period).
 """
 
@@ -89,13 +89,12 @@ def start(
     }
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "stigg_sidecar"],
+            childproc.tied([sys.executable, "-m", "stigg_sidecar"], descriptor_limit=descriptor_limit),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             env=full_env,
             start_new_session=True,
-            preexec_fn=childproc.die_with_parent(descriptor_limit),  # noqa: PLW1509 -- prctl, setrlimit
         )
     running = RunningSidecar(process, f"127.0.0.1:{grpc_port}", f"http://127.0.0.1:{http_port}", log_path)
     deadline = time.monotonic() + timeout

@@ -6,7 +6,7 @@ for its one stdout line ``listening on http://HOST:PORT`` within a deadline, and
 ``RunningEmulator`` holding the base URL. ``RunningEmulator.stop`` sends SIGTERM and waits,
 and kills only if the emulator does not exit in time; it is also a context manager.
 
-On Linux the child gets ``PR_SET_PDEATHSIG=SIGKILL`` (``die_with_parent``), so an interrupted
+On Linux the child gets ``PR_SET_PDEATHSIG=SIGKILL`` (``childproc.tied``), so an interrupted
 test run cannot leak it. The kernel ties that to the *thread* that started the child: start it
 from a long-lived thread (the main one), not from a short-lived worker.
 """
@@ -96,12 +96,11 @@ def start(
         argv.append("--legacy-only")
     env = {**os.environ, cli.API_KEY_ENV: api_key}
     process = subprocess.Popen(
-        argv,
+        childproc.tied(argv) if die_with_parent else argv,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=stderr,
         env=env,
-        preexec_fn=childproc.die_with_parent() if die_with_parent else None,  # noqa: PLW1509 -- prctl only
         close_fds=True,
     )
     try:

@@ -303,14 +303,13 @@ class PodRunner:
             raise PodRunnerError(f"image {container['image']}: no local command is registered for it")
         with running.log_path.open("ab") as log:
             running.process = subprocess.Popen(
-                argv,
+                childproc.tied(argv),
                 env={"PATH": os.environ.get("PATH", ""), **env},
                 cwd=root,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=childproc.die_with_parent(),  # noqa: PLW1509 -- prctl only
             )
         running._sync = threading.Thread(
             target=running._sync_forever, args=(self.sync_interval,), daemon=True

@@ -22,7 +22,7 @@ import pathlib
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from stigg_devkit import childproc
 
@@ -47,15 +47,13 @@ def start(
     env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], ProcessRecord]:
     """Start ``argv`` in a new session with stdout and stderr appended to ``log_path``."""
-    preexec: Callable[[], None] | None = childproc.die_with_parent() if attached else None
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            list(argv),
+            childproc.tied(argv) if attached else list(argv),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=preexec,  # noqa: PLW1509 -- prctl only, no locks taken, before exec
             env=env,
             close_fds=True,
         )

@@ -70,11 +70,10 @@ def test_the_sidecar_installs_alone_without_operator_dependencies_and_starts(tmp
     }
     log = (tmp_path / "sidecar.log").open("wb")
     process = subprocess.Popen(
-        [str(venv / "bin" / "stigg-sidecar")],
+        childproc.tied([str(venv / "bin" / "stigg-sidecar")]),
         env=env,
         cwd=tmp_path,
         stderr=log,
-        preexec_fn=childproc.die_with_parent(),  # noqa: PLW1509 -- prctl only
     )
     try:
 

@@ -28,11 +28,10 @@ class RedisServer:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)],
+            childproc.tied([self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+                            "--appendonly", "no", "--dir", str(self.workdir)]),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=childproc.die_with_parent(),  # noqa: PLW1509 -- prctl only
         )  # fmt: skip
         waiting.wait_for(self._answers, timeout=10, what="redis-server to accept connections")
 

@@ -33,7 +33,7 @@ def run_json(
 ) -> Any:
     """Run a peer and return the JSON it printed on its last line of stdout (its logs go to stderr)."""
     done = subprocess.run(
-        argv,
+        childproc.tied(argv),
         input=None if stdin is None else json.dumps(stdin),
         capture_output=True,
         text=True,
@@ -41,7 +41,6 @@ def run_json(
         cwd=cwd,
         timeout=timeout,
         check=False,
-        preexec_fn=childproc.die_with_parent(),
     )
     lines = done.stdout.strip().splitlines()
     shown = (
