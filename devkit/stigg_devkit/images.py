@@ -496,21 +496,32 @@ def _ensure_wheelhouse(cache: pathlib.Path, python_version: str, report: Reporte
     shutil.rmtree(folder, ignore_errors=True)
     partial = cache / (folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    env = {**os.environ, "PIP_CACHE_DIR": str(cache / "pip-cache"), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    pip = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(partial)]
-    distributions = [f"./{name}" for name in WHEELHOUSE_DISTRIBUTIONS]
-    _run([*pip, "-c", "constraints.txt", *distributions], label="pip download", env=env, cwd=REPO_ROOT)
-    extra = [*BUILD_REQUIREMENTS, *BASE_PYTHON_REQUIREMENTS]
-    _run(
-        [*pip, "--only-binary=:all:", "-c", "constraints.txt", *extra],
-        label="pip download",
-        env=env,
-        cwd=REPO_ROOT,
-    )
-    not_wheels = sorted(p.name for p in partial.iterdir() if p.suffix != ".whl")
-    if not_wheels:
-        # A source distribution would need a compiler in the image: refuse rather than ship one.
-        raise ImageBuildError(f"no wheel on the package index for: {', '.join(not_wheels)}")
+    scratch = cache / (folder.name + ".tmp")
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir()
+    env = {
+        **os.environ,
+        "PIP_CACHE_DIR": str(cache / "pip-cache"),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "TMPDIR": str(scratch),  # pip's build environments, removed below
+    }
+    try:
+        pip = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(partial)]
+        distributions = [f"./{name}" for name in WHEELHOUSE_DISTRIBUTIONS]
+        _run([*pip, "-c", "constraints.txt", *distributions], label="pip download", env=env, cwd=REPO_ROOT)
+        extra = [*BUILD_REQUIREMENTS, *BASE_PYTHON_REQUIREMENTS]
+        _run(
+            [*pip, "--only-binary=:all:", "-c", "constraints.txt", *extra],
+            label="pip download",
+            env=env,
+            cwd=REPO_ROOT,
+        )
+        not_wheels = sorted(p.name for p in partial.iterdir() if p.suffix != ".whl")
+        if not_wheels:
+            # A source distribution would need a compiler in the image: refuse rather than ship one.
+            raise ImageBuildError(f"no wheel on the package index for: {', '.join(not_wheels)}")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     (partial / ".complete").write_text("")
     partial.replace(folder)
     for old in cache.glob("wheelhouse-*"):
