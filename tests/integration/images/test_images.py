@@ -15,7 +15,9 @@ import pathlib
 import shutil
 import subprocess
 import tarfile
+import tempfile
 import typing
+from collections.abc import Iterator
 
 import pytest
 
@@ -119,17 +121,17 @@ def _unpack(parsed: Parsed, dest: pathlib.Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def sidecar_root(parsed: dict[str, Parsed], tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
-    root = tmp_path_factory.mktemp("sidecar-rootfs")
-    _unpack(parsed["sidecar"], root)
-    return root
+def sidecar_root(parsed: dict[str, Parsed]) -> Iterator[pathlib.Path]:
+    with tempfile.TemporaryDirectory(prefix="sidecar-rootfs-") as root:  # removed after: it is large
+        _unpack(parsed["sidecar"], pathlib.Path(root))
+        yield pathlib.Path(root)
 
 
 @pytest.fixture(scope="module")
-def operator_root(parsed: dict[str, Parsed], tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
-    root = tmp_path_factory.mktemp("operator-rootfs")
-    _unpack(parsed["operator"], root)
-    return root
+def operator_root(parsed: dict[str, Parsed]) -> Iterator[pathlib.Path]:
+    with tempfile.TemporaryDirectory(prefix="operator-rootfs-") as root:  # removed after: it is large
+        _unpack(parsed["operator"], pathlib.Path(root))
+        yield pathlib.Path(root)
 
 
 def _run_in(
@@ -264,10 +266,15 @@ def test_a_second_build_does_nothing(built: dict[str, images.Image]) -> None:
     assert {image.archive: image.archive.stat().st_mtime_ns for image in again.values()} == before
 
 
-def test_a_build_leaves_the_host_as_found(built: dict[str, images.Image], tmp_path: pathlib.Path) -> None:
+def test_a_build_leaves_the_host_as_found(built: dict[str, images.Image]) -> None:
     """A real build of both images into a fresh cache (the base and the wheelhouse reused):
     no file under /var/lib/containers or /run/containers, no mount, no build folder is left."""
     cache = images.cache_root()
+    with tempfile.TemporaryDirectory(dir=cache, prefix="test-") as fresh:
+        _build_into(pathlib.Path(fresh), cache, built)
+
+
+def _build_into(tmp_path: pathlib.Path, cache: pathlib.Path, built: dict[str, images.Image]) -> None:
     base = images.base_archive(cache)
     wheels = images.wheelhouse(cache, images.base_python_version(base))
     for source in (base, base.with_suffix(".python")):
