@@ -4,6 +4,8 @@
 #               control plane on first use)
 #   make test-unit  the pure tests only: no Go, no control plane, no servers (seconds)
 #   make lint   ruff (lint + format check) and mypy --strict on product code
+#   make images the sidecar and operator images, built from their Dockerfiles without a daemon or
+#               network into OCI archives in ~/.cache/stigg-images (only when their inputs changed)
 #   make bench  benchmarks; each writes its report to bench/results/
 #   make proto  regenerate sidecar/stigg_sidecar/v1 from proto/
 #   make settings-docs  regenerate the variables tables in the settings modules' docstrings
@@ -16,7 +18,7 @@ export GOTOOLCHAIN ?= local
 
 SETTINGS := stigg_sidecar.settings:Settings stigg_operator.settings:Settings
 
-.PHONY: settings-docs test-unit help install cluster-bin demo test lint format up down clean constraints bench proto system-deps python-peers
+.PHONY: settings-docs test-unit help install cluster-bin demo test lint format up down clean constraints bench proto system-deps python-peers images
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -46,15 +48,23 @@ cluster-bin: $(STAMP)
 demo: cluster-bin
 	$(BIN)/python demo/run.py $(DEMO_ARGS)
 
-# Debian packages the tests run for real (a redis-server for the shared-cache tests).
+# Debian packages the tests run for real (a redis-server for the shared-cache tests; mmdebstrap
+# and buildah for the images).
+SYSTEM_DEPS := redis-server mmdebstrap buildah
 system-deps:
-	@command -v redis-server >/dev/null || { apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+	@missing=$$(for tool in $(SYSTEM_DEPS); do command -v $$tool >/dev/null || echo $$tool; done); \
+	if [ -n "$$missing" ]; then apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+
+# The images (stigg_devkit.images): a Debian base from Debian's packages, then Dockerfile.sidecar
+# and Dockerfile.operator built by buildah (chroot isolation, no network), as OCI archives.
+images: $(STAMP) system-deps
+	$(BIN)/python -m stigg_devkit.images
 
 test-unit: install
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
-test: test-unit cluster-bin system-deps
+test: test-unit cluster-bin system-deps images
 	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
 
 bench: cluster-bin system-deps

@@ -6,7 +6,9 @@
 - ``waiting``: polls with a deadline, instead of sleeps;
 - ``stigg_sdks``: Stigg's own Node SDK and Python clients (sidecar SDK and API client, in one
   environment), installed outside git (pinned by ``stigg_peers/``) for the tests that use them
-  as peers.
+  as peers;
+- ``images``: the product's images, built from their Dockerfiles without a daemon, a registry or
+  a network (mmdebstrap, buildah), as OCI archives in a cache folder (``make images``).
 
 Its sibling packages in this distribution are ``stigg_emulator`` (the upstream emulator) and
 ``stigg_localcluster`` (the local Kubernetes control plane). No product module imports any of
