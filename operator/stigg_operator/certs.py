@@ -17,6 +17,7 @@ import base64
 import dataclasses
 import datetime
 import pathlib
+import shutil
 import ssl
 import tempfile
 
@@ -125,6 +126,14 @@ class LiveCerts:
         key_path.touch(mode=0o600)
         key_path.write_bytes(certs.key_pem)
         return cert_path, key_path
+
+    @property
+    def directory(self) -> pathlib.Path:
+        return self._dir
+
+    def close(self) -> None:
+        """Remove the certificate files (at shutdown: the running context keeps what it loaded)."""
+        shutil.rmtree(self._dir, ignore_errors=True)
 
     def load(self, certs: WebhookCerts) -> None:
         """Swap in new certificates: new handshakes use them; open connections are unaffected."""

@@ -63,3 +63,6 @@ async def cleanup(*, memo: kopf.Memo, **_: Any) -> None:
         task = memo.get(task_name)
         if task is not None:
             task.cancel()
+    live = memo.get("certs")
+    if isinstance(live, certs.LiveCerts):
+        live.close()

@@ -40,7 +40,13 @@ def test_secret_round_trip_and_garbage() -> None:
 def test_live_context_swaps_certificates() -> None:
     first = certs.issue(HOSTS, datetime.timedelta(hours=1))
     live = certs.LiveCerts(first)
-    second = certs.issue(HOSTS, datetime.timedelta(hours=1), previous=first)
-    live.load(second)
-    assert live.current == second
-    assert live.bootstrap_cert.read_bytes() == first.cert_pem, "kopf's files never change (no server restart)"
+    try:
+        second = certs.issue(HOSTS, datetime.timedelta(hours=1), previous=first)
+        live.load(second)
+        assert live.current == second
+        assert live.bootstrap_cert.read_bytes() == first.cert_pem, (
+            "kopf's files never change (no server restart)"
+        )
+    finally:
+        live.close()
+    assert not live.directory.exists(), "closing removes the certificate files"
