@@ -29,7 +29,7 @@ def tied(argv: Sequence[str], *, descriptor_limit: int | None = None) -> list[st
     if not sys.platform.startswith("linux"):
         return list(argv)
     limit = [] if descriptor_limit is None else ["--nofile", str(descriptor_limit)]
-    return [sys.executable, "-m", "stigg_devkit.tie", str(os.getpid()), *limit, "--", *argv]
+    return [sys.executable, "-I", "-m", "stigg_devkit.tie", str(os.getpid()), *limit, "--", *argv]
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -4,7 +4,11 @@ tied to the life of the thread that started this process (what ``childproc.tied`
 It asks the kernel to SIGKILL this process when that thread exits (``PR_SET_PDEATHSIG``, which
 an exec keeps), exits at once if ``PARENT_PID`` is no longer its parent (the parent died before
 the request), sets ``RLIMIT_NOFILE`` to N if asked, and execs PROGRAM (looked up in ``PATH``).
-Only the standard library is imported, so it costs a Python start-up and nothing more.
+The signals Python ignores for itself (SIGPIPE, SIGXFSZ) are given back their default action
+first, as a direct child of a shell would have them; a PROGRAM that cannot be run exits 127
+with one line on stderr. Run isolated (``python -I``): neither the working folder nor
+``PYTHON*`` variables of the child's environment change what this module is. Only the standard
+library is imported, so it costs a Python start-up and nothing more.
 """
 
 from __future__ import annotations
@@ -32,7 +36,13 @@ def main(argv: list[str]) -> None:
     if "--nofile" in options:
         limit = int(options[options.index("--nofile") + 1])
         resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
-    os.execvp(program[0], program)  # noqa: S606 -- becoming the given program is the point
+    for restored in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(restored, signal.SIG_DFL)
+    try:
+        os.execvp(program[0], program)  # noqa: S606 -- becoming the given program is the point
+    except OSError as error:
+        print(f"stigg_devkit.tie: cannot run {program[0]}: {error}", file=sys.stderr)
+        raise SystemExit(127) from None
 
 
 if __name__ == "__main__":

@@ -141,8 +141,10 @@ class Outbox:
                 " kind TEXT NOT NULL, payload TEXT NOT NULL, created REAL NOT NULL)"
             )
             columns = {row[1] for row in db.execute("PRAGMA table_info(outbox)")}
-            if "attempted" not in columns:  # files written before the column existed
-                db.execute("ALTER TABLE outbox ADD COLUMN attempted INTEGER NOT NULL DEFAULT 0")
+            if "attempted" not in columns:  # files written before the column existed: their rows
+                with contextlib.suppress(sqlite3.OperationalError):  # (added meanwhile by another)
+                    db.execute("ALTER TABLE outbox ADD COLUMN attempted INTEGER NOT NULL DEFAULT 0")
+                    db.execute("UPDATE outbox SET attempted = 1")  # may have been sent: in doubt
             db.execute(
                 "CREATE TABLE IF NOT EXISTS dead_letters (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
                 " payload TEXT NOT NULL, created REAL NOT NULL, refused REAL NOT NULL, reason TEXT NOT NULL)"
@@ -188,15 +190,26 @@ class Outbox:
         rows: list[Row] = await self._run(self._peek, limit)
         return rows
 
-    def _attempting(self, seqs: Sequence[int], attempted: bool) -> None:
-        self._connect().executemany(
-            "UPDATE outbox SET attempted = ? WHERE seq = ?", [(int(attempted), s) for s in seqs]
-        )
+    def _attempting(self, seqs: Sequence[int], state: int) -> None:
+        # 0: never sent; 1: being sent; 2: a sending may have reached the upstream (for good).
+        query = {
+            0: "UPDATE outbox SET attempted = 0 WHERE seq = ? AND attempted = 1",
+            1: "UPDATE outbox SET attempted = 1 WHERE seq = ? AND attempted < 2",
+            2: "UPDATE outbox SET attempted = 2 WHERE seq = ?",
+        }[state]
+        db = self._connect()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(query, [(s,) for s in seqs])
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
-    async def attempting(self, seqs: Sequence[int], *, attempted: bool = True) -> None:
-        """These rows are about to be sent (after a restart, the upstream may already have them);
-        ``attempted=False``: the sending failed without reaching the upstream."""
-        await self._run(self._attempting, seqs, attempted)
+    async def attempting(self, seqs: Sequence[int], *, state: int = 1) -> None:
+        """These rows are about to be sent (1: after a restart, the upstream may have them);
+        0: the sending failed without reaching the upstream; 2: it may have reached it (kept)."""
+        await self._run(self._attempting, seqs, state)
 
     def _remove(self, seqs: Sequence[int]) -> None:
         self._connect().executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
@@ -367,8 +380,12 @@ class Drainer:
             try:
                 await self.upstream.report_usage(reports)
             except base.UpstreamError as error:
-                if not error.reached:  # the upstream has not got them: no state includes them
-                    await self.outbox.attempting([r.seq for r in run], attempted=False)
+                seqs = [r.seq for r in run]
+                if error.reached:  # it may have them: in doubt until a sending is answered
+                    await self.outbox.attempting(seqs, state=2)
+                    self._ledger.reached(reports)
+                else:  # the upstream has not got them (unless an earlier sending reached it)
+                    await self.outbox.attempting(seqs, state=0)
                     self._settled_customers(self._ledger.unsent(reports))
                 raise
         else:

@@ -33,6 +33,7 @@ class _Report:
     value: float
     set_total: bool
     sent: bool = False  # in doubt: an upstream state may include it
+    reached: bool = False  # a sending may have reached the upstream: in doubt until answered
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -58,18 +59,25 @@ class Ledger:
         """Reports committed to the outbox (``in_doubt``: a previous process began sending them)."""
         for report in reports:
             features = self._pending.setdefault(_key(report), {})
-            features.setdefault(report.feature_id, []).append(
-                _Report(report.idempotency_key or "", report.value, report.set_total, sent=in_doubt)
-            )
+            entries = features.setdefault(report.feature_id, [])
+            key = report.idempotency_key or ""
+            if key and any(e.idempotency_key == key for e in entries):
+                continue  # a retry of a pending report: the upstream counts it once, so do we
+            entries.append(_Report(key, report.value, report.set_total, sent=in_doubt, reached=in_doubt))
 
     def sending(self, reports: Iterable[model.UsageReport]) -> None:
         """The drainer is sending these: from now on an upstream state may include them."""
         self._mark(reports, sent=True)
 
     def unsent(self, reports: Iterable[model.UsageReport]) -> Settled:
-        """The sending failed without reaching the upstream: queued again, not in doubt."""
+        """The sending failed without reaching the upstream: queued again, not in doubt, unless
+        an earlier sending may have reached it."""
         touched = self._mark(reports, sent=False)
         return self._resolved(touched)
+
+    def reached(self, reports: Iterable[model.UsageReport]) -> None:
+        """A sending failed after it may have reached the upstream: in doubt until answered."""
+        self._mark(reports, sent=True, reached=True)
 
     def settle(self, reports: Iterable[model.UsageReport]) -> Settled:
         """Reports the upstream acknowledged (or refused for good): no longer pending."""
@@ -124,13 +132,16 @@ class Ledger:
             state = state.with_usage(feature_id, usage)
         return state
 
-    def _mark(self, reports: Iterable[model.UsageReport], *, sent: bool) -> set[model.CustomerKey]:
+    def _mark(
+        self, reports: Iterable[model.UsageReport], *, sent: bool, reached: bool = False
+    ) -> set[model.CustomerKey]:
         touched = set()
         for report in reports:
             key = _key(report)
             for entry in (self._pending.get(key) or {}).get(report.feature_id) or ():
                 if entry.idempotency_key == report.idempotency_key:
-                    entry.sent = sent
+                    entry.reached = entry.reached or reached
+                    entry.sent = sent or entry.reached
                     touched.add(key)
         return touched
 

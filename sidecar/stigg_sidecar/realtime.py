@@ -77,7 +77,8 @@ class Follower:
                     entitlements={e.feature.id: e for e in event.entitlements},
                     denied_reason=event.denied_reason,
                     credits={c.currency.id: c for c in event.credits},
-                )
+                ),
+                keep_credits=not event.with_credits,  # a legacy event says nothing about credits
             )
 
     # -- resync ---------------------------------------------------------------------------------

@@ -116,7 +116,9 @@ class Sidecar:
             sidecar_metrics=self.metrics,
             upstream_concurrency=config.upstream_concurrency,
             upstream_queue=config.upstream_queue,
-            doubt_wait=config.upstream_timeout_seconds,
+            # Short of a check's own wait for a load (the upstream timeout), so the check still
+            # gets the load's answer when the report stays in doubt (writes failing meanwhile).
+            doubt_wait=min(1.0, config.upstream_timeout_seconds / 2),
         )
         self.outbox: outbox.Outbox | None = None
         self.drainer: outbox.Drainer | None = None

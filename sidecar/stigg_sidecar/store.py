@@ -95,6 +95,7 @@ class _Loaded:
     state: model.EntitlementState
     ttl: float
     as_of: float | None = None
+    fetched: model.EntitlementState | None = None  # the upstream's answer, for Redis, once held
 
 
 class EntitlementStore:
@@ -183,6 +184,7 @@ class EntitlementStore:
         """Fetch the key from the upstream now, replacing what is held; True if it exists there."""
         loaded = await self._load(key, shared_first=False)
         self._hold(key, loaded)
+        await self._share(loaded)
         return loaded.state.exists
 
     def refresh_soon(self, key: model.CustomerKey, why: str) -> bool:
@@ -249,6 +251,7 @@ class EntitlementStore:
         try:
             loaded = await self._load(key, shared_first=shared_first, flight=flight)
             self._hold(key, loaded)
+            await self._share(loaded)
             return loaded.state
         finally:
             if self._inflight.get(key) is flight:
@@ -258,6 +261,12 @@ class EntitlementStore:
         """Cache a loaded state, counted by what it holds in memory."""
         size = footprint.of_state(loaded.state)
         self._cache.put(key, loaded.state, size=size, ttl=loaded.ttl, as_of=loaded.as_of)
+
+    async def _share(self, loaded: _Loaded) -> None:
+        """Write a fetched state to Redis, after it is held: nothing awaits between a fetch and
+        the cache taking its answer (an event or a settled report meanwhile would be lost)."""
+        if self._shared is not None and loaded.fetched is not None:
+            await self._shared.put(loaded.fetched)
 
     async def _load(
         self, key: model.CustomerKey, *, shared_first: bool, flight: _Flight | None = None
@@ -285,10 +294,9 @@ class EntitlementStore:
             # A stale shared entry beats nothing; keep it briefly, then try the upstream again.
             state = self._ledger.apply(shared_entry.state, self._cache.peek(key))
             return _Loaded(state, self._policy.negative_ttl, -1.0)
-        if self._shared is not None and fetched.exists:
-            await self._shared.put(fetched)
         ttl = self._policy.ttl if fetched.exists else self._policy.negative_ttl
-        return _Loaded(self._ledger.apply(fetched, self._cache.peek(key)), ttl, as_of)
+        shared = fetched if fetched.exists else None
+        return _Loaded(self._ledger.apply(fetched, self._cache.peek(key)), ttl, as_of, shared)
 
     def _undecidable(self, key: model.CustomerKey) -> bool:
         """An upstream state of ``key`` may or may not include a report in doubt, and nothing is
@@ -356,11 +364,14 @@ class EntitlementStore:
         """The stream dropped: every entry is back under its TTL."""
         self._live_since = None
 
-    def replace_entitlements(self, state: model.EntitlementState) -> bool:
-        """An event: the customer's entitlements as the upstream says now; False if not held."""
+    def replace_entitlements(self, state: model.EntitlementState, *, keep_credits: bool = False) -> bool:
+        """An event: the customer's entitlements as the upstream says now (``keep_credits``: and
+        the credit balances held, which the event does not say); False if not held."""
         self._note_change(state.key)
         current = self._cache.peek(state.key)
         held = current is not None
+        if keep_credits and current is not None:
+            state = dataclasses.replace(state, credits=current.credits)
         if held:
             self._hold(state.key, _Loaded(self._ledger.apply(state, current), self._policy.ttl))
         self._write_shared(lambda shared: shared.put(state, only_if_present=not held))

@@ -221,6 +221,7 @@ class EntitlementsUpdated:
     entitlements: tuple[model.Entitlement, ...]
     credits: tuple[model.CreditEntitlement, ...] = ()
     denied_reason: model.DeniedReason | None = None
+    with_credits: bool = False  # the current protocol's: it says the credits too (legacy: no)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -287,6 +288,7 @@ def stream_event(data: object, skip: Skip = _ignore) -> StreamEvent | None:
             entitlements=tuple(features),
             credits=tuple(credits),
             denied_reason=denied_reason(updated_v2.get("accessDeniedReason")),
+            with_credits=True,
         )
     usage_v2 = data.get("usageUpdatedV2")
     if isinstance(usage_v2, Mapping):

@@ -105,6 +105,8 @@ class StreamClient:
         self._backoff_base = backoff_base
         self.protocol = "v2"
         self.connected = False
+        self._ids: dict[str, str] = {}  # this connection's subscriptions, by id
+        self._completed: set[str] = set()  # the ones this client completed
         self._reached = False  # the current connection got as far as its subscriptions
 
     async def run(self) -> None:
@@ -176,6 +178,7 @@ class StreamClient:
     async def _subscribe(self, socket: aiohttp.ClientWebSocketResponse) -> float:
         """Subscribe in the current protocol, else the legacy one; when the server confirmed."""
         number = 0
+        self._ids, self._completed = {}, set()
         while True:
             ids = {}
             for document in SUBSCRIPTIONS[self.protocol]:
@@ -184,19 +187,37 @@ class StreamClient:
                 await socket.send_json(
                     {"id": str(number), "type": "subscribe", "payload": {"query": document}}
                 )
+            self._ids = ids
             since = time.monotonic()
             await socket.send_json({"type": "ping"})
             refused = set()
             while (message := await self._receive(socket)).get("type") != "pong":
                 if message.get("type") == "error" and message.get("id") in ids:
                     refused.add(message["id"])
-                await self._handle(socket, message)
-            if not refused or self.protocol != "v2":
+                    self._log_refusal(message)
+                else:
+                    await self._handle(socket, message)
+            if not self._current_refused(refused):
                 return since
-            logger.warning("the event stream refused the current subscriptions: following the legacy ones")
-            self.protocol = "legacy"
+            self._fall_back()
             for subscription_id in ids.keys() - refused:
                 await socket.send_json({"id": subscription_id, "type": "complete"})
+                self._completed.add(subscription_id)
+
+    def _current_refused(self, refused: set[str]) -> bool:
+        """Whether the server refused one of the current protocol's own subscriptions (not the
+        ``packagePublished`` both protocols share): a server that predates them."""
+        own = {ENTITLEMENTS_V2_SUBSCRIPTION, USAGE_V2_SUBSCRIPTION}
+        return self.protocol == "v2" and any(self._ids.get(i) in own for i in refused)
+
+    def _fall_back(self) -> None:
+        logger.warning("the event stream refused the current subscriptions: following the legacy ones")
+        self.protocol = "legacy"
+
+    def _log_refusal(self, message: dict[str, Any]) -> None:
+        logger.error(
+            "the event stream refused subscription %s: %s", message.get("id"), message.get("payload")
+        )
 
     async def _follow_messages(self, socket: aiohttp.ClientWebSocketResponse) -> None:
         awaiting_pong = False
@@ -229,10 +250,11 @@ class StreamClient:
         elif kind == "ping":
             await socket.send_json({"type": "pong"})
         elif kind == "error":
-            logger.error(
-                "the event stream refused subscription %s: %s", message.get("id"), message.get("payload")
-            )
-        elif kind == "complete":
+            self._log_refusal(message)
+            if self._current_refused({str(message.get("id"))}):  # refused after the pong after all
+                self._fall_back()
+                raise StreamError("the current subscriptions were refused: reconnecting with the legacy ones")
+        elif kind == "complete" and message.get("id") not in self._completed:
             raise StreamError(f"the server completed subscription {message.get('id')}")
 
     def _skipped(self, typename: str) -> None:

@@ -74,3 +74,18 @@ async def test_children_start_reliably_while_grpc_is_busy() -> None:
         await channel.close()
         await server.stop(0)
     assert exits == {0: 100}, f"children's exit statuses: {dict(exits)} in {time.monotonic() - started:.1f}s"
+
+
+def test_a_tied_child_has_the_default_signal_actions() -> None:
+    shown = subprocess.run(
+        childproc.tied(["grep", "^SigIgn:", "/proc/self/status"]), capture_output=True, text=True, check=True
+    )
+    assert shown.stdout.split()[1] == "0000000000000000", "SIGPIPE and SIGXFSZ not left ignored"
+
+
+def test_a_program_that_cannot_run_exits_127() -> None:
+    failed = subprocess.run(
+        childproc.tied(["/nonexistent/program"]), capture_output=True, text=True, check=False
+    )
+    assert failed.returncode == 127
+    assert "cannot run /nonexistent/program" in failed.stderr

@@ -108,7 +108,7 @@ async def test_v2_events_set_credits_and_a_denied_state() -> None:
     await sidecar.checker.state(KEY)
     credits = model.CreditEntitlement(model.Currency("cred"), usage_limit=100, current_usage=10)
     limit_20 = standin_upstream.state(20.0).entitlements[SEATS.id]
-    follower.event(parse.EntitlementsUpdated(KEY, (limit_20,), (credits,)))
+    follower.event(parse.EntitlementsUpdated(KEY, (limit_20,), (credits,), with_credits=True))
     follower.event(parse.CreditUsageUpdated(KEY, "cred", 35.0))
     held = sidecar.store.peek(KEY)
     assert held is not None
@@ -118,3 +118,21 @@ async def test_v2_events_set_credits_and_a_denied_state() -> None:
     assert held is not None
     assert (held.denied_reason, held.entitlements) == (model.DeniedReason.CUSTOMER_IS_ARCHIVED, {})
     assert upstream.fetches == 1, "a denial with its reason needs no refetch"
+
+
+async def test_a_legacy_entitlements_event_keeps_the_credits_held() -> None:
+    upstream = standin_upstream.StandInUpstream()
+    sidecar = standin_upstream.make(upstream)
+    follower = realtime.Follower(sidecar.store, metrics.Metrics())
+    await sidecar.checker.state(KEY)
+    credits = model.CreditEntitlement(model.Currency("cred"), usage_limit=100, current_usage=10)
+    limit_20 = standin_upstream.state(20.0).entitlements[SEATS.id]
+    follower.event(parse.EntitlementsUpdated(KEY, (limit_20,), (credits,), with_credits=True))
+    follower.event(parse.EntitlementsUpdated(KEY, (limit_20,)))  # legacy: says nothing of credits
+    held = sidecar.store.peek(KEY)
+    assert held is not None
+    assert held.credits == {"cred": credits}
+    follower.event(parse.EntitlementsUpdated(KEY, (limit_20,), (), with_credits=True))  # current: none
+    held = sidecar.store.peek(KEY)
+    assert held is not None
+    assert held.credits == {}

@@ -124,3 +124,29 @@ async def test_a_first_load_waits_at_most_the_doubt_wait() -> None:
     sidecar = standin_upstream.make(upstream, doubt_wait=0.05)
     sidecar.ledger.add([_report("k", 5)], in_doubt=True)
     assert await asyncio.wait_for(_usage(sidecar), 1) == 5, "not applied upstream: replayed"
+
+
+async def test_a_report_that_may_have_reached_the_upstream_stays_in_doubt() -> None:
+    upstream = standin_upstream.StandInUpstream()
+    sidecar = standin_upstream.make(upstream)
+    await _usage(sidecar)
+    report = _report("k", 5)
+    _accept(sidecar, report, 5)
+    sidecar.ledger.sending([report])
+    sidecar.ledger.reached([report])  # a timeout: the upstream may have applied it
+    sidecar.ledger.sending([report])
+    sidecar.store.settled(sidecar.ledger.unsent([report]))  # then the breaker opened
+    assert sidecar.ledger.in_doubt(KEY)
+    sidecar.store.set_usage(KEY, SEATS.id, 5, None)  # the upstream had applied it
+    assert await _usage(sidecar) == 5, "before: 10, the report queued again and counted twice"
+
+
+async def test_a_retried_report_is_pending_once() -> None:
+    upstream = standin_upstream.StandInUpstream()
+    sidecar = standin_upstream.make(upstream)
+    await _usage(sidecar)
+    sidecar.ledger.add([_report("same-key", 5)])
+    sidecar.ledger.add([_report("same-key", 5)])  # the client retried with the same key
+    sidecar.store.set_usage(KEY, SEATS.id, 0, None)
+    assert await _usage(sidecar) == 5
+    assert len(sidecar.ledger) == 1
