@@ -106,6 +106,22 @@ async def _plan_change(
     return (time.perf_counter() - began) * 1000
 
 
+async def _report_calls(
+    session: aiohttp.ClientSession, emulator: launcher.RunningEmulator, customer_id: str
+) -> None:
+    """One API call reported straight to the upstream, as another replica's sidecar would."""
+    body = {
+        "operationName": "ReportUsage",
+        "query": "mutation ReportUsage($input: ReportUsageInput!) { reportUsage(input: $input) { id } }",
+        "variables": {"input": {"customerId": customer_id, "featureId": "feature-api-calls", "value": 1}},
+    }
+    async with session.post(
+        f"{emulator.base_url}/graphql", json=body, headers={"X-API-KEY": API_KEY}
+    ) as response:
+        if response.status != 200:
+            raise SystemExit(f"the emulator refused the report: {response.status}")
+
+
 async def _usage(
     session: aiohttp.ClientSession,
     emulator: launcher.RunningEmulator,
@@ -119,17 +135,8 @@ async def _usage(
         answer = await stub.get_metered_entitlement(customer_id, "feature-api-calls")
         return answer.entitlement.current_usage != before
 
-    body = {
-        "operationName": "ReportUsage",
-        "query": "mutation ReportUsage($input: ReportUsageInput!) { reportUsage(input: $input) { id } }",
-        "variables": {"input": {"customerId": customer_id, "featureId": "feature-api-calls", "value": 1}},
-    }
     began = time.perf_counter()
-    async with session.post(
-        f"{emulator.base_url}/graphql", json=body, headers={"X-API-KEY": API_KEY}
-    ) as response:
-        if response.status != 200:
-            raise SystemExit(f"the emulator refused the report: {response.status}")
+    await _report_calls(session, emulator, customer_id)
     await _until(stub, changed)
     return (time.perf_counter() - began) * 1000
 
@@ -147,17 +154,8 @@ async def _credits(
     async def changed() -> bool:
         return (await stub.get_entitlement_v2(check)).entitlement.credit.current_usage != before
 
-    body = {
-        "operationName": "ReportUsage",
-        "query": "mutation ReportUsage($input: ReportUsageInput!) { reportUsage(input: $input) { id } }",
-        "variables": {"input": {"customerId": customer_id, "featureId": "feature-api-calls", "value": 1}},
-    }
     began = time.perf_counter()
-    async with session.post(
-        f"{emulator.base_url}/graphql", json=body, headers={"X-API-KEY": API_KEY}
-    ) as response:
-        if response.status != 200:
-            raise SystemExit(f"the emulator refused the report: {response.status}")
+    await _report_calls(session, emulator, customer_id)
     await _until(stub, changed)
     return (time.perf_counter() - began) * 1000
 

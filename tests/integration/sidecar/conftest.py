@@ -137,6 +137,25 @@ async def upstream_usage(emulator: launcher.RunningEmulator, customer_id: str) -
         return usage
 
 
+async def report_upstream(
+    emulator: launcher.RunningEmulator, report: dict[str, object]
+) -> tuple[int, object]:
+    """A usage report straight to the upstream's GraphQL, as another replica's sidecar sends it:
+    (status, JSON answer)."""
+    body = {
+        "operationName": "ReportUsage",
+        "query": "mutation ReportUsage { x }",
+        "variables": {"input": report},
+    }
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{emulator.base_url}/graphql", json=body, headers={"X-API-KEY": emulator.api_key}
+        ) as response,
+    ):
+        return response.status, await response.json()
+
+
 async def set_faults(emulator: launcher.RunningEmulator, **faults: object) -> None:
     """Change the emulator's fault knobs (latencyMs, jitterMs, errorRate, outage)."""
     async with (

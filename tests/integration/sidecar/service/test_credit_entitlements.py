@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import pathlib
 
-import aiohttp
 import grpc
 import pytest
 
@@ -108,18 +107,8 @@ async def test_credits_consumed_elsewhere_reach_the_answers(
                 await stub.get_entitlement_v2(_credit_check("customer-pro"))
             ).entitlement.credit.current_usage == 1250
             report = {"customerId": "customer-pro", "featureId": "feature-api-calls", "value": 10}
-            body = {
-                "operationName": "ReportUsage",
-                "query": "mutation ReportUsage { x }",
-                "variables": {"input": report},
-            }
-            async with (
-                aiohttp.ClientSession() as session,
-                session.post(
-                    f"{emulator.base_url}/graphql", json=body, headers={"X-API-KEY": emulator.api_key}
-                ) as response,
-            ):
-                assert response.status == 200, json.dumps(await response.json())
+            status, answer = await conftest.report_upstream(emulator, report)
+            assert status == 200, answer
 
             async def consumed() -> bool:
                 answer = await stub.get_entitlement_v2(_credit_check("customer-pro"))

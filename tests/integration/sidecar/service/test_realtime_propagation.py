@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 
-import aiohttp
 import pytest
 
 from stigg_devkit import sidecar_launcher, waiting
@@ -63,7 +62,7 @@ async def test_usage_reported_elsewhere_reaches_the_answers(
         "value": 12,
         "updateBehavior": "SET",
     }
-    status, _ = await _report_upstream(emulator, reported_elsewhere)
+    status, _ = await conftest.report_upstream(emulator, reported_elsewhere)
     assert status == 200
 
     async def updated() -> pb.GetMeteredEntitlementResponse | None:
@@ -98,20 +97,3 @@ async def test_a_deleted_customer_is_refetched_and_denied(
 
     answer = await waiting.eventually(denied, within=5, what="the deletion to reach the sidecar")
     assert answer.access_denied_reason == pb.ACCESS_DENIED_REASON_CUSTOMER_NOT_FOUND
-
-
-async def _report_upstream(
-    emulator: launcher.RunningEmulator, report: dict[str, object]
-) -> tuple[int, object]:
-    body = {
-        "operationName": "ReportUsage",
-        "query": "mutation ReportUsage { x }",
-        "variables": {"input": report},
-    }
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            f"{emulator.base_url}/graphql", json=body, headers={"X-API-KEY": emulator.api_key}
-        ) as response,
-    ):
-        return response.status, await response.json()
