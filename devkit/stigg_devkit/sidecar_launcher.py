@@ -10,6 +10,7 @@ reads probes and metrics, and stops the process with SIGTERM (SIGKILL after a gr
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import json
 import os
 import pathlib
@@ -104,7 +105,7 @@ def start(
         try:
             if running.http_json("/readyz")[0] == 200:
                 return running
-        except (OSError, ValueError):
+        except (OSError, ValueError, http.client.HTTPException):  # not listening (yet), or not HTTP
             pass
         if time.monotonic() > deadline:
             running.stop()

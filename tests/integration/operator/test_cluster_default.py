@@ -137,8 +137,18 @@ def test_namespaces_served_by_cluster_default_get_its_defaults_configmap(
         lambda: _defaults(api_client, namespace, keys.CLUSTER_DEFAULT_NAME) == CLUSTER_SPEC["defaults"],
         what="a copy of cluster-default's defaults in the Pod's namespace",
     )
-    status = conftest.resource_status(api_client, conftest.OPERATOR_NAMESPACE, keys.CLUSTER_DEFAULT_NAME)
-    assert namespace in status["defaultsCopies"]
+    waiting.wait_for(  # the status is patched just after the copy is written
+        lambda: (
+            namespace
+            in (
+                conftest.resource_status(
+                    api_client, conftest.OPERATOR_NAMESPACE, keys.CLUSTER_DEFAULT_NAME
+                ).get("defaultsCopies")
+                or []
+            )
+        ),
+        what="cluster-default's status to list the copy",
+    )
 
     custom.patch_namespaced_custom_object(
         keys.GROUP, keys.VERSION, conftest.OPERATOR_NAMESPACE, keys.PLURAL, keys.CLUSTER_DEFAULT_NAME,
