@@ -4,6 +4,7 @@
 - ``sidecar_launcher``: run the sidecar as a child process (``python -m stigg_sidecar``);
 - ``operator_launcher``: run the operator as a child process against a cluster;
 - ``waiting``: polls with a deadline, instead of sleeps;
+- ``locks``: an exclusive lock on a cache folder, across processes;
 - ``stigg_sdks``: Stigg's own Node SDK and Python clients (sidecar SDK and API client, in one
   environment), installed outside git (pinned by ``stigg_peers/``) for the tests that use them
   as peers;

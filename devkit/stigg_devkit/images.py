@@ -34,10 +34,8 @@ and ``unshare`` (Debian's packages of those names and util-linux; ``make system-
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import datetime
-import fcntl
 import hashlib
 import io
 import json
@@ -52,7 +50,9 @@ import tarfile
 import tempfile
 import time
 import typing
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+
+from stigg_devkit import locks
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 # Bumped whenever the way images are built changes in a way their inputs do not show.
@@ -248,17 +248,6 @@ def _require_tools(*tools: str) -> None:
         raise ImageBuildError(
             "building the images needs root (mmdebstrap --mode=root, buildah chroot isolation)"
         )
-
-
-@contextlib.contextmanager
-def _locked(cache: pathlib.Path) -> Iterator[None]:
-    cache.mkdir(parents=True, exist_ok=True)
-    with (cache / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _host_snapshot() -> dict[str, frozenset[str]]:
@@ -614,7 +603,7 @@ def ensure_built(
     """The images of every component (by component name), building the base, the wheelhouse
     and whichever image's inputs changed since its archive was made; nothing when none did."""
     cache = cache or cache_root()
-    with _locked(cache):
+    with locks.exclusive(cache):
         archive = base_archive(cache)
         if archive.exists() and (wheelhouse(cache, base_python_version(archive)) / ".complete").exists():
             wanted = planned(cache)

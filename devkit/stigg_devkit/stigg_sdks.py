@@ -29,8 +29,6 @@ and prints its folder or interpreter (``make install`` runs it for ``python``).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import hashlib
 import os
 import pathlib
@@ -38,7 +36,9 @@ import shutil
 import subprocess
 import sys
 import venv
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+
+from stigg_devkit import locks
 
 NODE_SDK_VERSION = "3.95.0"
 PYTHON_SIDECAR_SDK_VERSION = "8.1.0"
@@ -105,23 +105,12 @@ def _digest(*parts: bytes) -> str:
 def _ensure(folder: pathlib.Path, digest: str, install: Callable[[], None]) -> None:
     """Run ``install`` unless ``folder`` holds a finished install of the same ``digest``."""
     marker = folder / _MARKER
-    with _locked(folder):
+    with locks.exclusive(folder):
         if marker.is_file() and marker.read_text().strip() == digest:
             return
         marker.unlink(missing_ok=True)
         install()
         marker.write_text(digest + "\n")
-
-
-@contextlib.contextmanager
-def _locked(folder: pathlib.Path) -> Iterator[None]:
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _run(command: list[str], *, cwd: pathlib.Path, what: str) -> None:
