@@ -1,11 +1,16 @@
 """Build the control-plane binaries from the Go module proxy, once, into a cache folder.
 
-The versions are pinned by two wrapper Go modules committed beside this package
-(``stigg_localcluster/gomod/{kubernetes,etcd}``, with their ``go.sum``): ``k8s.io/kubernetes`` cannot
-be ``go install``-ed because its ``go.mod`` replaces every staging module with a ``./staging``
-path, so the wrapper requires it and replaces each staging module with its published
-``v0.Y.Z`` release. The ``go.mod`` files are the single source of truth for the versions;
+The versions are pinned by three wrapper Go modules committed beside this package
+(``stigg_localcluster/gomod/{kubernetes,etcd,containerd}``, with their ``go.sum``):
+``k8s.io/kubernetes`` cannot be ``go install``-ed because its ``go.mod`` replaces every staging
+module with a ``./staging`` path, so the wrapper requires it and replaces each staging module
+with its published ``v0.Y.Z`` release. The ``go.mod`` files are the single source of truth for the versions;
 this module reads them back to name the cache folder, so a version bump builds afresh.
+The node's binaries (kubelet, kube-scheduler, kube-proxy, containerd with its runc shim and
+``ctr``) come from the same modules; runc and the CNI plugins are Debian's. No registry is
+reachable, so the Pod sandbox ("pause") image is built here too: Kubernetes' own
+``build/pause/linux/pause.c`` from the pinned module, ``gcc -static``, packed as a one-layer OCI
+archive beside the binaries.
 
 Binaries land in ``$STIGG_LOCALCLUSTER_CACHE`` (default ``~/.cache/stigg-localcluster``)
 under ``k8s-<version>-etcd-<version>/bin`` and are rebuilt only when one is missing. The build
@@ -21,9 +26,12 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable
+
+from stigg_devkit import images
 
 GOMOD_DIR = pathlib.Path(__file__).resolve().parent / "gomod"
 
@@ -31,8 +39,17 @@ KUBERNETES_COMMANDS = (
     "k8s.io/kubernetes/cmd/kube-apiserver",
     "k8s.io/kubernetes/cmd/kube-controller-manager",
     "k8s.io/kubernetes/cmd/kubectl",
+    "k8s.io/kubernetes/cmd/kubelet",
+    "k8s.io/kubernetes/cmd/kube-scheduler",
+    "k8s.io/kubernetes/cmd/kube-proxy",
 )
 ETCD_COMMAND = "go.etcd.io/etcd/server/v3"
+CONTAINERD_COMMANDS = (
+    "github.com/containerd/containerd/v2/cmd/containerd",
+    "github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2",
+    "github.com/containerd/containerd/v2/cmd/ctr",
+)
+PAUSE_SOURCE = "build/pause/linux/pause.c"  # in the k8s.io/kubernetes module
 # Bumped whenever the way the binaries are built changes (flags, ldflags), so that the cache
 # folder changes too and every machine rebuilds instead of running stale binaries.
 RECIPE_REVISION = 2
@@ -50,6 +67,7 @@ class Versions:
 
     kubernetes: str
     etcd: str
+    containerd: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,12 +78,36 @@ class Binaries:
     kube_apiserver: pathlib.Path
     kube_controller_manager: pathlib.Path
     kubectl: pathlib.Path
+    kubelet: pathlib.Path
+    kube_scheduler: pathlib.Path
+    kube_proxy: pathlib.Path
+    containerd: pathlib.Path
+    containerd_shim: pathlib.Path
+    ctr: pathlib.Path
+    pause_image: pathlib.Path  # an OCI archive, not an executable
 
-    def all(self) -> tuple[pathlib.Path, ...]:
+    def control_plane(self) -> tuple[pathlib.Path, ...]:
         return (self.etcd, self.kube_apiserver, self.kube_controller_manager, self.kubectl)
 
-    def missing(self) -> list[pathlib.Path]:
-        return [path for path in self.all() if not os.access(path, os.X_OK)]
+    def node(self) -> tuple[pathlib.Path, ...]:
+        return (
+            self.kubelet,
+            self.kube_scheduler,
+            self.kube_proxy,
+            self.containerd,
+            self.containerd_shim,
+            self.ctr,
+        )
+
+    def all(self) -> tuple[pathlib.Path, ...]:
+        return (*self.control_plane(), *self.node())
+
+    def missing(self, *, node: bool = True) -> list[pathlib.Path]:
+        wanted = self.all() if node else self.control_plane()
+        missing = [path for path in wanted if not os.access(path, os.X_OK)]
+        if node and not self.pause_image.is_file():
+            missing.append(self.pause_image)
+        return missing
 
 
 def _required_version(gomod: pathlib.Path, module: str) -> str:
@@ -79,6 +121,9 @@ def pinned_versions() -> Versions:
     return Versions(
         kubernetes=_required_version(GOMOD_DIR / "kubernetes" / "go.mod", "k8s.io/kubernetes"),
         etcd=_required_version(GOMOD_DIR / "etcd" / "go.mod", "go.etcd.io/etcd/server/v3"),
+        containerd=_required_version(
+            GOMOD_DIR / "containerd" / "go.mod", "github.com/containerd/containerd/v2"
+        ),
     )
 
 
@@ -101,6 +146,14 @@ def binaries(versions: Versions | None = None) -> Binaries:
         kube_apiserver=bindir / "kube-apiserver",
         kube_controller_manager=bindir / "kube-controller-manager",
         kubectl=bindir / "kubectl",
+        kubelet=bindir / "kubelet",
+        kube_scheduler=bindir / "kube-scheduler",
+        kube_proxy=bindir / "kube-proxy",
+        # containerd's version names its own folder beside: a bump rebuilds only containerd.
+        containerd=bindir / f"containerd-{versions.containerd}" / "containerd",
+        containerd_shim=bindir / f"containerd-{versions.containerd}" / "containerd-shim-runc-v2",
+        ctr=bindir / f"containerd-{versions.containerd}" / "ctr",
+        pause_image=bindir / "pause.oci.tar",
     )
 
 
@@ -187,18 +240,21 @@ def _go_build(
     report(f"{label}: built in {time.monotonic() - started:.0f}s")
 
 
-def ensure_built(report: Reporter = _stderr_reporter, *, force: bool = False) -> Binaries:
-    """Return the binaries, building whichever are missing (all of them with ``force``)."""
+def ensure_built(report: Reporter = _stderr_reporter, *, force: bool = False, node: bool = True) -> Binaries:
+    """Return the binaries, building whichever are missing (all of them with ``force``).
+    ``node=False`` builds only the control plane's four."""
     versions = pinned_versions()
     target = binaries(versions)
-    missing = target.all() if force else target.missing()
+    wanted = (*target.all(), target.pause_image) if node else target.control_plane()
+    missing = list(wanted) if force else target.missing(node=node)
     if not missing:
         return target
     if shutil.which("go") is None:
-        raise BuildError("the Go toolchain is needed to build the local control plane: `go` is not on PATH")
+        raise BuildError("the Go toolchain is needed to build the local cluster: `go` is not on PATH")
     bindir = target.etcd.parent
     bindir.parent.mkdir(parents=True, exist_ok=True)
-    report(f"building Kubernetes {versions.kubernetes} and etcd {versions.etcd} into {bindir}")
+    pins = f"Kubernetes {versions.kubernetes}, etcd {versions.etcd}, containerd {versions.containerd}"
+    report(f"building {pins}")
     started = time.monotonic()
     # Build into a scratch folder beside the target and move the binaries in only when all
     # built, so an interrupted build never leaves a half-written binary behind.
@@ -209,31 +265,93 @@ def ensure_built(report: Reporter = _stderr_reporter, *, force: bool = False) ->
             _go_build(
                 GOMOD_DIR / "etcd", (ETCD_COMMAND,), etcd_out, report=report, label=f"etcd {versions.etcd}"
             )
+        k8s_paths = (
+            target.kube_apiserver,
+            target.kube_controller_manager,
+            target.kubectl,
+            target.kubelet,
+            target.kube_scheduler,
+            target.kube_proxy,
+        )
         wanted_k8s = tuple(
-            command
-            for command, path in zip(
-                KUBERNETES_COMMANDS,
-                (target.kube_apiserver, target.kube_controller_manager, target.kubectl),
-                strict=True,
-            )
-            if path in missing
+            command for command, path in zip(KUBERNETES_COMMANDS, k8s_paths, strict=True) if path in missing
         )
         if wanted_k8s:
-            label = f"kubernetes {versions.kubernetes}"
-            ldflags = _kubernetes_ldflags(versions.kubernetes)
             _go_build(
                 GOMOD_DIR / "kubernetes",
                 wanted_k8s,
                 f"{outdir}{os.sep}",
                 report=report,
-                label=label,
-                ldflags=ldflags,
+                label=f"kubernetes {versions.kubernetes}",
+                ldflags=_kubernetes_ldflags(versions.kubernetes),
             )
+        containerd_paths = (target.containerd, target.containerd_shim, target.ctr)
+        containerd_dir = outdir / target.containerd.parent.name
+        if any(path in missing for path in containerd_paths):
+            containerd_dir.mkdir()
+            _go_build(
+                GOMOD_DIR / "containerd",
+                CONTAINERD_COMMANDS,
+                f"{containerd_dir}{os.sep}",
+                report=report,
+                label=f"containerd {versions.containerd}",
+                ldflags=_containerd_ldflags(versions.containerd),
+            )
+        if target.pause_image in missing:
+            _build_pause(outdir / target.pause_image.name, versions, report)
         bindir.mkdir(exist_ok=True)
         for built in outdir.iterdir():
-            built.replace(bindir / built.name)
-    still_missing = target.missing()
+            destination = bindir / built.name
+            if built.is_dir():
+                shutil.rmtree(destination, ignore_errors=True)
+            built.replace(destination)
+    still_missing = target.missing(node=node)
     if still_missing:
         raise BuildError(f"the build finished but these are missing: {', '.join(map(str, still_missing))}")
-    report(f"control plane built in {time.monotonic() - started:.0f}s")
+    report(f"built in {time.monotonic() - started:.0f}s")
     return target
+
+
+def _containerd_ldflags(version: str) -> str:
+    """Stamp the version as containerd's Makefile does (``ctr version`` and the CRI report it)."""
+    return f"-s -w -X github.com/containerd/containerd/v2/version.Version={version}"
+
+
+PAUSE_REF = "localhost/stigg-localcluster/pause:3.10"
+
+
+def _build_pause(output: pathlib.Path, versions: Versions, report: Reporter) -> None:
+    """The Pod sandbox image: Kubernetes' pause.c, statically linked, alone in one layer."""
+    if shutil.which("gcc") is None:
+        raise BuildError("gcc is needed to build the pause image: it is not on PATH")
+    modcache = subprocess.run(
+        ["go", "env", "GOMODCACHE"], env=_go_env(), capture_output=True, text=True, check=True
+    ).stdout.strip()
+    source = pathlib.Path(modcache) / f"k8s.io/kubernetes@{versions.kubernetes}" / PAUSE_SOURCE
+    if not source.is_file():
+        raise BuildError(f"{source} is missing: run the Kubernetes build first (go mod download)")
+    with tempfile.TemporaryDirectory(prefix="pause-") as scratch:
+        work = pathlib.Path(scratch)
+        binary = work / "pause"
+        compiled = subprocess.run(
+            ["gcc", "-Os", "-static", "-DVERSION=" + versions.kubernetes, "-o", str(binary), str(source)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if compiled.returncode != 0:
+            raise BuildError(f"gcc failed on {source}:\n{compiled.stderr[-4000:]}")
+        subprocess.run(["strip", str(binary)], check=False)
+        layer = work / "layer.tar"
+        with tarfile.open(layer, "w", format=tarfile.PAX_FORMAT) as tar:
+            info = tar.gettarinfo(binary, arcname="pause")
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            info.mode = 0o755
+            info.mtime = 0
+            with binary.open("rb") as stream:
+                tar.addfile(info, stream)
+        images.pack_oci_archive(
+            layer, output, ref=PAUSE_REF, env=(), cmd=("/pause",), history=f"gcc -static {PAUSE_SOURCE}"
+        )
+    report(f"pause image: {output.stat().st_size / 1e3:.0f} kB")

@@ -1,16 +1,25 @@
-"""The local control plane's lifecycle: etcd + kube-apiserver + kube-controller-manager.
+"""The local cluster's lifecycle: a control plane, and by default a real node.
 
 ``LocalCluster`` owns one state folder: ``pki/`` (generated certificates), ``etcd/`` (data),
 ``logs/`` (one file per component), ``kubeconfig`` (the admin's, in ``system:masters``) and
 ``state.json`` (ports and process records, so ``stigg-localcluster down`` can stop a cluster
-that another process started). All three components listen on free loopback ports only.
+that another process started).
 
-Ready means: the apiserver's ``/readyz`` answers ok, the controller-manager's ``/healthz``
-answers ok, and the ``default`` ServiceAccount exists in the ``default`` namespace (proof that
-the controllers are acting, so Pods can be admitted right away).
+Two shapes:
 
-Without kubelet and scheduler, Pods stay Pending: that is all this project needs, because its
-webhook acts at admission and its controllers act on API objects.
+- ``node=False``, the control plane alone: etcd, kube-apiserver and kube-controller-manager on
+  free loopback ports of the host. Pods stay Pending (no kubelet, no scheduler), which is all
+  a test of admission or of a controller needs.
+- ``node=True``: the same three plus kube-scheduler, containerd, kubelet and kube-proxy, all
+  inside one ``sandbox`` (network, mount and PID namespaces of the harness's own, a cgroup
+  root with a memory cap). The apiserver is reached from the host through a forwarder on the
+  same loopback port, so the kubeconfig is the same inside and out; Pods reach it through the
+  ``kubernetes`` Service. ``expose`` makes a host port reachable from Pods at the node's
+  address, ``forward`` a Pod's port reachable from the host.
+
+Ready means: the apiserver's ``/readyz`` answers ok, the ``default`` ServiceAccount exists in
+the ``default`` namespace (proof that the controllers are acting), and with a node, the Node
+is Ready.
 """
 
 from __future__ import annotations
@@ -22,13 +31,14 @@ import pathlib
 import shutil
 import ssl
 import subprocess
+import sys
 import time
 import types
 import urllib.request
 from collections.abc import Sequence
 
 from stigg_devkit import childproc
-from stigg_localcluster import build, kubeconfig, processes
+from stigg_localcluster import build, kubeconfig, node, processes, sandbox
 from stigg_operator import pki
 
 CONTROLLERS = (
@@ -46,8 +56,14 @@ CONTROLLERS = (
     "root-ca-certificate-publisher-controller",
     "endpointslice-controller",
 )
-# A loopback range: the Pod runner's stand-in for kube-proxy listens on a Service's ClusterIP itself.
-SERVICE_CLUSTER_IP_RANGE = "127.96.0.0/16"
+NODE_CONTROLLERS = (
+    "node-lifecycle-controller",
+    "taint-eviction-controller",
+    "pod-garbage-collector-controller",
+    "ttl-controller",
+)
+# Without a node: a loopback range, so that a test's stand-in server can listen on a ClusterIP.
+LOOPBACK_SERVICE_CLUSTER_IP_RANGE = "127.96.0.0/16"
 _STATE_FILE = "state.json"
 
 
@@ -61,14 +77,16 @@ class Ports:
     etcd_peer: int
     apiserver: int
     controller_manager: int
+    scheduler: int = 0
+    kube_proxy_healthz: int = 0
+    kube_proxy_metrics: int = 0
 
     @classmethod
     def pick(cls) -> Ports:
         chosen: set[int] = set()
-        while len(chosen) < 4:
+        while len(chosen) < 7:
             chosen.add(childproc.free_port())
-        etcd_client, etcd_peer, apiserver, controller_manager = sorted(chosen)
-        return cls(etcd_client, etcd_peer, apiserver, controller_manager)
+        return cls(*sorted(chosen))
 
 
 def _tail(path: str | pathlib.Path, lines: int = 25) -> str:
@@ -94,6 +112,7 @@ class LocalCluster:
         *,
         attached: bool = True,
         binaries: build.Binaries | None = None,
+        node: bool = False,
     ) -> None:
         self.state_dir = state_dir.resolve()
         self.attached = attached
@@ -101,6 +120,10 @@ class LocalCluster:
         self._children: list[subprocess.Popen[bytes]] = []
         self.records: list[processes.ProcessRecord] = []
         self.ports: Ports | None = None
+        self.sandbox: sandbox.Sandbox | None = (
+            sandbox.Sandbox(self.state_dir, attached=attached) if node else None
+        )
+        self._forwards: dict[tuple[str, int], int] = {}
 
     # -- paths ------------------------------------------------------------------------------
     @property
@@ -132,8 +155,21 @@ class LocalCluster:
     @property
     def binaries(self) -> build.Binaries:
         if self._binaries is None:
-            self._binaries = build.ensure_built()
+            self._binaries = build.ensure_built(node=self.sandbox is not None)
         return self._binaries
+
+    @property
+    def node_dir(self) -> pathlib.Path:
+        return self.state_dir / "node"
+
+    @property
+    def network(self) -> sandbox.Network:
+        return self._sandbox().network
+
+    def _sandbox(self) -> sandbox.Sandbox:
+        if self.sandbox is None:
+            raise ClusterError("this cluster has no node")
+        return self.sandbox
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self, timeout: float = 90.0) -> None:
@@ -142,12 +178,20 @@ class LocalCluster:
         if self.records and any(processes.is_running(record) for record in self.records):
             raise ClusterError(f"a cluster is already running from {self.state_dir}")
         shutil.rmtree(self.state_dir / "etcd", ignore_errors=True)
+        shutil.rmtree(self.node_dir, ignore_errors=True)
         for folder in (self.pki_dir, self.logs_dir):
             folder.mkdir(parents=True, exist_ok=True)
         self.ports = Ports.pick()
         self._write_pki()
         deadline = time.monotonic() + timeout
         try:
+            if self.sandbox is not None:
+                child, record = self.sandbox.start()
+                self._children.append(child)
+                self.records.append(record)
+                self._forward_process(
+                    "apiserver-forward", "host", "node", "127.0.0.1", self.started_ports.apiserver
+                )
             self._spawn("etcd", self._etcd_argv(binaries))
             self._spawn("kube-apiserver", self._apiserver_argv(binaries))
             self._save_state()
@@ -156,29 +200,44 @@ class LocalCluster:
             # the controller-manager cannot read its authentication config and exits.
             self._spawn("kube-controller-manager", self._controller_manager_argv(binaries))
             self._save_state()
-            self._wait(
-                "kube-controller-manager /healthz",
-                f"https://127.0.0.1:{self.started_ports.controller_manager}/healthz",
-                _unverified_ssl(),  # its own self-signed serving certificate; /healthz is public
-                deadline,
-            )
+            if self.sandbox is None:
+                self._wait(
+                    "kube-controller-manager /healthz",
+                    f"https://127.0.0.1:{self.started_ports.controller_manager}/healthz",
+                    _unverified_ssl(),  # its own self-signed serving certificate; /healthz is public
+                    deadline,
+                )
+            else:
+                self._start_node(binaries, deadline)
             self._wait(
                 "the default ServiceAccount (the controllers at work)",
                 f"{self.server}/api/v1/namespaces/default/serviceaccounts/default",
                 self._admin_ssl(),
                 deadline,
             )
+            if self.sandbox is not None:
+                self._wait_node_ready(deadline)
         except BaseException:
             self.stop()
             raise
 
     def stop(self) -> None:
-        """Stop every component (controller-manager first, etcd last). Idempotent."""
+        """Stop every component in the reverse order of their start (the node's agents first,
+        etcd, then the sandbox, last), remove the node's cgroups and its container storage.
+        Idempotent."""
         processes.stop(list(reversed(self.records)), children=self._children)
         self._children.clear()
         self.records.clear()
-        with contextlib.suppress(FileNotFoundError):
-            (self.state_dir / _STATE_FILE).unlink()
+        self._forwards.clear()
+        try:
+            if self.sandbox is not None:
+                self.sandbox.stop()
+        finally:
+            # The containers' unpacked layers: hundreds of MB that no later start reuses.
+            shutil.rmtree(self.node_dir / "containerd" / "root", ignore_errors=True)
+            shutil.rmtree(self.state_dir / "sandbox" / "layers", ignore_errors=True)
+            with contextlib.suppress(FileNotFoundError):
+                (self.state_dir / _STATE_FILE).unlink()
 
     def running(self) -> bool:
         return bool(self.records) and all(processes.is_running(record) for record in self.records)
@@ -209,6 +268,9 @@ class LocalCluster:
             processes.ProcessRecord(**{**record, "cmdline": tuple(record["cmdline"])})
             for record in state["records"]
         ]
+        if state.get("sandbox"):
+            cluster.sandbox = sandbox.Sandbox.from_state(cluster.state_dir, state["sandbox"])
+        cluster._forwards = {(host, int(port)): local for host, port, local in state.get("forwards", [])}
         return cluster
 
     # -- helpers for users of the cluster -----------------------------------------------------
@@ -239,6 +301,155 @@ class LocalCluster:
             key_file=key,
         )
 
+    # -- the node -------------------------------------------------------------------------
+    def import_images(self, archives: Sequence[pathlib.Path]) -> None:
+        """Import OCI archives into the node's containerd, where kubelet finds them (no pulls)."""
+        for archive in archives:
+            self.ctr("images", "import", "--no-unpack", str(archive))
+
+    def ctr(self, *args: str) -> str:
+        """Run containerd's ``ctr`` in the sandbox, in Kubernetes' containerd namespace."""
+        argv = [
+            str(self.binaries.ctr),
+            f"--address={node.CONTAINERD_SOCKET}",
+            f"--namespace={node.CONTAINERD_NAMESPACE}",
+            *args,
+        ]
+        try:
+            return self._sandbox().run(argv, timeout=300).stdout
+        except sandbox.SandboxError as error:
+            raise ClusterError(str(error)) from None
+
+    def expose(self, port: int) -> str:
+        """Make the host's ``127.0.0.1:port`` reachable from Pods, at the node's address and the
+        same port; returns that ``host:port`` (for a server of the test, such as the emulator)."""
+        self._forward_process(
+            f"expose-{port}", "node", "host", "127.0.0.1", port, listen_host=self.network.node_ip
+        )
+        return f"{self.network.node_ip}:{port}"
+
+    def forward(self, address: str, port: int) -> int:
+        """A host loopback port that reaches ``address:port`` inside the sandbox (a Pod's IP, a
+        ClusterIP); one forwarder per target, reused."""
+        key = (address, port)
+        if key not in self._forwards:
+            local = childproc.free_port()
+            self._forward_process(
+                f"forward-{address}-{port}", "host", "node", address, port, listen_port=local
+            )
+            self._forwards[key] = local
+            self._save_state()
+        return self._forwards[key]
+
+    def _forward_process(
+        self,
+        name: str,
+        listen_side: str,
+        connect_side: str,
+        connect_host: str,
+        port: int,
+        *,
+        listen_host: str = "127.0.0.1",
+        listen_port: int | None = None,
+    ) -> None:
+        ready = self.state_dir / "sandbox" / f"{name}.ready"
+        ready.unlink(missing_ok=True)
+        argv = [
+            sys.executable,
+            "-I",
+            "-m",
+            "stigg_localcluster.forward",
+            f"--netns={self._sandbox().netns_path}",
+            f"--listen={listen_side}:{listen_host}:{listen_port or port}",
+            f"--connect={connect_side}:{connect_host}:{port}",
+            f"--ready-file={ready}",
+        ]
+        self._spawn(name, argv, host=True)
+        child = self._children[-1]
+        deadline = time.monotonic() + 10
+        while not ready.exists():
+            if child.poll() is not None:
+                raise ClusterError(
+                    f"{name} exited with {child.returncode}:\n{_tail(self.logs_dir / f'{name}.log')}"
+                )
+            if time.monotonic() > deadline:
+                raise ClusterError(f"{name} did not listen within 10s")
+            time.sleep(0.02)
+
+    def _start_node(self, binaries: build.Binaries, deadline: float) -> None:
+        ports = self.started_ports
+        box = self._sandbox()
+        configs = node.write_configs(
+            self.node_dir,
+            network=box.network,
+            ca_file=self.ca_file,
+            cgroup_root=box.cgroup,
+            pause_ref=build.PAUSE_REF,
+            kube_proxy_kubeconfig=self.state_dir / "kubeconfig-kube-proxy",
+            kube_proxy_ports=(ports.kube_proxy_healthz, ports.kube_proxy_metrics),
+        )
+        for suffix in ("crt", "key"):
+            shutil.copy2(
+                self.pki_dir / f"kubelet-serving.{suffix}", self.node_dir / "kubelet" / f"serving.{suffix}"
+            )
+        self.kubectl("apply", "-f", "-", input_text=json.dumps(node.node_rbac()))
+        scheduler_kubeconfig = self.state_dir / "kubeconfig-scheduler"
+        self._spawn(
+            "kube-scheduler",
+            [
+                str(binaries.kube_scheduler),
+                f"--kubeconfig={scheduler_kubeconfig}",
+                f"--authentication-kubeconfig={scheduler_kubeconfig}",
+                f"--authorization-kubeconfig={scheduler_kubeconfig}",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={ports.scheduler}",
+                "--profiling=false",
+                "--v=1",
+            ],
+        )
+        self._spawn(
+            "containerd",
+            [str(binaries.containerd), f"--config={configs['containerd']}", "--log-level=warn"],
+        )
+        self._save_state()
+        while True:
+            try:
+                self.ctr("version")
+                break
+            except ClusterError:
+                self._raise_if_exited()
+                if time.monotonic() > deadline:
+                    raise ClusterError(f"containerd did not answer; logs in {self.logs_dir}") from None
+                time.sleep(0.05)
+        self.import_images([binaries.pause_image])
+        self._spawn(
+            "kubelet",
+            [
+                str(binaries.kubelet),
+                f"--config={configs['kubelet']}",
+                f"--kubeconfig={self.state_dir / 'kubeconfig-kubelet'}",
+                f"--root-dir={self.node_dir / 'kubelet' / 'root'}",
+                f"--cert-dir={self.node_dir / 'kubelet' / 'pki'}",
+                f"--hostname-override={node.NODE_NAME}",
+                f"--node-ip={box.network.node_ip}",
+                "--v=1",
+            ],
+        )
+        self._spawn("kube-proxy", [str(binaries.kube_proxy), f"--config={configs['kube-proxy']}", "--v=1"])
+        self._save_state()
+
+    def _wait_node_ready(self, deadline: float) -> None:
+        url = f"{self.server}/api/v1/nodes/{node.NODE_NAME}"
+        context = self._admin_ssl()
+        while not _node_ready(url, context):
+            self._raise_if_exited()
+            if time.monotonic() > deadline:
+                raise ClusterError(
+                    f"timed out waiting for Node {node.NODE_NAME} to be Ready; logs in {self.logs_dir}"
+                )
+            time.sleep(0.1)
+
     # -- internals --------------------------------------------------------------------------
     def _write_pki(self) -> None:
         ca = pki.CertificateAuthority.create()
@@ -247,6 +458,7 @@ class LocalCluster:
             "127.0.0.1",
             "localhost",
             "10.96.0.1",
+            sandbox.Network.node_ip,
             "kubernetes",
             "kubernetes.default",
             "kubernetes.default.svc",
@@ -254,10 +466,21 @@ class LocalCluster:
         ]
         ca.issue_serving("kube-apiserver", hosts).write(self.pki_dir, "apiserver")
         pki.service_account_key_pair().write(self.pki_dir, "service-account")
-        for user, groups, name in (
+        users = [
             ("kubernetes-admin", ("system:masters",), "admin"),
             ("system:kube-controller-manager", (), "controller-manager"),
-        ):
+        ]
+        if self.sandbox is not None:
+            users += [
+                ("system:kube-scheduler", (), "scheduler"),
+                (f"system:node:{node.NODE_NAME}", ("system:nodes",), "kubelet"),
+                ("system:kube-proxy", (), "kube-proxy"),
+                ("kube-apiserver-kubelet-client", (), "apiserver-kubelet-client"),
+            ]
+            ca.issue_serving(node.NODE_NAME, [self.network.node_ip, node.NODE_NAME]).write(
+                self.pki_dir, "kubelet-serving"
+            )
+        for user, groups, name in users:
             cert, key = ca.issue_client(user, groups).write(self.pki_dir, name)
             target = self.kubeconfig_path if name == "admin" else self.state_dir / f"kubeconfig-{name}"
             kubeconfig.write(
@@ -288,14 +511,31 @@ class LocalCluster:
     def _apiserver_argv(self, binaries: build.Binaries) -> list[str]:
         ports = self.started_ports
         pki_dir = self.pki_dir
+        if self.sandbox is None:
+            where = [
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                # The lease reconciler refuses a loopback advertise address; without a node,
+                # nothing reaches the apiserver through the `kubernetes` Service anyway.
+                "--endpoint-reconciler-type=none",
+                f"--service-cluster-ip-range={LOOPBACK_SERVICE_CLUSTER_IP_RANGE}",
+            ]
+        else:
+            # Every address of the sandbox (loopback for the components and the host's
+            # forwarder, the node's for Pods through the `kubernetes` Service); none outside it.
+            where = [
+                "--bind-address=0.0.0.0",
+                f"--advertise-address={self.network.node_ip}",
+                f"--service-cluster-ip-range={self.network.service_cidr}",
+                f"--kubelet-client-certificate={pki_dir / 'apiserver-kubelet-client.crt'}",
+                f"--kubelet-client-key={pki_dir / 'apiserver-kubelet-client.key'}",
+                f"--kubelet-certificate-authority={self.ca_file}",
+                "--kubelet-preferred-address-types=InternalIP",
+            ]
         return [
             str(binaries.kube_apiserver),
             f"--etcd-servers=http://127.0.0.1:{ports.etcd_client}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
-            # The lease reconciler refuses a loopback advertise address; nothing in this cluster
-            # reaches the apiserver through the `kubernetes` Service anyway.
-            "--endpoint-reconciler-type=none",
+            *where,
             f"--secure-port={ports.apiserver}",
             f"--cert-dir={pki_dir}",
             f"--tls-cert-file={pki_dir / 'apiserver.crt'}",
@@ -306,7 +546,6 @@ class LocalCluster:
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             f"--service-account-key-file={pki_dir / 'service-account.crt'}",
             f"--service-account-signing-key-file={pki_dir / 'service-account.key'}",
-            f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
             "--allow-privileged=true",
             "--profiling=false",
             "--v=1",
@@ -320,7 +559,7 @@ class LocalCluster:
             f"--kubeconfig={own_kubeconfig}",
             f"--authentication-kubeconfig={own_kubeconfig}",
             f"--authorization-kubeconfig={own_kubeconfig}",
-            f"--controllers={','.join(CONTROLLERS)}",
+            f"--controllers={','.join(CONTROLLERS + (NODE_CONTROLLERS if self.sandbox else ()))}",
             f"--service-account-private-key-file={self.pki_dir / 'service-account.key'}",
             f"--root-ca-file={self.ca_file}",
             "--use-service-account-credentials=true",  # each controller acts as its own identity
@@ -331,7 +570,10 @@ class LocalCluster:
             "--v=1",
         ]
 
-    def _spawn(self, name: str, argv: list[str]) -> None:
+    def _spawn(self, name: str, argv: list[str], *, host: bool = False) -> None:
+        """Start a component: inside the sandbox when there is one, unless ``host``."""
+        if self.sandbox is not None and not host:
+            argv = self.sandbox.enter(argv)
         child, record = processes.start(name, argv, self.logs_dir / f"{name}.log", attached=self.attached)
         self._children.append(child)
         self.records.append(record)
@@ -343,6 +585,8 @@ class LocalCluster:
             "server": self.server,
             "kubeconfig": str(self.kubeconfig_path),
             "records": [dataclasses.asdict(record) for record in self.records],
+            "sandbox": self.sandbox.to_state() if self.sandbox is not None else None,
+            "forwards": [[host, port, local] for (host, port), local in self._forwards.items()],
         }
         (self.state_dir / _STATE_FILE).write_text(json.dumps(state, indent=2))
 
@@ -378,3 +622,13 @@ def _http_ok(url: str, context: ssl.SSLContext) -> bool:
             return bool(response.status == 200)
     except OSError:  # refused, reset, TLS not ready, timeout, HTTP error: not ready yet
         return False
+
+
+def _node_ready(url: str, context: ssl.SSLContext) -> bool:
+    try:
+        with urllib.request.urlopen(url, context=context, timeout=2) as response:  # noqa: S310 -- https to loopback
+            body = json.load(response)
+    except OSError:
+        return False
+    conditions = body.get("status", {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
