@@ -1,14 +1,17 @@
-"""Build the control-plane binaries from the Go module proxy, once, into a cache folder.
+"""Build the cluster's binaries from the Go module proxy, once, into a cache folder.
 
-The versions are pinned by three wrapper Go modules committed beside this package
-(``stigg_localcluster/gomod/{kubernetes,etcd,containerd}``, with their ``go.sum``):
+The versions are pinned by wrapper Go modules committed beside this package
+(``stigg_localcluster/gomod/{kubernetes,etcd,containerd,coredns}``, each with its ``go.sum``):
 ``k8s.io/kubernetes`` cannot be ``go install``-ed because its ``go.mod`` replaces every staging
 module with a ``./staging`` path, so the wrapper requires it and replaces each staging module
-with its published ``v0.Y.Z`` release. The ``go.mod`` files are the single source of truth for the versions;
-this module reads them back to name the cache folder, so a version bump builds afresh.
-The node's binaries (kubelet, kube-scheduler, kube-proxy, containerd with its runc shim and
-``ctr``) come from the same modules; runc and the CNI plugins are Debian's. No registry is
-reachable, so the Pod sandbox ("pause") image is built here too: Kubernetes' own
+with its published ``v0.Y.Z`` release. The ``go.mod`` files are the single source of truth for
+the versions; this module reads them back to name the cache folders, so a version bump builds
+afresh.
+
+The control plane is etcd, kube-apiserver, kube-controller-manager and kubectl; the node adds
+kubelet, kube-scheduler and kube-proxy (the same wrapper), containerd with its runc shim and
+``ctr``, and CoreDNS for the cluster's names; runc and the CNI plugins are Debian's. No
+registry is reachable, so the Pod sandbox ("pause") image is built here too: Kubernetes' own
 ``build/pause/linux/pause.c`` from the pinned module, ``gcc -static``, packed as a one-layer OCI
 archive beside the binaries.
 
@@ -49,6 +52,7 @@ CONTAINERD_COMMANDS = (
     "github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2",
     "github.com/containerd/containerd/v2/cmd/ctr",
 )
+COREDNS_COMMAND = "github.com/coredns/coredns"
 PAUSE_SOURCE = "build/pause/linux/pause.c"  # in the k8s.io/kubernetes module
 # Bumped whenever the way the binaries are built changes (flags, ldflags), so that the cache
 # folder changes too and every machine rebuilds instead of running stale binaries.
@@ -68,6 +72,7 @@ class Versions:
     kubernetes: str
     etcd: str
     containerd: str
+    coredns: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +89,7 @@ class Binaries:
     containerd: pathlib.Path
     containerd_shim: pathlib.Path
     ctr: pathlib.Path
+    coredns: pathlib.Path
     pause_image: pathlib.Path  # an OCI archive, not an executable
 
     def control_plane(self) -> tuple[pathlib.Path, ...]:
@@ -97,6 +103,7 @@ class Binaries:
             self.containerd,
             self.containerd_shim,
             self.ctr,
+            self.coredns,
         )
 
     def all(self) -> tuple[pathlib.Path, ...]:
@@ -124,6 +131,7 @@ def pinned_versions() -> Versions:
         containerd=_required_version(
             GOMOD_DIR / "containerd" / "go.mod", "github.com/containerd/containerd/v2"
         ),
+        coredns=_required_version(GOMOD_DIR / "coredns" / "go.mod", "github.com/coredns/coredns"),
     )
 
 
@@ -153,6 +161,7 @@ def binaries(versions: Versions | None = None) -> Binaries:
         containerd=bindir / f"containerd-{versions.containerd}" / "containerd",
         containerd_shim=bindir / f"containerd-{versions.containerd}" / "containerd-shim-runc-v2",
         ctr=bindir / f"containerd-{versions.containerd}" / "ctr",
+        coredns=bindir / f"coredns-{versions.coredns}" / "coredns",
         pause_image=bindir / "pause.oci.tar",
     )
 
@@ -296,6 +305,16 @@ def ensure_built(report: Reporter = _stderr_reporter, *, force: bool = False, no
                 report=report,
                 label=f"containerd {versions.containerd}",
                 ldflags=_containerd_ldflags(versions.containerd),
+            )
+        if target.coredns in missing:
+            coredns_dir = outdir / target.coredns.parent.name
+            coredns_dir.mkdir()
+            _go_build(
+                GOMOD_DIR / "coredns",
+                (COREDNS_COMMAND,),
+                str(coredns_dir / "coredns"),
+                report=report,
+                label=f"coredns {versions.coredns}",
             )
         if target.pause_image in missing:
             _build_pause(outdir / target.pause_image.name, versions, report)

@@ -80,11 +80,12 @@ class Ports:
     scheduler: int = 0
     kube_proxy_healthz: int = 0
     kube_proxy_metrics: int = 0
+    coredns_ready: int = 0
 
     @classmethod
     def pick(cls) -> Ports:
         chosen: set[int] = set()
-        while len(chosen) < 7:
+        while len(chosen) < 8:
             chosen.add(childproc.free_port())
         return cls(*sorted(chosen))
 
@@ -387,12 +388,15 @@ class LocalCluster:
             pause_ref=build.PAUSE_REF,
             kube_proxy_kubeconfig=self.state_dir / "kubeconfig-kube-proxy",
             kube_proxy_ports=(ports.kube_proxy_healthz, ports.kube_proxy_metrics),
+            coredns_kubeconfig=self.state_dir / "kubeconfig-coredns",
+            coredns_ready_port=ports.coredns_ready,
         )
         for suffix in ("crt", "key"):
             shutil.copy2(
                 self.pki_dir / f"kubelet-serving.{suffix}", self.node_dir / "kubelet" / f"serving.{suffix}"
             )
-        self.kubectl("apply", "-f", "-", input_text=json.dumps(node.node_rbac()))
+        rbac = {"apiVersion": "v1", "kind": "List", "items": node.node_rbac()}
+        self.kubectl("apply", "-f", "-", input_text=json.dumps(rbac))
         scheduler_kubeconfig = self.state_dir / "kubeconfig-scheduler"
         self._spawn(
             "kube-scheduler",
@@ -437,6 +441,7 @@ class LocalCluster:
             ],
         )
         self._spawn("kube-proxy", [str(binaries.kube_proxy), f"--config={configs['kube-proxy']}", "--v=1"])
+        self._spawn("coredns", [str(binaries.coredns), "-conf", str(configs["coredns"])])
         self._save_state()
 
     def _wait_node_ready(self, deadline: float) -> None:
@@ -476,6 +481,7 @@ class LocalCluster:
                 (f"system:node:{node.NODE_NAME}", ("system:nodes",), "kubelet"),
                 ("system:kube-proxy", (), "kube-proxy"),
                 ("kube-apiserver-kubelet-client", (), "apiserver-kubelet-client"),
+                (node.COREDNS_USER, (), "coredns"),
             ]
             ca.issue_serving(node.NODE_NAME, [self.network.node_ip, node.NODE_NAME]).write(
                 self.pki_dir, "kubelet-serving"

@@ -38,6 +38,8 @@ RUNC = "/usr/sbin/runc"  # Debian's runc
 KUBELET_PORT = 10250
 SYNC_FREQUENCY_SECONDS = 10
 CONTAINERD_NAMESPACE = "k8s.io"
+CLUSTER_DOMAIN = "cluster.local"
+COREDNS_USER = "stigg-localcluster:coredns"
 
 
 def containerd_config(state: pathlib.Path, *, pause_ref: str) -> str:
@@ -109,7 +111,9 @@ def cni_config(state: pathlib.Path, network: sandbox.Network) -> dict[str, Any]:
     }
 
 
-def kubelet_config(state: pathlib.Path, *, ca_file: pathlib.Path, cgroup_root: str) -> dict[str, Any]:
+def kubelet_config(
+    state: pathlib.Path, *, ca_file: pathlib.Path, cgroup_root: str, cluster_dns: str
+) -> dict[str, Any]:
     kubelet = state / "kubelet"
     return {
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
@@ -141,8 +145,10 @@ def kubelet_config(state: pathlib.Path, *, ca_file: pathlib.Path, cgroup_root: s
         "imageGCLowThresholdPercent": 99,
         "imageMinimumGCAge": "8760h",
         "evictionHard": {"memory.available": "64Mi", "nodefs.available": "1%", "imagefs.available": "1%"},
-        "resolvConf": str(kubelet / "resolv.conf"),  # no DNS server exists in the sandbox
-        "clusterDomain": "cluster.local",
+        # CoreDNS at the node's address answers the cluster's names; nothing else resolves.
+        "resolvConf": str(kubelet / "resolv.conf"),
+        "clusterDNS": [cluster_dns],
+        "clusterDomain": CLUSTER_DOMAIN,
         "serializeImagePulls": False,
         "kubeAPIQPS": 50,
         "kubeAPIBurst": 100,
@@ -188,6 +194,8 @@ def write_configs(
     pause_ref: str,
     kube_proxy_kubeconfig: pathlib.Path,
     kube_proxy_ports: tuple[int, int],
+    coredns_kubeconfig: pathlib.Path,
+    coredns_ready_port: int,
 ) -> dict[str, pathlib.Path]:
     """Write every node configuration file under ``state``; returns their paths by name."""
     for folder in ("containerd", "cni/net.d", "cni/ipam", "kubelet"):
@@ -197,11 +205,16 @@ def write_configs(
         "cni": state / "cni" / "net.d" / "10-stigg-localcluster.conflist",
         "kubelet": state / "kubelet" / "config.yaml",
         "kube-proxy": state / "kube-proxy.yaml",
+        "coredns": state / "Corefile",
     }
+    paths["coredns"].write_text(corefile(network, coredns_kubeconfig, ready_port=coredns_ready_port))
     paths["containerd"].write_text(containerd_config(state, pause_ref=pause_ref))
     paths["cni"].write_text(json.dumps(cni_config(state, network), indent=2))
     paths["kubelet"].write_text(
-        yaml.safe_dump(kubelet_config(state, ca_file=ca_file, cgroup_root=cgroup_root), sort_keys=False)
+        yaml.safe_dump(
+            kubelet_config(state, ca_file=ca_file, cgroup_root=cgroup_root, cluster_dns=network.node_ip),
+            sort_keys=False,
+        )
     )
     (state / "kubelet" / "resolv.conf").write_text("")
     paths["kube-proxy"].write_text(
@@ -210,15 +223,50 @@ def write_configs(
     return paths
 
 
-def node_rbac() -> dict[str, Any]:
-    """The node's client identity gets the ``system:node`` role (this cluster authorizes with
-    RBAC only: no Node authorizer)."""
+def corefile(network: sandbox.Network, kubeconfig: pathlib.Path, *, ready_port: int) -> str:
+    """CoreDNS on the node's address: the cluster's Service and Pod names, nothing forwarded."""
+    return f"""{CLUSTER_DOMAIN}:53 in-addr.arpa:53 ip6.arpa:53 {{
+    bind {network.node_ip}
+    errors
+    ready 127.0.0.1:{ready_port}
+    kubernetes {CLUSTER_DOMAIN} in-addr.arpa ip6.arpa {{
+        kubeconfig {kubeconfig}
+        pods insecure
+        ttl 5
+    }}
+    cache 5
+}}
+.:53 {{
+    bind {network.node_ip}
+    errors
+}}
+"""
+
+
+def _binding(name: str, role: str, user: str) -> dict[str, Any]:
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRoleBinding",
-        "metadata": {"name": "stigg-localcluster:node"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:node"},
-        "subjects": [
-            {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": f"system:node:{NODE_NAME}"}
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+    }
+
+
+def node_rbac() -> list[dict[str, Any]]:
+    """The node's client identity gets the ``system:node`` role (this cluster authorizes with
+    RBAC only: no Node authorizer); CoreDNS may read what it serves names for."""
+    coredns_role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": COREDNS_USER},
+        "rules": [
+            {"apiGroups": [""], "resources": ["services", "pods", "namespaces"], "verbs": ["list", "watch"]},
+            {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
         ],
     }
+    return [
+        _binding("stigg-localcluster:node", "system:node", f"system:node:{NODE_NAME}"),
+        coredns_role,
+        _binding(COREDNS_USER, COREDNS_USER, COREDNS_USER),
+    ]

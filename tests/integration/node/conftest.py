@@ -1,0 +1,197 @@
+"""Fixtures for the tests on the real node: the cluster with its node, the project's images in
+its runtime, and the product deployed as users deploy it (``kubectl apply -k``).
+
+* ``node_cluster`` (session): ``LocalCluster(node=True)`` with the sidecar and operator images
+  (``make images``) imported into containerd;
+* ``deployed`` (session): the CRDs, then ``kubectl apply -k demo/overlay`` (``manifests/`` with
+  the local image names and ``imagePullPolicy: Never``): the operator runs as a Pod, and its
+  webhook is called by the apiserver through its Service;
+* ``emulator``: the upstream emulator on the host's loopback, exposed to Pods at the node's
+  address (``node_cluster.expose``), accepting the key the tests' Secrets hold;
+* ``app_namespace``: a fresh namespace opted in to injection, with the API key Secret, a
+  StiggEntitlements pointing the sidecar at the emulator, and the demo application's code
+  (``demo/app.py``) in a ConfigMap.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from stigg_devkit import images, waiting
+from stigg_emulator import catalog
+from stigg_emulator import launcher as emulator_launcher
+from stigg_localcluster import build, cluster
+from stigg_operator import keys
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+OVERLAY = ROOT / "demo" / "overlay"
+API_KEY = "sk-node-test"
+OPERATOR_NAMESPACE = "stigg-system"
+APP_PORT = 8000
+
+
+@pytest.fixture(scope="session")
+def built_images() -> dict[str, images.Image]:
+    return images.ensure_built()
+
+
+@pytest.fixture(scope="session")
+def node_cluster(
+    tmp_path_factory: pytest.TempPathFactory, built_images: dict[str, images.Image]
+) -> Iterator[cluster.LocalCluster]:
+    local = cluster.LocalCluster(
+        tmp_path_factory.mktemp("node-cluster"), node=True, binaries=build.ensure_built(node=True)
+    )
+    local.start()
+    try:
+        local.import_images([image.archive for image in built_images.values()])
+        yield local
+    finally:
+        local.stop()
+
+
+def apply(local: cluster.LocalCluster, *objects: dict[str, Any]) -> None:
+    local.kubectl(
+        "apply",
+        "-f",
+        "-",
+        input_text=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}),
+    )
+
+
+def get(local: cluster.LocalCluster, *args: str) -> Any:
+    return json.loads(local.kubectl("get", *args, "-o", "json"))
+
+
+@pytest.fixture(scope="session")
+def deployed(node_cluster: cluster.LocalCluster) -> cluster.LocalCluster:
+    """The operator as users deploy it; returns the cluster once the operator Pod is Ready and
+    its webhook configuration exists."""
+    local = node_cluster
+    local.kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
+    local.kubectl("wait", "--for=condition=Established", f"crd/{keys.PLURAL}.{keys.GROUP}", "--timeout=30s")
+    local.kubectl("apply", "-k", str(OVERLAY))
+    local.kubectl(
+        "-n", OPERATOR_NAMESPACE, "create", "secret", "generic", "stigg-server-api-key",
+        f"--from-literal=SERVER_API_KEY={API_KEY}",
+    )  # fmt: skip
+    local.kubectl(
+        "-n", OPERATOR_NAMESPACE, "rollout", "status", "deployment/stigg-operator", "--timeout=120s"
+    )
+    waiting.wait_for(
+        lambda: local.kubectl("get", "mutatingwebhookconfigurations", "-o", "name", check=False).strip(),
+        what="the operator's webhook configuration",
+        timeout=60,
+    )
+    return local
+
+
+@pytest.fixture(scope="session")
+def emulator(node_cluster: cluster.LocalCluster) -> Iterator[emulator_launcher.RunningEmulator]:
+    running = emulator_launcher.start(catalog_path=catalog.SAMPLE_PATH, latency_ms=0, api_key=API_KEY)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def emulator_in_cluster(
+    node_cluster: cluster.LocalCluster, emulator: emulator_launcher.RunningEmulator
+) -> str:
+    """The emulator's base URL as Pods reach it (the node's address)."""
+    port = int(emulator.base_url.rsplit(":", 1)[1])
+    return f"http://{node_cluster.expose(port)}"
+
+
+def upstream_spec(base_url: str) -> dict[str, Any]:
+    ws = "ws" + base_url.removeprefix("http")
+    return {"apiUrl": base_url, "edgeApiUrl": base_url, "wsUrl": ws, "realtime": True}
+
+
+@pytest.fixture
+def app_namespace(deployed: cluster.LocalCluster, emulator_in_cluster: str) -> Iterator[str]:
+    name = f"app-{uuid.uuid4().hex[:8]}"
+    apply(
+        deployed,
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": name, "labels": {keys.NAMESPACE_INJECTION_LABEL: "enabled"}},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "stigg-server-api-key", "namespace": name},
+            "stringData": {"SERVER_API_KEY": API_KEY},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "demo-app", "namespace": name},
+            "data": {"app.py": (ROOT / "demo" / "app.py").read_text()},
+        },
+        {
+            "apiVersion": f"{keys.GROUP}/{keys.VERSION}",
+            "kind": keys.KIND,
+            "metadata": {"name": "shop", "namespace": name},
+            "spec": {
+                "apiKeySecretRef": {"name": "stigg-server-api-key"},
+                "upstream": upstream_spec(emulator_in_cluster),
+                "defaults": {"feature-sso": {"hasAccess": True}},
+            },
+        },
+    )
+    waiting.wait_for(
+        lambda: (
+            get(deployed, "-n", name, f"{keys.PLURAL}.{keys.GROUP}/shop")
+            .get("status", {})
+            .get("observedGeneration")
+            == 1
+        ),
+        what="the operator to see the StiggEntitlements",
+        timeout=60,
+    )
+    try:
+        yield name
+    finally:
+        deployed.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def app_pod(name: str, image: str, **extra: Any) -> dict[str, Any]:
+    """A Pod running the demo application (``demo/app.py`` from the ``demo-app`` ConfigMap) on
+    the sidecar image's Python; the operator injects the sidecar."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {
+            "containers": [
+                {
+                    "name": "app",
+                    "image": image,
+                    "imagePullPolicy": "Never",
+                    "command": ["python", "/app/app.py"],
+                    "ports": [{"name": "http", "containerPort": APP_PORT}],
+                    "readinessProbe": {"httpGet": {"path": "/healthz", "port": APP_PORT}, "periodSeconds": 1},
+                    "volumeMounts": [{"name": "app", "mountPath": "/app", "readOnly": True}],
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "readOnlyRootFilesystem": True,
+                        "runAsNonRoot": True,
+                        "runAsUser": 65532,
+                        "capabilities": {"drop": ["ALL"]},
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                }
+            ],
+            "volumes": [{"name": "app", "configMap": {"name": "demo-app"}}],
+            **extra,
+        },
+    }
