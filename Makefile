@@ -48,11 +48,14 @@ cluster-bin: $(STAMP)
 demo: cluster-bin
 	$(BIN)/python demo/run.py $(DEMO_ARGS)
 
-# Debian packages the tests run for real (a redis-server for the shared-cache tests; mmdebstrap
-# and buildah for the images).
-SYSTEM_DEPS := redis-server mmdebstrap buildah
+# Debian packages the tests run for real: a redis-server for the shared-cache tests; mmdebstrap
+# and buildah for the images; runc, the CNI plugins and iptables for the node (as
+# command=package pairs: the plugins have no command on PATH).
+SYSTEM_DEPS := redis-server=redis-server mmdebstrap=mmdebstrap buildah=buildah runc=runc \
+  /usr/lib/cni/bridge=containernetworking-plugins iptables=iptables nsenter=util-linux
 system-deps:
-	@missing=$$(for tool in $(SYSTEM_DEPS); do command -v $$tool >/dev/null || echo $$tool; done); \
+	@missing=$$(for pair in $(SYSTEM_DEPS); do tool=$${pair%%=*}; \
+	  command -v $$tool >/dev/null || [ -x "$$tool" ] || echo $${pair#*=}; done); \
 	if [ -n "$$missing" ]; then apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 

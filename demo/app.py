@@ -6,6 +6,11 @@ operator says it is (``STIGG_SIDECAR_HOST``/``STIGG_SIDECAR_PORT``: localhost in
 Pod, the shared Service in standalone mode). It logs one line per check, so ``kubectl logs``
 shows what the application saw.
 
+Two moments a kubelet decides are logged too: at start, whether the sidecar already answered
+(a native sidecar's startup probe holds the application back until it does), and at SIGTERM,
+a last usage report (``APP_FINAL_REPORT=customer:feature:value``) sent through the sidecar,
+which must still be serving then (the kubelet stops a native sidecar after the application).
+
     GET  /healthz
     GET  /entitlement?customer=C&feature=F[&requested=N]   -> the sidecar's answer as JSON
     POST /usage?customer=C&feature=F&value=N               -> the usage report's answer
@@ -16,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 from typing import Any
 
 import grpc
@@ -67,10 +73,29 @@ async def usage(request: web.Request) -> web.Response:
     return web.json_response(answer)
 
 
+async def _sidecar_at_start(sidecar: client.AsyncSidecarClient) -> None:
+    try:
+        await sidecar.get_boolean_entitlement("app-start", "app-start", timeout=2.0)
+        log.info("sidecar answered at start: yes")
+    except grpc.RpcError as error:
+        log.warning("sidecar answered at start: no (%s)", error.code())
+
+
+async def _final_report(sidecar: client.AsyncSidecarClient, spec: str) -> None:
+    customer, feature, value = spec.split(":")
+    try:
+        answer = _answer(await sidecar.report_usage(customer, feature, float(value), timeout=5.0))
+        log.info("final report at SIGTERM: %s", answer)
+    except grpc.RpcError as error:
+        log.warning("final report at SIGTERM failed: %s", error.code())
+
+
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = web.Application()
-    app[SIDECAR] = client.AsyncSidecarClient(client.default_target(), timeout=5.0)
+    sidecar = client.AsyncSidecarClient(client.default_target(), timeout=5.0)
+    app[SIDECAR] = sidecar
+    await _sidecar_at_start(sidecar)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/entitlement", entitlement)
     app.router.add_post("/usage", usage)
@@ -78,7 +103,14 @@ async def main() -> None:
     await runner.setup()
     await web.TCPSite(runner, "0.0.0.0", int(os.environ.get("APP_PORT", "8000"))).start()  # noqa: S104 -- the Pod's own address
     log.info("serving; the sidecar is at %s", client.default_target())
-    await asyncio.Event().wait()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    log.info("SIGTERM")
+    if final := os.environ.get("APP_FINAL_REPORT"):
+        await _final_report(sidecar, final)
+    await runner.cleanup()
+    await sidecar.close()
 
 
 if __name__ == "__main__":
