@@ -8,8 +8,9 @@ shows what the application saw.
 
 Two moments a kubelet decides are logged too: at start, whether the sidecar already answered
 (a native sidecar's startup probe holds the application back until it does), and at SIGTERM,
-a last usage report (``APP_FINAL_REPORT=customer:feature:value``) sent through the sidecar,
-which must still be serving then (the kubelet stops a native sidecar after the application).
+a last usage report (``APP_FINAL_REPORT=customer:feature:value``), sent through the sidecar
+``APP_SIGTERM_DELAY_SECONDS`` after the signal: the sidecar must still be serving then, as it is
+when the kubelet stops a native sidecar only after the application has exited.
 
     GET  /healthz
     GET  /entitlement?customer=C&feature=F[&requested=N]   -> the sidecar's answer as JSON
@@ -107,6 +108,7 @@ async def main() -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
     log.info("SIGTERM")
+    await asyncio.sleep(float(os.environ.get("APP_SIGTERM_DELAY_SECONDS", "0")))
     if final := os.environ.get("APP_FINAL_REPORT"):
         await _final_report(sidecar, final)
     await runner.cleanup()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -195,3 +196,33 @@ def app_pod(name: str, image: str, **extra: Any) -> dict[str, Any]:
             **extra,
         },
     }
+
+
+def app_get(local: cluster.LocalCluster, pod_ip: str, path: str, *, method: str = "GET") -> Any:
+    """The demo app's answer (JSON) to ``path``, reached from the host through a forwarder."""
+    port = local.forward(pod_ip, APP_PORT)
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 -- loopback
+        return json.load(response)
+
+
+def emulator_admin(
+    emulator: emulator_launcher.RunningEmulator, method: str, path: str, body: Any = None
+) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(  # noqa: S310 -- the emulator on loopback
+        f"{emulator.admin_url}/{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 -- the emulator on loopback
+        return json.load(response)
+
+
+def run_pod(
+    local: cluster.LocalCluster, namespace: str, pod: dict[str, Any], timeout: int = 120
+) -> dict[str, Any]:
+    """Create ``pod`` and wait until Ready; the live Pod."""
+    name = pod["metadata"]["name"]
+    local.kubectl("-n", namespace, "apply", "-f", "-", input_text=json.dumps(pod))
+    local.kubectl("-n", namespace, "wait", "--for=condition=Ready", f"pod/{name}", f"--timeout={timeout}s")
+    live: dict[str, Any] = get(local, "-n", namespace, f"pod/{name}")
+    return live
