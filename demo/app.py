@@ -15,6 +15,8 @@ when the kubelet stops a native sidecar only after the application has exited.
     GET  /healthz
     GET  /entitlement?customer=C&feature=F[&requested=N]   -> the sidecar's answer as JSON
     POST /usage?customer=C&feature=F&value=N               -> the usage report's answer
+
+Each answer carries ``X-Sidecar-Ms``: how long the call to the sidecar took, as the app saw it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import asyncio
 import logging
 import os
 import signal
+import time
 from typing import Any
 
 import grpc
@@ -40,6 +43,10 @@ def _answer(message: Any) -> dict[str, Any]:
     return body
 
 
+def _ms(began: float) -> str:
+    return f"{(time.perf_counter() - began) * 1000:.2f}"
+
+
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "sidecar": client.default_target()})
 
@@ -48,6 +55,7 @@ async def entitlement(request: web.Request) -> web.Response:
     sidecar = request.app[SIDECAR]
     customer, feature = request.query.get("customer", ""), request.query.get("feature", "")
     requested = request.query.get("requested")
+    began = time.perf_counter()
     try:
         if requested is None:
             answer = _answer(await sidecar.get_boolean_entitlement(customer, feature))
@@ -58,20 +66,23 @@ async def entitlement(request: web.Request) -> web.Response:
     except grpc.RpcError as error:
         log.warning("check customer=%s feature=%s failed: %s", customer, feature, error.code())
         return web.json_response({"error": str(error.code()), "details": error.details()}, status=502)
+    took = _ms(began)
     log.info("check customer=%s feature=%s -> %s", customer, feature, answer)
-    return web.json_response(answer)
+    return web.json_response(answer, headers={"X-Sidecar-Ms": took})
 
 
 async def usage(request: web.Request) -> web.Response:
     sidecar = request.app[SIDECAR]
     customer, feature = request.query.get("customer", ""), request.query.get("feature", "")
     value = float(request.query.get("value", "1"))
+    began = time.perf_counter()
     try:
         answer = _answer(await sidecar.report_usage(customer, feature, value))
     except grpc.RpcError as error:
         return web.json_response({"error": str(error.code()), "details": error.details()}, status=502)
+    took = _ms(began)
     log.info("usage customer=%s feature=%s value=%s -> %s", customer, feature, value, answer)
-    return web.json_response(answer)
+    return web.json_response(answer, headers={"X-Sidecar-Ms": took})
 
 
 async def _sidecar_at_start(sidecar: client.AsyncSidecarClient) -> None:
