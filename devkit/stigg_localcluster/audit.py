@@ -166,9 +166,10 @@ class HostSnapshot:
         return pid == 1
 
 
-def leftovers(state_dir: pathlib.Path) -> list[str]:
+def leftovers(state_dir: pathlib.Path, *, host_paths: bool = True) -> list[str]:
     """What is left of the cluster of ``state_dir`` whatever came before: processes naming its
-    state folder or its cgroup root (the reaper), that cgroup root, the node's fixed paths."""
+    state folder or its cgroup root (the reaper), that cgroup root, and (``host_paths``) the
+    node's fixed paths, which exist on no machine without a node of its own."""
     state_dir = state_dir.resolve()
     cgroup = sandbox.cgroup_name(state_dir)
     found = [
@@ -180,7 +181,8 @@ def leftovers(state_dir: pathlib.Path) -> list[str]:
         for pid, cmdline in processes.find_referencing(pathlib.Path(cgroup))
     ]
     found += [f"cgroup: {folder} exists" for folder in cgroups.existing(cgroup)]
-    found += [f"file: {path} exists" for path in NODE_PATHS if os.path.lexists(path)]
+    if host_paths:
+        found += [f"file: {path} exists" for path in NODE_PATHS if os.path.lexists(path)]
     return found
 
 
