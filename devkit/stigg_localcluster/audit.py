@@ -16,7 +16,9 @@ What is compared:
   did not exist before is a leak), and the processes running a node program (containerd, its
   shims, runc, kubelet, kube-proxy, pause) that were not running before;
 - **mounts**: the host's ``/proc/self/mountinfo``, line for line;
-- **cgroups**: the top-level folders of every hierarchy;
+- **cgroups**: the top-level folders of every hierarchy, but for local clusters' own roots
+  (``stigg-localcluster-<digest>``): other clusters come and go, and ``leftovers`` checks
+  this one's by name;
 - **files**: the top-level entries of the folders kubelet, containerd and the CNI plugins write
   at fixed paths (``sandbox.OVERLAID``), and whether the node's own paths there exist;
 - **packet filtering**: ``iptables-save``, ``ip6tables-save`` and ``nft list ruleset`` (comments
@@ -91,7 +93,7 @@ class HostSnapshot:
     auditor: int  # the pid that took it: its descendants are counted, as init's
     processes: Mapping[int, ProcessInfo]
     mounts: frozenset[str]
-    cgroups: Mapping[str, frozenset[str]]  # hierarchy -> its top-level folders
+    cgroups: Mapping[str, frozenset[str]]  # hierarchy -> its top-level folders, clusters' roots aside
     folders: Mapping[str, frozenset[str]]  # folder -> its entries
     node_paths: frozenset[str]  # those of NODE_PATHS that exist
     firewall: Mapping[str, tuple[str, ...]]  # command -> its output, normalized
@@ -103,7 +105,12 @@ class HostSnapshot:
             auditor=os.getpid(),
             processes=_processes(),
             mounts=frozenset(pathlib.Path("/proc/self/mountinfo").read_text().splitlines()),
-            cgroups={str(mount): _entries(mount, folders_only=True) for mount in cgroups.hierarchies()},
+            cgroups={
+                str(mount): frozenset(
+                    name for name in _entries(mount, folders_only=True) if not name.startswith(cgroups.PREFIX)
+                )
+                for mount in cgroups.hierarchies()
+            },
             folders={folder: _entries(pathlib.Path(folder)) for folder in FOLDERS},
             node_paths=frozenset(path for path in NODE_PATHS if os.path.lexists(path)),
             firewall={" ".join(argv): _firewall(argv) for argv in FIREWALL_COMMANDS if shutil.which(argv[0])},

@@ -91,7 +91,7 @@ def main(args: Sequence[str] | None = None) -> int:
         "--process", action="append", type=_watched, default=[], help="PID:START_TICKS to outlive"
     )
     options = parser.parse_args(args)
-    if not options.cgroup.startswith("stigg-localcluster-"):
+    if not options.cgroup.startswith(cgroups.PREFIX):
         parser.error("only a local cluster's own cgroup root is removed")
     # Its starter's terminal or session going away is no reason to stop watching.
     for signum in (signal.SIGINT, signal.SIGHUP):

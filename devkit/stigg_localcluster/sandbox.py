@@ -64,7 +64,7 @@ class Network:
 
 def cgroup_name(state_dir: pathlib.Path) -> str:
     digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:12]
-    return f"stigg-localcluster-{digest}"
+    return f"{cgroups.PREFIX}{digest}"
 
 
 class Sandbox:
