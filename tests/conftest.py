@@ -26,7 +26,7 @@ from stigg_localcluster import build, cluster
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-CLUSTER_FIXTURES = {"control_plane_binaries", "local_cluster", "api_client"}
+CLUSTER_FIXTURES = {"control_plane_binaries", "node_binaries", "local_cluster", "api_client"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -41,6 +41,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def control_plane_binaries() -> build.Binaries:
     return build.ensure_built()
+
+
+@pytest.fixture(scope="session")
+def node_binaries() -> build.Binaries:
+    """Every binary a cluster with a node runs (containerd, kubelet, …) and the pause image."""
+    return build.ensure_built(node=True)
 
 
 @pytest.fixture(scope="session")

@@ -14,5 +14,10 @@ Module roles:
 * ``kubeconfig`` -- writes client-certificate kubeconfigs.
 * ``processes``  -- starts supervised processes, stops whole process groups, leaves none behind.
 * ``cluster``    -- the cluster lifecycle: ports, flags, readiness, state on disk.
+* ``node``       -- the node's configuration (containerd, kubelet, kube-proxy, CNI).
+* ``sandbox``    -- the node's namespaces and cgroup root, seen from the host (``nsinit`` is
+  their process 1, ``cgroups`` the cgroup root, ``forward`` the loopback forwarders).
+* ``reaper``     -- removes a sandbox's cgroup root once it is gone, even after a SIGKILL.
+* ``audit``      -- a snapshot of the host before a cluster, compared after: what it left.
 * ``cli``        -- ``stigg-localcluster build|up|down|status``.
 """

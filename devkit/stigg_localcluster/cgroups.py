@@ -16,6 +16,8 @@ import pathlib
 import time
 from collections.abc import Iterator
 
+PREFIX = "stigg-localcluster-"  # every root the harness makes: the rest is a digest of its state folder
+
 
 def hierarchies() -> list[pathlib.Path]:
     """Mount points of every cgroup hierarchy (v1 and v2) this process sees."""

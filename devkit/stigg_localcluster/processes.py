@@ -65,6 +65,20 @@ def start(
     return process, record
 
 
+def running(name: str, pid: int) -> ProcessRecord | None:
+    """A record of ``pid`` as it runs now (a process this one did not start, such as a
+    grandchild), or None if there is no such process."""
+    stat, cmdline = _read_stat(pid), _read_cmdline(pid)
+    if stat is None or cmdline is None:
+        return None
+    return ProcessRecord(name=name, pid=pid, start_ticks=stat[1], cmdline=cmdline, log="")
+
+
+def command_line(pid: int) -> tuple[str, ...] | None:
+    """``pid``'s arguments, or None if it is gone or a zombie."""
+    return _read_cmdline(pid)
+
+
 def _read_stat(pid: int) -> tuple[str, int] | None:
     """``(state, start time in clock ticks)`` from ``/proc/<pid>/stat``, or None if there is no such pid."""
     try:

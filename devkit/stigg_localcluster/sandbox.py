@@ -11,21 +11,28 @@ What the node would change on the host, it changes only inside: the folders it w
 fixed paths are overlaid (``OVERLAID``), the three kernel settings kubelet sets are bound
 over by files (``KUBELET_SYSCTLS``), kube-proxy's iptables rules live in the namespace. Ending
 process 1 kills every process of the PID namespace, and with them the mounts and the network
-namespace; ``stop`` then removes the cgroup root. ``audit`` lists whatever is left.
+namespace; ``stop`` then removes the cgroup root. When the starter dies without a ``stop``
+(SIGKILL: its tied processes die with it), nobody would: a ``reaper`` started beside the
+sandbox, and outliving its starter, removes the cgroup root once the sandbox is gone. A start
+removes what an earlier run of the same state folder left (its cgroup root, its overlay
+layers). ``audit`` lists whatever is left on the host.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import hashlib
 import json
+import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 
-from stigg_localcluster import cgroups, processes
+from stigg_localcluster import cgroups, processes, reaper
 
 # Folders kubelet, containerd, runc and the CNI plugins write at fixed paths whatever their
 # options say (device-plugin and pod-resources sockets, /var/log/containers links, CNI
@@ -34,6 +41,7 @@ OVERLAID = ("/var/lib", "/var/log", "/run", "/etc", "/opt", "/usr/libexec")
 # What kubelet sets for the whole machine when the values differ (and wants to read back).
 KUBELET_SYSCTLS = {"vm.overcommit_memory": "1", "kernel.panic": "10", "kernel.panic_on_oops": "1"}
 DEFAULT_MEMORY_LIMIT = 8 * 1024**3
+_NS_GET_PARENT = 0xB702  # ioctl on a namespace file: a file of the namespace it is nested in
 
 
 class SandboxError(RuntimeError):
@@ -56,7 +64,7 @@ class Network:
 
 def cgroup_name(state_dir: pathlib.Path) -> str:
     digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:12]
-    return f"stigg-localcluster-{digest}"
+    return f"{cgroups.PREFIX}{digest}"
 
 
 class Sandbox:
@@ -77,7 +85,9 @@ class Sandbox:
         self.cgroup = cgroup_name(self.state_dir)
         self.holder: processes.ProcessRecord | None = None
         self.init_pid: int | None = None
+        self.reaper: processes.ProcessRecord | None = None
         self._child: subprocess.Popen[bytes] | None = None
+        self._reaper_child: subprocess.Popen[bytes] | None = None
 
     @property
     def folder(self) -> pathlib.Path:
@@ -115,13 +125,15 @@ class Sandbox:
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self, timeout: float = 30.0) -> tuple[subprocess.Popen[bytes], processes.ProcessRecord]:
-        """Make the cgroup root and the namespaces; returns the holder's process and record."""
+        """Make the namespaces, the reaper and the cgroup root; returns the holder's process and
+        record. Whatever an earlier run of this state folder left (a crash) is removed first."""
         folder = self.folder
         folder.mkdir(parents=True, exist_ok=True)
-        leftover = cgroups.remove(self.cgroup, timeout=5)  # a crashed run's, if any
+        leftover = cgroups.remove(self.cgroup, timeout=5)
         if leftover:
             raise SandboxError(f"cgroups of an earlier run are still busy: {leftover}")
-        cgroups.create(self.cgroup, memory_limit_bytes=self.memory_limit_bytes)
+        # An earlier run's layers would show its /run/containerd, /var/lib/kubelet, … in this one.
+        shutil.rmtree(folder / "layers", ignore_errors=True)
         ready = folder / "ready"
         ready.unlink(missing_ok=True)
         plan = self._plan(ready)
@@ -148,17 +160,35 @@ class Sandbox:
         log.parent.mkdir(parents=True, exist_ok=True)
         child, record = processes.start("sandbox", argv, log, attached=self.attached)
         self._child, self.holder = child, record
-        deadline = time.monotonic() + timeout
-        while not ready.exists():
-            if child.poll() is not None:
-                self.stop()
-                raise SandboxError(f"the sandbox exited with {child.returncode}: {log.read_text()[-2000:]}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise SandboxError(f"the sandbox was not ready within {timeout:.0f}s; see {log}")
-            time.sleep(0.02)
-        self.init_pid = _only_child(record.pid)
+        try:
+            deadline = time.monotonic() + timeout
+            while not ready.exists():
+                if child.poll() is not None:
+                    raise SandboxError(
+                        f"the sandbox exited with {child.returncode}: {log.read_text()[-2000:]}"
+                    )
+                if time.monotonic() > deadline:
+                    raise SandboxError(f"the sandbox was not ready within {timeout:.0f}s; see {log}")
+                time.sleep(0.02)
+            self.init_pid = _only_child(record.pid)
+            # The cgroup root is made only once its reaper watches the holder and process 1: a
+            # starter killed at any point leaves no cgroup that nobody will remove.
+            self._start_reaper()
+            cgroups.create(self.cgroup, memory_limit_bytes=self.memory_limit_bytes)
+        except BaseException:
+            self.stop()
+            raise
         return child, record
+
+    def _start_reaper(self) -> None:
+        init = processes.running("sandbox-init", self._init_pid())
+        if self.holder is None or init is None:
+            raise SandboxError("the sandbox ended as it started")
+        log = self.state_dir / "logs" / "sandbox-reaper.log"
+        # Never attached: it must outlive a starter that dies without stopping the sandbox.
+        self._reaper_child, self.reaper = processes.start(
+            "sandbox-reaper", reaper.argv(self.cgroup, [self.holder, init]), log, attached=False
+        )
 
     def stop(self) -> None:
         """End the namespaces (every process in them dies) and remove the cgroup root."""
@@ -166,14 +196,46 @@ class Sandbox:
             processes.stop([self.holder], children=[self._child] if self._child else [], grace=5)
         self.holder, self.init_pid, self._child = None, None, None
         left = cgroups.remove(self.cgroup)
-        if left:
+        if left:  # the reaper, if there is one, keeps trying
             raise SandboxError(f"cgroups still busy after the sandbox ended: {left}")
+        if self.reaper is not None:
+            # It exits by itself once the holder and process 1 are gone and the cgroups with them.
+            children = [self._reaper_child] if self._reaper_child else []
+            deadline = time.monotonic() + 10
+            while processes.is_running(self.reaper) and time.monotonic() < deadline:
+                time.sleep(0.02)
+                for child in children:
+                    child.poll()
+            processes.stop([self.reaper], children=children, grace=2)
+        self.reaper, self._reaper_child = None, None
+
+    def members(self) -> list[tuple[int, tuple[str, ...]]]:
+        """Every process in the sandbox's PID namespace or one nested in it (host pids and
+        command lines): process 1, the components, containerd's shims, and the Pods' pause and
+        containers (runc gives each container a PID namespace of its own, inside)."""
+        try:
+            own = os.stat(f"/proc/{self._init_pid()}/ns/pid").st_ino
+        except FileNotFoundError:
+            return []
+        found: list[tuple[int, tuple[str, ...]]] = []
+        for entry in pathlib.Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                inside = own in _pid_namespaces(entry / "ns" / "pid")
+            except (FileNotFoundError, ProcessLookupError, PermissionError):
+                continue
+            cmdline = processes.command_line(int(entry.name)) if inside else None
+            if cmdline:
+                found.append((int(entry.name), cmdline))
+        return sorted(found)
 
     # -- state ------------------------------------------------------------------------------
     def to_state(self) -> dict[str, object]:
         return {
             "holder": dataclasses.asdict(self.holder) if self.holder else None,
             "init_pid": self.init_pid,
+            "reaper": dataclasses.asdict(self.reaper) if self.reaper else None,
             "network": dataclasses.asdict(self.network),
         }
 
@@ -185,9 +247,13 @@ class Sandbox:
             attached=False,
             network=Network(**network) if isinstance(network, dict) else None,
         )
-        holder = state.get("holder")
+        holder, reaper_record = state.get("holder"), state.get("reaper")
         if isinstance(holder, dict):
             sandbox.holder = processes.ProcessRecord(**{**holder, "cmdline": tuple(holder["cmdline"])})
+        if isinstance(reaper_record, dict):
+            sandbox.reaper = processes.ProcessRecord(
+                **{**reaper_record, "cmdline": tuple(reaper_record["cmdline"])}
+            )
         init_pid = state.get("init_pid")
         sandbox.init_pid = init_pid if isinstance(init_pid, int) else None
         return sandbox
@@ -215,6 +281,24 @@ class Sandbox:
             },
             "ready_file": str(ready),
         }
+
+
+def _pid_namespaces(link: pathlib.Path) -> list[int]:
+    """The inodes of the PID namespace at ``link`` (``/proc/<pid>/ns/pid``) and of each one it is
+    nested in, up to this process's own."""
+    inodes: list[int] = []
+    handle = os.open(link, os.O_RDONLY)
+    try:
+        while True:
+            inodes.append(os.fstat(handle).st_ino)
+            try:
+                parent = fcntl.ioctl(handle, _NS_GET_PARENT)
+            except OSError:  # EPERM: the namespace's parent is beyond this process's own
+                return inodes
+            os.close(handle)
+            handle = parent
+    finally:
+        os.close(handle)
 
 
 def _only_child(pid: int, timeout: float = 5.0) -> int:

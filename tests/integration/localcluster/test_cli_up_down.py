@@ -1,4 +1,5 @@
-"""``stigg-localcluster up`` starts a cluster that outlives the command; ``down`` stops all of it."""
+"""``stigg-localcluster up`` starts a cluster with a node that outlives the command; ``down``,
+from another process, stops all of it and leaves nothing on the host."""
 
 from __future__ import annotations
 
@@ -9,39 +10,62 @@ import sys
 
 import pytest
 
-from stigg_localcluster import build, processes
+from stigg_localcluster import audit, build, cgroups, node, sandbox
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+def _cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "stigg_localcluster", *args],
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=timeout,
         check=False,
         env={**os.environ, "STIGG_LOCALCLUSTER_CACHE": str(build.cache_root())},
     )
 
 
 @pytest.mark.slow
-def test_up_status_down(tmp_path: pathlib.Path, control_plane_binaries: build.Binaries) -> None:
-    state_dir = tmp_path / "by-hand"
+def test_up_status_down(short_state_dir: pathlib.Path, node_binaries: build.Binaries) -> None:
+    state_dir = short_state_dir
+    before = audit.HostSnapshot.take()
     try:
         up = _cli("up", "--state-dir", str(state_dir))
         assert up.returncode == 0, up.stderr
-        assert up.stdout.strip() == f"export KUBECONFIG={state_dir / 'kubeconfig'}"
-        assert "ready at https://127.0.0.1:" in up.stderr
+        export = up.stdout.strip()
+        assert export == f"export KUBECONFIG={state_dir / 'kubeconfig'}"
+        assert f"with Node {node.NODE_NAME} Ready" in up.stderr
 
-        # The `up` process has exited; its cluster still serves.
-        kubectl = [str(control_plane_binaries.kubectl), f"--kubeconfig={state_dir / 'kubeconfig'}"]
-        namespaces = subprocess.run(
-            [*kubectl, "get", "namespaces", "-o", "name"], capture_output=True, text=True, check=True
+        # The `up` process has exited; its cluster still serves, and its node is Ready.
+        kubeconfig = export.removeprefix("export KUBECONFIG=")
+        nodes = subprocess.run(
+            [str(node_binaries.kubectl), "get", "nodes", "--no-headers"],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "KUBECONFIG": kubeconfig},
         )
-        assert "namespace/kube-system" in namespaces.stdout.split()
+        assert nodes.stdout.split()[:2] == [node.NODE_NAME, "Ready"], nodes.stdout
+        assert cgroups.existing(sandbox.cgroup_name(state_dir))
 
         status = _cli("status", "--state-dir", str(state_dir))
-        assert status.returncode == 0
-        assert status.stdout.count("running") == 3
+        assert status.returncode == 0, status.stdout + status.stderr
+        for name in (
+            "sandbox",
+            "etcd",
+            "kube-apiserver",
+            "containerd",
+            "kubelet",
+            "kube-proxy",
+            "sandbox-reaper",
+        ):
+            assert any(
+                line.split()[:1] == [name] and " running " in line for line in status.stdout.splitlines()
+            ), (
+                name,
+                status.stdout,
+            )
+        assert "processes in the sandbox" in status.stdout
+        assert " kubelet --config=" in status.stdout  # the node's own processes, by their host pids
 
         again = _cli("up", "--state-dir", str(state_dir))
         assert again.returncode == 0
@@ -49,5 +73,5 @@ def test_up_status_down(tmp_path: pathlib.Path, control_plane_binaries: build.Bi
     finally:
         down = _cli("down", "--state-dir", str(state_dir))
     assert down.returncode == 0, down.stderr
-    assert list(processes.find_referencing(state_dir)) == []
+    assert audit.left_behind(before, state_dir) == []
     assert _cli("status", "--state-dir", str(state_dir)).returncode == 1
