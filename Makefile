@@ -70,8 +70,9 @@ test-unit: install
 test: test-unit cluster-bin system-deps images
 	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
 
-bench: cluster-bin system-deps
+bench: cluster-bin system-deps images
 	$(BIN)/python bench/cluster_start.py
+	$(BIN)/python bench/node_pods.py
 	$(BIN)/python bench/sidecar_checks.py
 	$(BIN)/python bench/admission.py
 	$(BIN)/python bench/stream_propagation.py

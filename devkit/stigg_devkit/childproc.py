@@ -1,6 +1,6 @@
 """Helpers for running our servers as child processes (the launchers of the sidecar, the
-upstream emulator and the operator, the Pod runner): a free loopback port, a child that dies
-with its parent, and a graceful stop.
+upstream emulator and the operator, the local cluster's components): a free loopback port, a
+child that dies with its parent, and a graceful stop.
 
 A child is tied to its parent by ``tied(argv)``, a command line that runs ``argv`` through
 ``stigg_devkit.tie`` (which asks the kernel for ``PR_SET_PDEATHSIG`` and then execs it), never

@@ -62,8 +62,8 @@ NODE_CONTROLLERS = (
     "pod-garbage-collector-controller",
     "ttl-controller",
 )
-# Without a node: a loopback range, so that a test's stand-in server can listen on a ClusterIP.
-LOOPBACK_SERVICE_CLUSTER_IP_RANGE = "127.96.0.0/16"
+# Without a node, ClusterIPs are only allocated, never reached: the node's range serves as well.
+SERVICE_CLUSTER_IP_RANGE = sandbox.Network.service_cidr
 _STATE_FILE = "state.json"
 
 
@@ -125,6 +125,8 @@ class LocalCluster:
             sandbox.Sandbox(self.state_dir, attached=attached) if node else None
         )
         self._forwards: dict[tuple[str, int], int] = {}
+        # Seconds from the start of ``start()`` to each of its milestones (for benchmarks).
+        self.timings: dict[str, float] = {}
 
     # -- paths ------------------------------------------------------------------------------
     @property
@@ -185,9 +187,16 @@ class LocalCluster:
         self.ports = Ports.pick()
         self._write_pki()
         deadline = time.monotonic() + timeout
+        began = time.monotonic()
+        self.timings = {}
+
+        def mark(milestone: str) -> None:
+            self.timings[milestone] = time.monotonic() - began
+
         try:
             if self.sandbox is not None:
                 child, record = self.sandbox.start()
+                mark("sandbox")
                 self._children.append(child)
                 self.records.append(record)
                 self._forward_process(
@@ -197,6 +206,7 @@ class LocalCluster:
             self._spawn("kube-apiserver", self._apiserver_argv(binaries))
             self._save_state()
             self._wait("kube-apiserver /readyz", f"{self.server}/readyz", self._admin_ssl(), deadline)
+            mark("apiserver")
             # Started only once the apiserver is ready: before its RBAC bootstrap policy exists,
             # the controller-manager cannot read its authentication config and exits.
             self._spawn("kube-controller-manager", self._controller_manager_argv(binaries))
@@ -210,6 +220,7 @@ class LocalCluster:
                 )
             else:
                 self._start_node(binaries, deadline)
+                mark("kubelet")
             self._wait(
                 "the default ServiceAccount (the controllers at work)",
                 f"{self.server}/api/v1/namespaces/default/serviceaccounts/default",
@@ -218,6 +229,7 @@ class LocalCluster:
             )
             if self.sandbox is not None:
                 self._wait_node_ready(deadline)
+            mark("ready")
         except BaseException:
             self.stop()
             raise
@@ -524,7 +536,7 @@ class LocalCluster:
                 # The lease reconciler refuses a loopback advertise address; without a node,
                 # nothing reaches the apiserver through the `kubernetes` Service anyway.
                 "--endpoint-reconciler-type=none",
-                f"--service-cluster-ip-range={LOOPBACK_SERVICE_CLUSTER_IP_RANGE}",
+                f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
             ]
         else:
             # Every address of the sandbox (loopback for the components and the host's

@@ -4,7 +4,6 @@ real process (``python -m stigg_operator``) whose webhook the real apiserver cal
 from __future__ import annotations
 
 import pathlib
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,7 +15,7 @@ from stigg_devkit import operator_launcher as launcher
 from stigg_devkit import waiting
 from stigg_emulator import catalog
 from stigg_emulator import launcher as emulator_launcher
-from stigg_localcluster import cluster, podrunner
+from stigg_localcluster import cluster
 from stigg_operator import keys
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
@@ -137,18 +136,6 @@ def emulator() -> Iterator[emulator_launcher.RunningEmulator]:
         yield running
     finally:
         running.stop()
-
-
-@pytest.fixture
-def runner(api_client: client.ApiClient, tmp_path: pathlib.Path) -> Iterator[podrunner.PodRunner]:
-    """The Pod runner (a stand-in for the kubelet), playing the test image with the real sidecar."""
-    pods = podrunner.PodRunner(
-        api_client, {TEST_IMAGE: [sys.executable, "-m", "stigg_sidecar"]}, tmp_path / "pods"
-    )
-    try:
-        yield pods
-    finally:
-        pods.stop_all()
 
 
 def mark_ready(core: client.CoreV1Api, namespace: str, name: str) -> None:
