@@ -10,16 +10,18 @@ its runtime, and the product deployed as users deploy it (``kubectl apply -k``).
   address (``node_cluster.expose``), accepting the key the tests' Secrets hold;
 * ``app_namespace``: a fresh namespace opted in to injection, with the API key Secret, a
   StiggEntitlements pointing the sidecar at the emulator, and the demo application's code
-  (``demo/app.py``) in a ConfigMap.
+  (``demo/app.py``) in a ConfigMap (``opted_in_namespace``, for a test that needs other labels
+  or no Secret).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pathlib
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -34,6 +36,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[3]
 OVERLAY = ROOT / "demo" / "overlay"
 API_KEY = "sk-node-test"
 OPERATOR_NAMESPACE = "stigg-system"
+API_KEY_SECRET = "stigg-server-api-key"  # the name of the Secret holding API_KEY
 APP_PORT = 8000
 
 
@@ -79,7 +82,7 @@ def deployed(node_cluster: cluster.LocalCluster) -> cluster.LocalCluster:
     local.kubectl("wait", "--for=condition=Established", f"crd/{keys.PLURAL}.{keys.GROUP}", "--timeout=30s")
     local.kubectl("apply", "-k", str(OVERLAY))
     local.kubectl(
-        "-n", OPERATOR_NAMESPACE, "create", "secret", "generic", "stigg-server-api-key",
+        "-n", OPERATOR_NAMESPACE, "create", "secret", "generic", API_KEY_SECRET,
         f"--from-literal=SERVER_API_KEY={API_KEY}",
     )  # fmt: skip
     local.kubectl(
@@ -116,21 +119,27 @@ def upstream_spec(base_url: str) -> dict[str, Any]:
     return {"apiUrl": base_url, "edgeApiUrl": base_url, "wsUrl": ws, "realtime": True}
 
 
-@pytest.fixture
-def app_namespace(deployed: cluster.LocalCluster, emulator_in_cluster: str) -> Iterator[str]:
+@contextlib.contextmanager
+def opted_in_namespace(
+    local: cluster.LocalCluster,
+    emulator_url: str,
+    *,
+    labels: Mapping[str, str] | None = None,
+    secret_name: str = API_KEY_SECRET,
+    create_secret: bool = True,
+) -> Iterator[str]:
+    """A fresh namespace opted in to injection (with ``labels`` besides), the demo app's code,
+    and a StiggEntitlements ``shop`` pointing at the emulator whose API key is the Secret
+    ``secret_name`` (created unless ``create_secret`` is false); deleted on exit."""
     name = f"app-{uuid.uuid4().hex[:8]}"
-    apply(
-        deployed,
+    objects: list[dict[str, Any]] = [
         {
             "apiVersion": "v1",
             "kind": "Namespace",
-            "metadata": {"name": name, "labels": {keys.NAMESPACE_INJECTION_LABEL: "enabled"}},
-        },
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "stigg-server-api-key", "namespace": name},
-            "stringData": {"SERVER_API_KEY": API_KEY},
+            "metadata": {
+                "name": name,
+                "labels": {keys.NAMESPACE_INJECTION_LABEL: "enabled", **(labels or {})},
+            },
         },
         {
             "apiVersion": "v1",
@@ -143,26 +152,51 @@ def app_namespace(deployed: cluster.LocalCluster, emulator_in_cluster: str) -> I
             "kind": keys.KIND,
             "metadata": {"name": "shop", "namespace": name},
             "spec": {
-                "apiKeySecretRef": {"name": "stigg-server-api-key"},
-                "upstream": upstream_spec(emulator_in_cluster),
+                "apiKeySecretRef": {"name": secret_name},
+                "upstream": upstream_spec(emulator_url),
                 "defaults": {"feature-sso": {"hasAccess": True}},
             },
         },
-    )
-    waiting.wait_for(
-        lambda: (
-            get(deployed, "-n", name, f"{keys.PLURAL}.{keys.GROUP}/shop")
-            .get("status", {})
-            .get("observedGeneration")
-            == 1
-        ),
-        what="the operator to see the StiggEntitlements",
-        timeout=60,
-    )
+    ]
+    if create_secret:
+        objects.insert(1, api_key_secret(name, secret_name))
     try:
+        apply(local, *objects)
+        waiting.wait_for(
+            lambda: entitlements_status(local, name).get("observedGeneration") == 1,
+            what="the operator to see the StiggEntitlements",
+            timeout=60,
+        )
         yield name
     finally:
-        deployed.kubectl("delete", "namespace", name, "--wait=false", check=False)
+        local.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def api_key_secret(namespace: str, name: str = API_KEY_SECRET) -> dict[str, Any]:
+    """The API key Secret the emulator accepts."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "stringData": {"SERVER_API_KEY": API_KEY},
+    }
+
+
+def entitlements_status(local: cluster.LocalCluster, namespace: str, name: str = "shop") -> dict[str, Any]:
+    resource = get(local, "-n", namespace, f"{keys.PLURAL}.{keys.GROUP}/{name}")
+    status: dict[str, Any] = resource.get("status") or {}
+    return status
+
+
+def condition(status: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """The condition ``kind`` of a status (or of a Pod's, a Job's status), {} if absent."""
+    return next((dict(c) for c in status.get("conditions") or () if c.get("type") == kind), {})
+
+
+@pytest.fixture
+def app_namespace(deployed: cluster.LocalCluster, emulator_in_cluster: str) -> Iterator[str]:
+    with opted_in_namespace(deployed, emulator_in_cluster) as name:
+        yield name
 
 
 def app_pod(name: str, image: str, **extra: Any) -> dict[str, Any]:
