@@ -207,9 +207,10 @@ def main() -> int:
         "",
         f"{args.pods} created at once: the last Ready {max(burst):.1f}s after the first create.",
         "",
-        "Most of a Pod's time is the sidecar's Python start (imports of grpc, aiohttp, protobuf) "
-        "before its startup probe passes, on 2 shared cores; the kubelet, containerd and runc part "
-        "is a fraction of a second.",
+        "Most of a Pod's time is spent before the sidecar's startup probe passes: the Pod's events "
+        "show the probe refused for several seconds while the sidecar's Python imports grpc, "
+        "aiohttp and protobuf, and each Pod starts two Python processes (sidecar and app) on 2 "
+        "shared cores, under the load shown (1-minute load average at the end of each part).",
     ]
     report = "\n".join(lines) + "\n"
     RESULTS.write_text(report)
