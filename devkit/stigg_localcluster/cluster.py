@@ -378,16 +378,10 @@ class LocalCluster:
             f"--ready-file={ready}",
         ]
         self._spawn(name, argv, host=True)
-        child = self._children[-1]
-        deadline = time.monotonic() + 10
-        while not ready.exists():
-            if child.poll() is not None:
-                raise ClusterError(
-                    f"{name} exited with {child.returncode}:\n{_tail(self.logs_dir / f'{name}.log')}"
-                )
-            if time.monotonic() > deadline:
-                raise ClusterError(f"{name} did not listen within 10s")
-            time.sleep(0.02)
+        try:
+            processes.wait_for_file(self._children[-1], ready, timeout=10)
+        except processes.NotReady as error:
+            raise ClusterError(f"{name} {error}:\n{_tail(self.logs_dir / f'{name}.log')}") from None
 
     def _start_node(self, binaries: build.Binaries, deadline: float) -> None:
         ports = self.started_ports

@@ -139,6 +139,22 @@ def stop(
         child.poll()
 
 
+class NotReady(RuntimeError):
+    """A child exited, or did not signal readiness in time; the message says which."""
+
+
+def wait_for_file(child: subprocess.Popen[bytes], path: pathlib.Path, timeout: float) -> None:
+    """Wait until ``child`` creates ``path`` (its readiness signal); raise ``NotReady`` if it
+    exits first or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if child.poll() is not None:
+            raise NotReady(f"exited with {child.returncode}")
+        if time.monotonic() > deadline:
+            raise NotReady(f"not ready within {timeout:.0f}s")
+        time.sleep(0.02)
+
+
 def find_referencing(path: pathlib.Path) -> Iterator[tuple[int, tuple[str, ...]]]:
     """Every live process whose command line mentions ``path`` (to prove none was left behind)."""
     needle = str(path)

@@ -161,15 +161,10 @@ class Sandbox:
         child, record = processes.start("sandbox", argv, log, attached=self.attached)
         self._child, self.holder = child, record
         try:
-            deadline = time.monotonic() + timeout
-            while not ready.exists():
-                if child.poll() is not None:
-                    raise SandboxError(
-                        f"the sandbox exited with {child.returncode}: {log.read_text()[-2000:]}"
-                    )
-                if time.monotonic() > deadline:
-                    raise SandboxError(f"the sandbox was not ready within {timeout:.0f}s; see {log}")
-                time.sleep(0.02)
+            try:
+                processes.wait_for_file(child, ready, timeout)
+            except processes.NotReady as error:
+                raise SandboxError(f"the sandbox {error}; {log}:\n{log.read_text()[-2000:]}") from None
             self.init_pid = _only_child(record.pid)
             # The cgroup root is made only once its reaper watches the holder and process 1: a
             # starter killed at any point leaves no cgroup that nobody will remove.
