@@ -6,6 +6,9 @@
 #   make lint   ruff (lint + format check) and mypy --strict on product code
 #   make images the sidecar and operator images, built from their Dockerfiles without a daemon or
 #               network into OCI archives in ~/.cache/stigg-images (only when their inputs changed)
+#   make e2e    the end-to-end suite alone (tests/integration/node) on a local cluster with a
+#               node, or with E2E_KUBECONFIG=FILE on that existing cluster (kind, k3d), where
+#               the images (make images) are loaded already
 #   make bench  benchmarks; each writes its report to bench/results/
 #   make proto  regenerate sidecar/stigg_sidecar/v1 from proto/
 #   make settings-docs  regenerate the variables tables in the settings modules' docstrings
@@ -18,7 +21,7 @@ export GOTOOLCHAIN ?= local
 
 SETTINGS := stigg_sidecar.settings:Settings stigg_operator.settings:Settings
 
-.PHONY: settings-docs test-unit help install cluster-bin demo test lint format up down clean constraints bench proto system-deps python-peers images
+.PHONY: e2e settings-docs test-unit help install cluster-bin demo test lint format up down clean constraints bench proto system-deps python-peers images
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -69,6 +72,11 @@ test-unit: install
 
 test: test-unit cluster-bin system-deps images
 	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
+# An existing cluster needs nothing built here but the Python environment.
+E2E_DEPS := $(if $(E2E_KUBECONFIG),,cluster-bin system-deps images)
+e2e: install $(E2E_DEPS)
+	STIGG_E2E_KUBECONFIG=$(E2E_KUBECONFIG) $(BIN)/python -m pytest tests/integration/node $(PYTEST_ARGS)
 
 bench: cluster-bin system-deps images
 	$(BIN)/python bench/cluster_start.py

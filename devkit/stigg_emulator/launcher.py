@@ -13,14 +13,11 @@ from a long-lived thread (the main one), not from a short-lived worker.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import pathlib
-import select
 import subprocess
 import sys
-import time
 from types import TracebackType
 from typing import IO
 
@@ -115,25 +112,11 @@ def start(
 
 
 def _read_address(process: subprocess.Popen[bytes], timeout: float) -> str:
-    """Read stdout up to the first newline, within ``timeout``; the announced base URL."""
-    assert process.stdout is not None  # noqa: S101 -- started with stdout=PIPE
-    fd = process.stdout.fileno()
-    deadline = time.monotonic() + timeout
-    received = b""
-    while b"\n" not in received:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise EmulatorStartError(f"the emulator did not announce its address within {timeout:.0f}s")
-        readable, _, _ = select.select([fd], [], [], remaining)
-        if not readable:
-            continue
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(5)
-            raise EmulatorStartError(f"the emulator exited (status {process.returncode}) before listening")
-        received += chunk
-    line = received.split(b"\n", 1)[0].decode()
+    """The base URL of the emulator's first stdout line, within ``timeout``."""
+    try:
+        line = childproc.first_line(process, timeout, "the emulator")
+    except childproc.NoAnnouncement as error:
+        raise EmulatorStartError(str(error)) from None
     if not line.startswith(LISTENING_PREFIX):
         raise EmulatorStartError(f"unexpected first line from the emulator: {line!r}")
     return line.removeprefix(LISTENING_PREFIX)

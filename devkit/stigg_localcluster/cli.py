@@ -4,6 +4,8 @@
     eval "$(stigg-localcluster up)"     start a cluster with a node in the background, wait
                                         until the Node is Ready; stdout is the export line
     stigg-localcluster status           say whether it runs, where, and the node's processes
+    stigg-localcluster load-images A…   import OCI image archives into the node's containerd
+                                        (as ``kind load image-archive`` does for kind)
     stigg-localcluster down             stop it and every process it started
 
 ``up`` starts the control plane and a real node (containerd, kubelet, kube-proxy in namespaces
@@ -87,6 +89,18 @@ def _cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_load_images(args: argparse.Namespace) -> int:
+    state_dir: pathlib.Path = args.state_dir or default_state_dir(args.name)
+    local = cluster.LocalCluster.load(state_dir)
+    if not local.running() or local.sandbox is None:
+        _say(f"cluster {args.name!r} is not running with a node")
+        return 1
+    local.import_images(args.archives)
+    for archive in args.archives:
+        _say(f"imported {archive}")
+    return 0
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
     state_dir: pathlib.Path = args.state_dir or default_state_dir(args.name)
     try:
@@ -122,6 +136,7 @@ def parser() -> argparse.ArgumentParser:
         ("up", _cmd_up, "start a cluster with a node in the background and print the KUBECONFIG export"),
         ("down", _cmd_down, "stop the cluster and every process it started"),
         ("status", _cmd_status, "show the cluster's processes, the node's included"),
+        ("load-images", _cmd_load_images, "import OCI image archives into the node (no registry)"),
     ):
         command = commands.add_parser(name, help=text)
         command.add_argument("--name", default="default", help="which local cluster (default: %(default)s)")
@@ -133,6 +148,8 @@ def parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="no node: etcd, kube-apiserver and kube-controller-manager only (Pods stay Pending)",
             )
+        if name == "load-images":
+            command.add_argument("archives", nargs="+", type=pathlib.Path, help="OCI archives (make images)")
         command.set_defaults(func=func)
     return root
 

@@ -119,5 +119,5 @@ def test_an_invalid_fault_option_is_a_usage_error() -> None:
 def test_the_launcher_reports_an_emulator_that_dies_before_listening(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("nonsense: true\n")
-    with pytest.raises(launcher.EmulatorStartError, match=r"exited \(status 2\) before listening"):
+    with pytest.raises(launcher.EmulatorStartError, match=r"exited \(status 2\) before announcing itself"):
         launcher.start(catalog_path=path, stderr=subprocess.DEVNULL)

@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from stigg_devkit import images, waiting
-from stigg_localcluster import cluster
+from stigg_devkit import kube, waiting
 from stigg_operator import keys
 from tests.integration.node import conftest
 
@@ -54,9 +53,9 @@ def _job(name: str, image: str) -> dict[str, Any]:
     }
 
 
-def _finished(local: cluster.LocalCluster, namespace: str, name: str) -> dict[str, Any] | None:
+def _finished(local: kube.Cluster, namespace: str, name: str) -> dict[str, Any] | None:
     """The Job once it is Complete or Failed, else None."""
-    job: dict[str, Any] = conftest.get(local, "-n", namespace, f"job/{name}")
+    job: dict[str, Any] = local.get("-n", namespace, f"job/{name}")
     status = job.get("status") or {}
     for kind in ("Complete", "Failed"):
         if conftest.condition(status, kind).get("status") == "True":
@@ -65,14 +64,14 @@ def _finished(local: cluster.LocalCluster, namespace: str, name: str) -> dict[st
 
 
 def test_a_job_with_the_injected_sidecar_completes(
-    deployed: cluster.LocalCluster, app_namespace: str, built_images: dict[str, images.Image]
+    deployed: kube.Cluster, app_namespace: str, image_refs: dict[str, str]
 ) -> None:
     local, ns = deployed, app_namespace
-    job_body = _job("check", built_images["sidecar"].ref)
+    job_body = _job("check", image_refs["sidecar"])
     local.kubectl("-n", ns, "apply", "-f", "-", input_text=json.dumps(job_body))
 
     job = waiting.wait_for(lambda: _finished(local, ns, "check"), what="the Job to finish", timeout=150)
-    (pod,) = conftest.get(local, "-n", ns, "pods", "-l", "batch.kubernetes.io/job-name=check")["items"]
+    (pod,) = local.get("-n", ns, "pods", "-l", "batch.kubernetes.io/job-name=check")["items"]
     pod_name = pod["metadata"]["name"]
     logs = local.kubectl("-n", ns, "logs", pod_name, "-c", "check", check=False)
     status = job["status"]
@@ -92,7 +91,7 @@ def test_a_job_with_the_injected_sidecar_completes(
     # After the app container exits, the kubelet stops the sidecar: the Pod is terminal and
     # every container in it is terminated, the sidecar by its own clean exit on SIGTERM.
     def terminal() -> dict[str, Any] | None:
-        live: dict[str, Any] = conftest.get(local, "-n", ns, f"pod/{pod_name}")
+        live: dict[str, Any] = local.get("-n", ns, f"pod/{pod_name}")
         status = live["status"]
         statuses = status.get("initContainerStatuses", []) + status.get("containerStatuses", [])
         if status.get("phase") == "Succeeded" and all("terminated" in s["state"] for s in statuses):

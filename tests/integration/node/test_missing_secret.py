@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from stigg_devkit import images, waiting
-from stigg_localcluster import cluster
+from stigg_devkit import kube, waiting
 from stigg_operator import keys
 from tests.integration.node import conftest
 
@@ -22,7 +21,7 @@ SECRET = "later-api-key"
 
 
 @pytest.fixture
-def keyless_namespace(deployed: cluster.LocalCluster, emulator_in_cluster: str) -> Iterator[str]:
+def keyless_namespace(deployed: kube.Cluster, emulator_in_cluster: str) -> Iterator[str]:
     with conftest.opted_in_namespace(
         deployed, emulator_in_cluster, secret_name=SECRET, create_secret=False
     ) as name:
@@ -36,7 +35,7 @@ def _statuses(pod: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_a_missing_api_key_secret_blocks_the_sidecar_until_it_exists(
-    deployed: cluster.LocalCluster, keyless_namespace: str, built_images: dict[str, images.Image]
+    deployed: kube.Cluster, keyless_namespace: str, image_refs: dict[str, str]
 ) -> None:
     local, ns = deployed, keyless_namespace
 
@@ -53,9 +52,9 @@ def test_a_missing_api_key_secret_blocks_the_sidecar_until_it_exists(
     assert (degraded["status"], degraded["reason"]) == ("True", "SecretNotFound"), degraded
 
     # The webhook admits the Pod anyway, with the sidecar reading the key from that Secret.
-    pod = conftest.app_pod("shop", built_images["sidecar"].ref)
+    pod = conftest.app_pod("shop", image_refs["sidecar"])
     local.kubectl("-n", ns, "apply", "-f", "-", input_text=json.dumps(pod))
-    spec = conftest.get(local, "-n", ns, "pod/shop")["spec"]
+    spec = local.get("-n", ns, "pod/shop")["spec"]
     (sidecar,) = spec["initContainers"]
     assert sidecar["name"] == keys.SIDECAR_CONTAINER
     (key_env,) = [e for e in sidecar["env"] if e["name"] == "SERVER_API_KEY"]
@@ -64,30 +63,28 @@ def test_a_missing_api_key_secret_blocks_the_sidecar_until_it_exists(
 
     # The kubelet cannot build the sidecar's environment: it waits, saying which Secret.
     def config_error() -> dict[str, Any] | None:
-        waiting_state = _statuses(conftest.get(local, "-n", ns, "pod/shop")).get(keys.SIDECAR_CONTAINER, {})
+        waiting_state = _statuses(local.get("-n", ns, "pod/shop")).get(keys.SIDECAR_CONTAINER, {})
         state = waiting_state.get("state", {}).get("waiting") or {}
         return state if state.get("reason") == "CreateContainerConfigError" else None
 
     state = waiting.wait_for(config_error, what="CreateContainerConfigError on the sidecar", timeout=90)
     assert f'secret "{SECRET}" not found' in state["message"], state
-    live = conftest.get(local, "-n", ns, "pod/shop")
+    live = local.get("-n", ns, "pod/shop")
     statuses = _statuses(live)
     assert live["status"]["phase"] == "Pending", live["status"]
     assert "running" not in statuses["app"]["state"], statuses["app"]  # held behind the sidecar
     assert conftest.condition(live["status"], "Ready")["status"] == "False"
 
     # The Secret arrives: the kubelet retries, the sidecar starts, the Pod becomes Ready.
-    conftest.apply(local, conftest.api_key_secret(ns, SECRET))
+    local.apply(conftest.api_key_secret(ns, SECRET))
     local.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/shop", "--timeout=120s")
-    live = conftest.get(local, "-n", ns, "pod/shop")
+    live = local.get("-n", ns, "pod/shop")
     assert live["status"]["phase"] == "Running"
     statuses = _statuses(live)
     assert statuses[keys.SIDECAR_CONTAINER]["ready"] is True, statuses
     assert "running" in statuses[keys.SIDECAR_CONTAINER]["state"], statuses
     assert statuses["app"]["ready"] is True, statuses
-    answer = conftest.app_get(
-        local, live["status"]["podIP"], "/entitlement?customer=customer-free&feature=feature-sso"
-    )
+    answer = conftest.app_get(local, live, "/entitlement?customer=customer-free&feature=feature-sso")
     # The upstream's answer (the defaults would grant it): the sidecar reached it with the key.
     assert (answer["hasAccess"], answer["isFallback"]) == (False, False), answer
 

@@ -11,8 +11,7 @@ import errno
 import json
 from typing import Any
 
-from stigg_devkit import images
-from stigg_localcluster import cluster
+from stigg_devkit import kube
 from stigg_operator import keys
 from tests.integration.node import conftest
 
@@ -43,7 +42,7 @@ print(json.dumps({
 """
 
 
-def _probe(local: cluster.LocalCluster, namespace: str, pod: str, container: str, writable: str) -> Any:
+def _probe(local: kube.Cluster, namespace: str, pod: str, container: str, writable: str) -> Any:
     """``PROBE``'s findings in ``container`` of ``pod``, ``writable`` its writable folder."""
     out = local.kubectl("-n", namespace, "exec", pod, "-c", container, "--", "python", "-c", PROBE, writable)
     return json.loads(out.strip().splitlines()[-1])
@@ -59,10 +58,10 @@ def _assert_confined(seen: dict[str, Any]) -> None:
 
 
 def test_the_injected_sidecar_runs_as_non_root_on_a_read_only_root(
-    deployed: cluster.LocalCluster, app_namespace: str, built_images: dict[str, images.Image]
+    deployed: kube.Cluster, app_namespace: str, image_refs: dict[str, str]
 ) -> None:
     local, ns = deployed, app_namespace
-    live = conftest.run_pod(local, ns, conftest.app_pod("shop", built_images["sidecar"].ref))
+    live = conftest.run_pod(local, ns, conftest.app_pod("shop", image_refs["sidecar"]))
     (sidecar,) = live["spec"]["initContainers"]
     assert sidecar["name"] == keys.SIDECAR_CONTAINER
     context = sidecar["securityContext"]
@@ -80,9 +79,9 @@ def test_the_injected_sidecar_runs_as_non_root_on_a_read_only_root(
     assert status["user"]["linux"]["uid"] == UID, status  # as the kubelet reports it too
 
 
-def test_the_operator_runs_as_non_root_on_a_read_only_root(deployed: cluster.LocalCluster) -> None:
+def test_the_operator_runs_as_non_root_on_a_read_only_root(deployed: kube.Cluster) -> None:
     local, ns = deployed, conftest.OPERATOR_NAMESPACE
-    (pod,) = conftest.get(local, "-n", ns, "pods", "-l", "app.kubernetes.io/name=stigg-operator")["items"]
+    (pod,) = local.get("-n", ns, "pods", "-l", "app.kubernetes.io/name=stigg-operator")["items"]
     pod_context = pod["spec"]["securityContext"]
     assert pod_context["runAsUser"] == UID
     assert pod_context["runAsGroup"] == UID

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from stigg_devkit import images
-from stigg_localcluster import cluster
+from stigg_devkit import kube
 from stigg_operator import keys
 from tests.integration.node import conftest
 
@@ -24,7 +23,7 @@ RESTRICTED = {
 
 
 @pytest.fixture
-def restricted_namespace(deployed: cluster.LocalCluster, emulator_in_cluster: str) -> Iterator[str]:
+def restricted_namespace(deployed: kube.Cluster, emulator_in_cluster: str) -> Iterator[str]:
     with conftest.opted_in_namespace(deployed, emulator_in_cluster, labels=RESTRICTED) as name:
         yield name
 
@@ -44,16 +43,16 @@ def _plain_pod(name: str, image: str) -> dict[str, Any]:
 
 
 def test_the_injected_pod_runs_where_restricted_is_enforced(
-    deployed: cluster.LocalCluster, restricted_namespace: str, built_images: dict[str, images.Image]
+    deployed: kube.Cluster, restricted_namespace: str, image_refs: dict[str, str]
 ) -> None:
     local, ns = deployed, restricted_namespace
-    labels = conftest.get(local, f"namespace/{ns}")["metadata"]["labels"]
+    labels = local.get(f"namespace/{ns}")["metadata"]["labels"]
     assert labels[keys.NAMESPACE_INJECTION_LABEL] == "enabled"
     assert {k: labels[k] for k in RESTRICTED} == RESTRICTED
 
     # Not compliant: refused by the apiserver, for its own container's settings only.
-    plain = _plain_pod("plain", built_images["sidecar"].ref)
-    with pytest.raises(cluster.ClusterError) as refused:
+    plain = _plain_pod("plain", image_refs["sidecar"])
+    with pytest.raises(kube.KubectlError) as refused:
         local.kubectl("-n", ns, "apply", "-f", "-", input_text=json.dumps(plain))
     message = str(refused.value)
     assert 'violates PodSecurity "restricted:latest"' in message, message
@@ -62,7 +61,7 @@ def test_the_injected_pod_runs_where_restricted_is_enforced(
     assert not local.kubectl("-n", ns, "get", "pods", "-o", "name").strip()
 
     # Compliant: admitted with the sidecar, and Ready on the node.
-    live = conftest.run_pod(local, ns, conftest.app_pod("shop", built_images["sidecar"].ref))
+    live = conftest.run_pod(local, ns, conftest.app_pod("shop", image_refs["sidecar"]))
     (sidecar,) = live["spec"]["initContainers"]
     assert sidecar["name"] == keys.SIDECAR_CONTAINER
     assert live["metadata"]["labels"][keys.INJECTED_LABEL] == "true"

@@ -8,23 +8,22 @@ from __future__ import annotations
 
 import uuid
 
-from stigg_devkit import images, waiting
-from stigg_emulator import launcher as emulator_launcher
-from stigg_localcluster import cluster
+from stigg_devkit import kube, waiting
+from stigg_emulator import in_cluster
 from tests.integration.node import conftest
 
 DELAY = 4  # seconds: well beyond the sidecar's own shutdown delay
 
 
 def test_the_sidecar_outlives_the_app_at_sigterm(
-    deployed: cluster.LocalCluster,
+    deployed: kube.Cluster,
     app_namespace: str,
-    built_images: dict[str, images.Image],
-    emulator: emulator_launcher.RunningEmulator,
+    image_refs: dict[str, str],
+    emulator: in_cluster.InClusterEmulator,
 ) -> None:
     customer = f"customer-drain-{uuid.uuid4().hex[:6]}"
     conftest.emulator_admin(emulator, "PUT", f"customers/{customer}", {"plan": "plan-free"})
-    pod = conftest.app_pod("draining", built_images["sidecar"].ref)
+    pod = conftest.app_pod("draining", image_refs["sidecar"])
     pod["spec"]["containers"][0]["env"] = [
         {"name": "APP_FINAL_REPORT", "value": f"{customer}:feature-api-calls:7"},
         {"name": "APP_SIGTERM_DELAY_SECONDS", "value": str(DELAY)},

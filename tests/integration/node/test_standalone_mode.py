@@ -7,13 +7,11 @@ Sidecar mode removes all of it and new Pods get the container again."""
 from __future__ import annotations
 
 import json
-import urllib.request
 from typing import Any
 
 import pytest
 
-from stigg_devkit import images, waiting
-from stigg_localcluster import cluster
+from stigg_devkit import kube, waiting
 from stigg_operator import keys, standalone
 from tests.integration.node import conftest
 
@@ -22,7 +20,7 @@ SHARED = keys.standalone_name(NAME)
 RESOURCE = f"{keys.PLURAL}.{keys.GROUP}/{NAME}"
 
 
-def _objects(local: cluster.LocalCluster, namespace: str) -> dict[str, Any]:
+def _objects(local: kube.Cluster, namespace: str) -> dict[str, Any]:
     found = {}
     for kind in standalone.KINDS:
         group = kind.api_version.rpartition("/")[0]
@@ -33,14 +31,14 @@ def _objects(local: cluster.LocalCluster, namespace: str) -> dict[str, Any]:
     return found
 
 
-def _status(local: cluster.LocalCluster, namespace: str) -> dict[str, Any]:
-    status: dict[str, Any] = conftest.get(local, "-n", namespace, RESOURCE).get("status", {})
+def _status(local: kube.Cluster, namespace: str) -> dict[str, Any]:
+    status: dict[str, Any] = local.get("-n", namespace, RESOURCE).get("status", {})
     return status
 
 
 @pytest.mark.slow
 def test_standalone_mode_serves_opted_in_pods_through_its_service(
-    deployed: cluster.LocalCluster, app_namespace: str, built_images: dict[str, images.Image]
+    deployed: kube.Cluster, app_namespace: str, image_refs: dict[str, str]
 ) -> None:
     local, namespace = deployed, app_namespace
     patch = {"spec": {"mode": "Standalone", "defaults": {"feature-beta": {"hasAccess": True}}}}
@@ -51,7 +49,7 @@ def test_standalone_mode_serves_opted_in_pods_through_its_service(
         timeout=60,
     )
     assert set(objects) == {"Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy"}
-    owner = conftest.get(local, "-n", namespace, RESOURCE)
+    owner = local.get("-n", namespace, RESOURCE)
     for obj in objects.values():
         assert [ref["uid"] for ref in obj["metadata"]["ownerReferences"]] == [owner["metadata"]["uid"]]
     assert objects["PodDisruptionBudget"]["spec"]["minAvailable"] == 1
@@ -59,14 +57,12 @@ def test_standalone_mode_serves_opted_in_pods_through_its_service(
 
     # The kubelet runs the shared Deployment's Pods (not injected themselves) until Ready.
     local.kubectl("-n", namespace, "rollout", "status", f"deployment/{SHARED}", "--timeout=180s")
-    shared = conftest.get(local, "-n", namespace, "pods", "-l", f"app.kubernetes.io/instance={SHARED}")[
-        "items"
-    ]
+    shared = local.get("-n", namespace, "pods", "-l", f"app.kubernetes.io/instance={SHARED}")["items"]
     assert len(shared) == 2
     for pod in shared:
         assert [c["name"] for c in pod["spec"]["containers"]] == [keys.SIDECAR_CONTAINER]
         assert not pod["spec"].get("initContainers")
-        assert pod["spec"]["containers"][0]["image"] == built_images["sidecar"].ref
+        assert pod["spec"]["containers"][0]["image"] == image_refs["sidecar"]
         assert all(s["ready"] for s in pod["status"]["containerStatuses"])
     status = waiting.wait_for(
         lambda: (s := _status(local, namespace)).get("standalone", {}).get("ready") == "2/2" and s,
@@ -76,22 +72,19 @@ def test_standalone_mode_serves_opted_in_pods_through_its_service(
     assert status["standalone"]["service"] == f"{SHARED}.{namespace}.svc:50051"
 
     # An opted-in app Pod gets the address only, and checks through the Service.
-    live = conftest.run_pod(local, namespace, conftest.app_pod("app", built_images["sidecar"].ref))
+    live = conftest.run_pod(local, namespace, conftest.app_pod("app", image_refs["sidecar"]))
     assert not live["spec"].get("initContainers")
     env = {e["name"]: e.get("value") for e in live["spec"]["containers"][0]["env"]}
     assert env == {keys.APP_HOST_ENV: f"{SHARED}.{namespace}.svc", keys.APP_PORT_ENV: "50051"}
     assert "sidecar answered at start: yes" in local.kubectl("-n", namespace, "logs", "app")
-    online = conftest.app_get(
-        local, live["status"]["podIP"], "/entitlement?customer=customer-pro&feature=feature-sso"
-    )
+    online = conftest.app_get(local, live, "/entitlement?customer=customer-pro&feature=feature-sso")
     assert (online["hasAccess"], online["isFallback"]) == (True, False)
     sidecar = shared[0]["spec"]["containers"][0]
     http = next(p["containerPort"] for p in sidecar["ports"] if p["name"] == keys.HTTP_PORT_NAME)
-    readyz = f"http://127.0.0.1:{local.forward(shared[0]['status']['podIP'], http)}/readyz"
-    with urllib.request.urlopen(readyz, timeout=5) as answer:
-        # feature-sso and feature-beta (the patch above) from the namespace's resource, and the
-        # two of cluster-default (manifests/cluster-default.yaml), which every resource inherits
-        assert json.load(answer)["defaults"] == 4, "the defaults ConfigMap reaches the shared sidecar"
+    readyz = conftest.http_json(local, shared[0], http, "/readyz")
+    # feature-sso and feature-beta (the patch above) from the namespace's resource, and the two
+    # of cluster-default (manifests/cluster-default.yaml), which every resource inherits
+    assert readyz["defaults"] == 4, "the defaults ConfigMap reaches the shared sidecar"
 
     # An autoscaler on request.
     autoscale = {"spec": {"standalone": {"autoscaling": {"maxReplicas": 4}}}}
@@ -108,5 +101,5 @@ def test_standalone_mode_serves_opted_in_pods_through_its_service(
     waiting.wait_for(
         lambda: _status(local, namespace).get("mode") == "Sidecar", what="Sidecar mode", timeout=60
     )
-    again = conftest.run_pod(local, namespace, conftest.app_pod("after", built_images["sidecar"].ref))
+    again = conftest.run_pod(local, namespace, conftest.app_pod("after", image_refs["sidecar"]))
     assert [c["name"] for c in again["spec"]["initContainers"]] == [keys.SIDECAR_CONTAINER]

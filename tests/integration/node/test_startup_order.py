@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import datetime
 
-from stigg_devkit import images
-from stigg_localcluster import cluster
+from stigg_devkit import kube
 from stigg_operator import keys
 from tests.integration.node import conftest
 
@@ -17,9 +16,9 @@ def _time(text: str) -> datetime.datetime:
 
 
 def test_the_app_starts_after_the_sidecar_is_up(
-    deployed: cluster.LocalCluster, app_namespace: str, built_images: dict[str, images.Image]
+    deployed: kube.Cluster, app_namespace: str, image_refs: dict[str, str]
 ) -> None:
-    live = conftest.run_pod(deployed, app_namespace, conftest.app_pod("ordered", built_images["sidecar"].ref))
+    live = conftest.run_pod(deployed, app_namespace, conftest.app_pod("ordered", image_refs["sidecar"]))
     sidecar = live["spec"]["initContainers"][0]
     assert sidecar["name"] == keys.SIDECAR_CONTAINER
     assert sidecar["restartPolicy"] == "Always"
