@@ -90,6 +90,23 @@ class Ports:
         return cls(*sorted(chosen))
 
 
+# kubelet binds unix sockets deep in its root folder (``pod-resources/`` and a 10-digit name
+# beside ``kubelet.sock``); a socket's path holds at most 107 bytes (``sun_path``), and kubelet
+# fails to start, with an error far from the cause, on a longer one.
+_SOCKET_PATH_MAX = 107
+_DEEPEST_SOCKET = ("node", "kubelet", "root", "pod-resources", "0123456789")
+
+
+def _check_socket_room(state_dir: pathlib.Path) -> None:
+    deepest = state_dir.joinpath(*_DEEPEST_SOCKET)
+    if len(str(deepest).encode()) > _SOCKET_PATH_MAX:
+        room = _SOCKET_PATH_MAX - len(str(deepest).encode()) + len(str(state_dir).encode())
+        raise ClusterError(
+            f"state folder {state_dir} is too long for a node ({len(str(state_dir).encode())} bytes; "
+            f"at most {room}): kubelet's unix sockets under it would exceed {_SOCKET_PATH_MAX} bytes"
+        )
+
+
 def _tail(path: str | pathlib.Path, lines: int = 25) -> str:
     try:
         text = pathlib.Path(path).read_text(errors="replace")
@@ -116,6 +133,8 @@ class LocalCluster:
         node: bool = False,
     ) -> None:
         self.state_dir = state_dir.resolve()
+        if node:
+            _check_socket_room(self.state_dir)
         self.attached = attached
         self._binaries = binaries
         self._children: list[subprocess.Popen[bytes]] = []
