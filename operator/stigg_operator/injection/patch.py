@@ -1,13 +1,19 @@
 """JSON Patch assembly, the patcher's entry point: a Pod and an ``EffectiveConfig`` → RFC 6902 ops.
 
 Pure. ``skip_reason`` says whether a Pod is left alone: one that has the sidecar or the
-injected annotation already (injection is idempotent), or a ``hostNetwork`` Pod (its ports
-would be the node's, shared by every such Pod on it). ``build`` is the whole rule: ``[]`` for a
+injected annotation already (injection is idempotent), one opted out by the annotation
+``sidecar.stigg.io/inject: "false"`` (the label of that name is matched by the webhook
+configuration's selector and never arrives here; the annotation, which a selector cannot see,
+is honoured here, as Istio honours both forms), a ``hostNetwork`` Pod (its ports would be the
+node's, shared by every such Pod on it), or a Windows Pod (``spec.os.name`` or the
+``kubernetes.io/os`` node selector: the sidecar image is Linux-only, and a Windows node would
+refuse its Linux securityContext fields). ``build`` is the whole rule: ``[]`` for a
 skipped Pod, else ``assemble``, which the webhook calls directly once it has asked
 ``skip_reason`` itself (so an admission evaluates it once, before choosing a resource).
 
 In Sidecar mode the patch inserts the sidecar (``template``) first in ``spec.initContainers``,
-adds its volumes, and tells every app container where it is (``STIGG_SIDECAR_HOST``,
+adds its volumes, and tells every app container and every other init container (they start
+after the native sidecar is up, so they may call it too) where it is (``STIGG_SIDECAR_HOST``,
 ``STIGG_SIDECAR_PORT``), only where the container does not set them itself (a variable set
 through ``envFrom`` is invisible here: an ``env`` entry would win over it, so such a container
 should set the variable in ``env`` instead). In Standalone mode it only points the app
@@ -32,7 +38,10 @@ from stigg_operator import keys, model
 from stigg_operator.injection import errors, overrides, template
 
 SKIP_ALREADY_INJECTED: Final = "already injected"
+SKIP_OPTED_OUT: Final = f'the Pod\'s annotation {keys.POD_INJECT_LABEL} is "false"'
 SKIP_HOST_NETWORK: Final = "hostNetwork Pod"
+SKIP_WINDOWS: Final = "a Windows Pod (the sidecar image is Linux-only)"
+OS_NODE_LABEL: Final = "kubernetes.io/os"
 
 Operation = dict[str, Any]
 
@@ -47,11 +56,18 @@ def is_injected(pod: Mapping[str, Any]) -> bool:
 
 
 def skip_reason(pod: Mapping[str, Any]) -> str | None:
-    """Why this Pod is left alone (``SKIP_ALREADY_INJECTED``, ``SKIP_HOST_NETWORK``), or None."""
+    """Why this Pod is left alone (one of the ``SKIP_*`` texts), or None."""
     if is_injected(pod):
         return SKIP_ALREADY_INJECTED
-    if (pod.get("spec") or {}).get("hostNetwork") is True:
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    if str(annotations.get(keys.POD_INJECT_LABEL, "")).strip().lower() == "false":
+        return SKIP_OPTED_OUT
+    spec: Mapping[str, Any] = pod.get("spec") or {}
+    if spec.get("hostNetwork") is True:
         return SKIP_HOST_NETWORK
+    os_name = (spec.get("os") or {}).get("name") or (spec.get("nodeSelector") or {}).get(OS_NODE_LABEL)
+    if str(os_name or "").lower() == "windows":
+        return SKIP_WINDOWS
     return None
 
 
@@ -73,12 +89,14 @@ def assemble(pod: Mapping[str, Any], config: model.EffectiveConfig) -> list[Oper
     if not isinstance(spec, Mapping):
         raise errors.InjectionError("spec: the Pod has no spec")
     containers: Sequence[Mapping[str, Any]] = spec.get("containers") or []
+    init_containers: Sequence[Mapping[str, Any]] = spec.get("initContainers") or []
     if config.is_standalone:
         # Standalone mode: the shared Service's address, nothing else (no container, no volume).
-        env_ops = _app_env_ops(containers, config.standalone_host, config.sidecar.grpc_port)
+        host, port = config.standalone_host, config.sidecar.grpc_port
+        env_ops = _app_env_ops("containers", containers, host, port)
+        env_ops += _app_env_ops("initContainers", init_containers, host, port)
         return env_ops + _injected_metadata_ops(pod, config)
     pod_annotations: Mapping[str, str] = metadata.get("annotations") or {}
-    init_containers: Sequence[Mapping[str, Any]] = spec.get("initContainers") or []
     volumes: Sequence[Mapping[str, Any]] = spec.get("volumes") or []
 
     sidecar = template.sidecar_container(config, overrides.from_annotations(pod_annotations))
@@ -96,22 +114,30 @@ def assemble(pod: Mapping[str, Any], config: model.EffectiveConfig) -> list[Oper
     else:
         ops.extend({"op": "add", "path": "/spec/volumes/-", "value": volume} for volume in new_volumes)
 
-    ops.extend(_app_env_ops(containers, "localhost", config.sidecar.grpc_port))
+    ops.extend(_app_env_ops("containers", containers, "localhost", config.sidecar.grpc_port))
+    # The Pod's own init containers, now one place further (the sidecar went in at 0).
+    ops.extend(
+        _app_env_ops("initContainers", init_containers, "localhost", config.sidecar.grpc_port, shift=1)
+    )
     return ops + _injected_metadata_ops(pod, config)
 
 
-def _app_env_ops(containers: Sequence[Mapping[str, Any]], host: str, port: int) -> list[Operation]:
-    """Tell every app container where the sidecar is, without overriding what it sets itself."""
+def _app_env_ops(
+    field: str, containers: Sequence[Mapping[str, Any]], host: str, port: int, *, shift: int = 0
+) -> list[Operation]:
+    """Tell every container of ``spec.<field>`` (at its index + ``shift``) where the sidecar is,
+    without overriding what it sets itself."""
     app_env = {keys.APP_HOST_ENV: host, keys.APP_PORT_ENV: str(port)}
     ops: list[Operation] = []
-    for index, container in enumerate(containers):
+    for index, container in enumerate(containers, start=shift):
         env = container.get("env")
         defined = {entry.get("name") for entry in env or ()}
         missing = [{"name": name, "value": value} for name, value in app_env.items() if name not in defined]
+        path = f"/spec/{field}/{index}/env"
         if env is None:
-            ops.append({"op": "add", "path": f"/spec/containers/{index}/env", "value": missing})
+            ops.append({"op": "add", "path": path, "value": missing})
         else:
-            ops.extend({"op": "add", "path": f"/spec/containers/{index}/env/-", "value": e} for e in missing)
+            ops.extend({"op": "add", "path": f"{path}/-", "value": e} for e in missing)
     return ops
 
 

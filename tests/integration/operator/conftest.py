@@ -151,3 +151,27 @@ def mark_ready(core: client.CoreV1Api, namespace: str, name: str) -> None:
             }
         },
     )
+
+
+INJECTION_SPEC = {
+    "apiKeySecretRef": {"name": "stigg-api-key"},
+    "defaults": {"feature-sso": {"hasAccess": True}},
+}
+
+
+def setup_namespace(api: client.ApiClient, namespace: str, label: bool = True) -> None:
+    """Opt ``namespace`` in (unless ``label`` is false), with the API key Secret and a
+    StiggEntitlements ``shop`` (``INJECTION_SPEC``) that the operator has seen."""
+    if label:
+        client.CoreV1Api(api).patch_namespace(
+            namespace, {"metadata": {"labels": {keys.NAMESPACE_INJECTION_LABEL: "enabled"}}}
+        )
+    make_secret(api, namespace)
+    client.CustomObjectsApi(api).create_namespaced_custom_object(
+        keys.GROUP, keys.VERSION, namespace, keys.PLURAL, make_resource("shop", INJECTION_SPEC)
+    )
+    # The webhook reads kopf's index: wait until the operator has seen the resource.
+    waiting.wait_for(
+        lambda: resource_status(api, namespace, "shop").get("observedGeneration") == 1,
+        what="the operator to see the resource",
+    )

@@ -14,8 +14,6 @@ from stigg_devkit import waiting
 from stigg_operator import keys
 from tests.integration.operator import conftest
 
-SPEC = {"apiKeySecretRef": {"name": "stigg-api-key"}, "defaults": {"feature-sso": {"hasAccess": True}}}
-
 
 def _pod(name: str, labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None) -> Any:
     return client.V1Pod(
@@ -32,22 +30,6 @@ def _pod(name: str, labels: dict[str, str] | None = None, annotations: dict[str,
     )
 
 
-def _setup(api: client.ApiClient, namespace: str, label: bool = True) -> None:
-    if label:
-        client.CoreV1Api(api).patch_namespace(
-            namespace, {"metadata": {"labels": {keys.NAMESPACE_INJECTION_LABEL: "enabled"}}}
-        )
-    conftest.make_secret(api, namespace)
-    client.CustomObjectsApi(api).create_namespaced_custom_object(
-        keys.GROUP, keys.VERSION, namespace, keys.PLURAL, conftest.make_resource("shop", SPEC)
-    )
-    # The webhook reads kopf's index: wait until the operator has seen the resource.
-    waiting.wait_for(
-        lambda: conftest.resource_status(api, namespace, "shop").get("observedGeneration") == 1,
-        what="the operator to see the resource",
-    )
-
-
 def _sidecar(pod: Any) -> Any:
     return next((c for c in pod.spec.init_containers or [] if c.name == keys.SIDECAR_CONTAINER), None)
 
@@ -55,7 +37,7 @@ def _sidecar(pod: Any) -> Any:
 def test_deployment_pods_are_injected(
     api_client: client.ApiClient, namespace: str, operator: conftest.Operator
 ) -> None:
-    _setup(api_client, namespace)
+    conftest.setup_namespace(api_client, namespace)
     apps, core = client.AppsV1Api(api_client), client.CoreV1Api(api_client)
     labels = {"app": "web"}
     apps.create_namespaced_deployment(
@@ -105,7 +87,7 @@ def test_deployment_pods_are_injected(
 def test_user_env_is_kept_and_opt_out_is_honoured(
     api_client: client.ApiClient, namespace: str, operator: conftest.Operator
 ) -> None:
-    _setup(api_client, namespace)
+    conftest.setup_namespace(api_client, namespace)
     core = client.CoreV1Api(api_client)
     injected = core.create_namespaced_pod(namespace, _pod("injected"))
     assert _sidecar(injected) is not None
@@ -121,7 +103,7 @@ def test_user_env_is_kept_and_opt_out_is_honoured(
 def test_unlabelled_and_system_namespaces_are_untouched(
     api_client: client.ApiClient, namespace: str, operator: conftest.Operator
 ) -> None:
-    _setup(api_client, namespace, label=False)
+    conftest.setup_namespace(api_client, namespace, label=False)
     core = client.CoreV1Api(api_client)
     plain = core.create_namespaced_pod(namespace, _pod("plain"))
     assert _sidecar(plain) is None
@@ -141,7 +123,7 @@ def test_unlabelled_and_system_namespaces_are_untouched(
 def test_already_injected_pod_is_unchanged(
     api_client: client.ApiClient, namespace: str, operator: conftest.Operator
 ) -> None:
-    _setup(api_client, namespace)
+    conftest.setup_namespace(api_client, namespace)
     core = client.CoreV1Api(api_client)
     first = core.create_namespaced_pod(namespace, _pod("first"))
     manifest = api_client.sanitize_for_serialization(first)
@@ -182,7 +164,7 @@ def test_bad_annotation_is_denied_with_reason(
     value: str,
     problem: str,
 ) -> None:
-    _setup(api_client, namespace)
+    conftest.setup_namespace(api_client, namespace)
     with pytest.raises(client.ApiException) as raised:
         client.CoreV1Api(api_client).create_namespaced_pod(
             namespace, _pod("bad", annotations={annotation: value})

@@ -40,12 +40,30 @@ def test_user_env_is_preserved_and_never_overwritten() -> None:
     ]
 
 
-def test_init_containers_are_not_given_app_env() -> None:
-    patched = pods.inject(pods.rich_pod(), pods.config())
+def test_the_pods_own_init_containers_are_told_too_but_not_the_sidecar() -> None:
+    # They start after the native sidecar is up (it is first), so they may call it.
+    pod = pods.rich_pod()
+    pod["spec"]["initContainers"][1]["env"] = [{"name": keys.APP_PORT_ENV, "value": "7000"}]
+    patched = pods.inject(pod, pods.config())
 
-    for init in patched["spec"]["initContainers"][1:]:
-        assert "env" not in init, init["name"]
-    assert keys.APP_HOST_ENV not in pods.env_of(pods.sidecar_of(patched))
+    sidecar, migrate, warm = patched["spec"]["initContainers"]
+    assert sidecar["name"] == keys.SIDECAR_CONTAINER
+    assert keys.APP_HOST_ENV not in pods.env_of(sidecar)
+    assert migrate["env"] == [
+        {"name": keys.APP_HOST_ENV, "value": "localhost"},
+        {"name": keys.APP_PORT_ENV, "value": "50051"},
+    ]
+    assert warm["env"] == [
+        {"name": keys.APP_PORT_ENV, "value": "7000"},
+        {"name": keys.APP_HOST_ENV, "value": "localhost"},
+    ]
+
+
+def test_in_standalone_mode_init_containers_get_the_service() -> None:
+    patched = pods.inject(pods.rich_pod(), pods.config({**pods.full_spec(), "mode": "Standalone"}))
+
+    for init in patched["spec"]["initContainers"]:
+        assert pods.env_of(init)[keys.APP_HOST_ENV]["value"].endswith(".svc"), init["name"]
 
 
 def test_container_defining_both_gets_no_env_op() -> None:
