@@ -9,7 +9,9 @@ kopf may still be filling the index); its
 effective configuration is computed (``model.effective``); the patcher assembles the JSON
 Patch (``patch.assemble``), and kopf sends it back. (A Pod served by cluster-default mounts a
 copy of its defaults ConfigMap, which the operator keeps in the Pod's namespace; until the copy
-exists, its sidecar reads the same defaults from its env.)
+exists, its sidecar reads the same defaults from its env. Its API key comes from a Secret of
+the same name in the Pod's namespace: the admission says so in a warning,
+``borrowed_secret_warning``, since only the kubelet would find it missing.)
 
 This is the one place domain errors become denials (``kopf.AdmissionError``, code 400), each
 with a message saying what to fix: ``model.NoServingResource``, ``model.SpecError`` (prefixed
@@ -79,4 +81,19 @@ def inject(
         ops = patcher.assemble(pod, effective)
     except errors.InjectionError as error:
         raise kopf.AdmissionError(str(error), code=400) from None
+    warning = borrowed_secret_warning(ns, effective)
+    if warning:
+        warnings.append(warning)
     patch.fns.append(lambda target: jsonpatch.apply_patch(target, ops, in_place=True))
+
+
+def borrowed_secret_warning(namespace: str, config: model.EffectiveConfig) -> str | None:
+    """A warning for a Pod that a resource of another namespace (cluster-default) serves: its
+    sidecar reads the API key from a Secret of that name in the Pod's own namespace (a
+    ``secretKeyRef`` cannot cross namespaces), which the kubelet, not admission, finds missing."""
+    if config.namespace == namespace or config.offline or not config.api_key.name:
+        return None
+    return (
+        f"served by StiggEntitlements {config.ref}: the sidecar reads its API key from Secret "
+        f"{config.api_key.name} (key {config.api_key.key}) in namespace {namespace}, which must exist there"
+    )

@@ -3,7 +3,9 @@ real process (``python -m stigg_operator``) whose webhook the real apiserver cal
 
 from __future__ import annotations
 
+import json
 import pathlib
+import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -175,3 +177,15 @@ def setup_namespace(api: client.ApiClient, namespace: str, label: bool = True) -
         lambda: resource_status(api, namespace, "shop").get("observedGeneration") == 1,
         what="the operator to see the resource",
     )
+
+
+def create_with_warnings(
+    local: cluster.LocalCluster, namespace: str, pod: dict[str, Any]
+) -> tuple[dict[str, Any], str]:
+    """Create ``pod`` with kubectl; the admitted Pod and kubectl's stderr (admission warnings)."""
+    created = subprocess.run(
+        [str(local.binaries.kubectl), f"--kubeconfig={local.kubeconfig_path}", "-n", namespace,
+         "create", "-o", "json", "-f", "-"],
+        input=json.dumps(pod), capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    return json.loads(created.stdout), created.stderr

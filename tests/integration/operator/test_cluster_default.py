@@ -11,6 +11,7 @@ import pytest
 from kubernetes import client
 
 from stigg_devkit import waiting
+from stigg_localcluster import cluster
 from stigg_operator import keys
 from tests.integration.operator import conftest
 
@@ -180,3 +181,22 @@ def _try_create(core: client.CoreV1Api, namespace: str) -> object:
         if "no StiggEntitlements" in str(error.body):
             return None
         raise
+
+
+@pytest.mark.usefixtures("cluster_default")
+def test_a_pod_served_by_cluster_default_is_warned_of_the_secret_it_needs(
+    local_cluster: cluster.LocalCluster, api_client: client.ApiClient, namespace: str
+) -> None:
+    """Its sidecar reads the key from a Secret of cluster-default's name in the Pod's own
+    namespace (a secretKeyRef cannot cross namespaces): the admission says so."""
+    core = client.CoreV1Api(api_client)
+    core.patch_namespace(namespace, {"metadata": {"labels": {keys.NAMESPACE_INJECTION_LABEL: "enabled"}}})
+    waiting.wait_for(lambda: _try_create(core, namespace), what="the webhook to know cluster-default")
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "warned"},
+           "spec": {"containers": [{"name": "app", "image": "example/app:1"}]}}  # fmt: skip
+    admitted, warnings = conftest.create_with_warnings(local_cluster, namespace, pod)
+    assert admitted["spec"]["initContainers"][0]["name"] == keys.SIDECAR_CONTAINER
+    assert (
+        f"served by StiggEntitlements {conftest.OPERATOR_NAMESPACE}/{keys.CLUSTER_DEFAULT_NAME}: the sidecar "
+        f"reads its API key from Secret stigg-api-key (key SERVER_API_KEY) in namespace {namespace}"
+    ) in " ".join(warnings.split())

@@ -6,8 +6,6 @@ its Linux securityContext would break. A Pod beside them is injected."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from typing import Any
 
 from kubernetes import client
@@ -16,16 +14,6 @@ from stigg_localcluster import cluster
 from stigg_operator import keys
 from stigg_operator.injection import patch
 from tests.integration.operator import conftest
-
-
-def _create(local: cluster.LocalCluster, namespace: str, pod: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """Create ``pod`` with kubectl; the admitted Pod and kubectl's stderr (admission warnings)."""
-    created = subprocess.run(
-        [str(local.binaries.kubectl), f"--kubeconfig={local.kubeconfig_path}", "-n", namespace,
-         "create", "-o", "json", "-f", "-"],
-        input=json.dumps(pod), capture_output=True, text=True, check=True, timeout=60,
-    )  # fmt: skip
-    return json.loads(created.stdout), created.stderr
 
 
 def _pod(name: str, **spec: Any) -> dict[str, Any]:
@@ -51,15 +39,20 @@ def test_opted_out_and_windows_pods_are_admitted_unchanged_with_the_reason(
 
     opted_out = _pod("opted-out")
     opted_out["metadata"]["annotations"] = {keys.POD_INJECT_LABEL: "false"}
-    admitted, warnings = _create(local_cluster, namespace, opted_out)
+    admitted, warnings = conftest.create_with_warnings(local_cluster, namespace, opted_out)
     assert _init_names(admitted) == []
     assert keys.INJECTED_ANNOTATION not in admitted["metadata"].get("annotations", {})
     assert f"{keys.SIDECAR_CONTAINER} not injected: {patch.SKIP_OPTED_OUT}" in warnings
 
-    admitted, warnings = _create(local_cluster, namespace, _pod("windows", os={"name": "windows"}))
+    admitted, warnings = conftest.create_with_warnings(
+        local_cluster, namespace, _pod("windows", os={"name": "windows"})
+    )
     assert _init_names(admitted) == []
     assert f"{keys.SIDECAR_CONTAINER} not injected: {patch.SKIP_WINDOWS}" in warnings
 
-    admitted, warnings = _create(local_cluster, namespace, _pod("linux", os={"name": "linux"}))
+    admitted, warnings = conftest.create_with_warnings(
+        local_cluster, namespace, _pod("linux", os={"name": "linux"})
+    )
     assert _init_names(admitted) == [keys.SIDECAR_CONTAINER]
     assert "not injected" not in warnings
+    assert "served by" not in warnings  # its own namespace's resource, its own Secret
