@@ -1,17 +1,19 @@
 """The admission webhook: a thin ``@kopf.on.mutate`` adapter over ``model`` and ``injection``.
 
 Only Pods the apiserver selected arrive here (see ``webhookconfig``), on CREATE only. In order:
-a Pod the patcher leaves alone (``patch.skip_reason``: already injected, ``hostNetwork``) is
-admitted unchanged, with a warning saying why; the resource that serves it is chosen from
-kopf's in-memory index (``model.select``, cluster-default merged in), and only a miss is
-confirmed from the API before it becomes a denial (``kube.entitlements``: right after a start,
-kopf may still be filling the index); its
-effective configuration is computed (``model.effective``); the patcher assembles the JSON
-Patch (``patch.assemble``), and kopf sends it back. (A Pod served by cluster-default mounts a
-copy of its defaults ConfigMap, which the operator keeps in the Pod's namespace; until the copy
-exists, its sidecar reads the same defaults from its env. Its API key comes from a Secret of
-the same name in the Pod's namespace: the admission says so in a warning,
-``borrowed_secret_warning``, since only the kubelet would find it missing.)
+an object out of the shape the patcher reads is denied with the field named in words
+(``injection.shape``: a review not sent by the apiserver may hold anything); a Pod the patcher
+leaves alone (``patch.skip_reason``: already injected, opted out by annotation, ``hostNetwork``,
+Windows) is admitted unchanged, with a warning saying why; the resource that serves it is
+chosen from kopf's in-memory index (``model.select``, cluster-default merged in), and only a
+miss is confirmed from the API before it becomes a denial (``kube.entitlements``: right after
+a start, kopf may still be filling the index); its effective configuration is computed
+(``model.effective``); the patcher assembles the JSON Patch (``patch.assemble``), and kopf
+sends it back. (A Pod served by cluster-default mounts a copy of its defaults ConfigMap, which
+the operator keeps in the Pod's namespace; until the copy exists, its sidecar reads the same
+defaults from its env. Its API key comes from a Secret of the same name in the Pod's
+namespace: the admission says so in a warning, ``borrowed_secret_warning``, since only the
+kubelet would find it missing.)
 
 This is the one place domain errors become denials (``kopf.AdmissionError``, code 400), each
 with a message saying what to fix: ``model.NoServingResource``, ``model.SpecError`` (prefixed
@@ -27,7 +29,7 @@ import jsonpatch
 import kopf
 
 from stigg_operator import keys, model, settings
-from stigg_operator.injection import errors
+from stigg_operator.injection import errors, shape
 from stigg_operator.injection import patch as patcher
 from stigg_operator.kube import entitlements as entitlements_api
 from stigg_operator.kube import rest
@@ -55,6 +57,9 @@ def inject(
     **kwargs: Any,
 ) -> None:
     entitlements: model.Resources = kwargs["entitlements"]
+    malformed = shape.problem(dict(body))
+    if malformed is not None:
+        raise kopf.AdmissionError(f"malformed Pod: {malformed}", code=400)
     pod: dict[str, Any] = dict(body)
     ns = namespace or body.get("metadata", {}).get("namespace") or "default"
     reason = patcher.skip_reason(pod)

@@ -14,6 +14,8 @@ Dapr splits its own patcher, one module per concern, each importing only those b
 * ``template``: the sidecar container (native sidecar: an init container with
   ``restartPolicy: Always``), its env, its volumes and the injected annotation's value; also
   the container of Standalone mode's shared Deployment (``standalone``);
+* ``shape``: the fields the patcher reads, checked first, so a malformed object is denied
+  with the field named in words rather than a Python message;
 * ``patch``: whether a Pod is left alone (``skip_reason``), and the JSON Patch assembly against
   the Pod exactly as given (``build``, the entry point; ``assemble`` once ``skip_reason`` said
   nothing, as the webhook does).
