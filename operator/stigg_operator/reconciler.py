@@ -17,7 +17,7 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from stigg_operator import model, reconcile, settings, upkeep
+from stigg_operator import model, reconcile, settings, upkeep, webhookconfig
 from stigg_operator.kube import configmaps, rest, secrets, status
 
 Index = Mapping[Any, Any]
@@ -111,6 +111,10 @@ def reconcile_one(  # noqa: PLR0917 -- one resource's coordinates, then the two 
             cleanup=cleanup,
         )
         problem = problem or upkeep_problem
+    # The policy the webhook applies to this namespace's Pods (cluster-default: the namespaces
+    # without a resource of their own), as the refresh registers it.
+    policies = webhookconfig.failure_policies(config.namespace, config.failure_policy, entitlements)
+    extra["failurePolicy"] = policies.default if is_cluster_default else policies.of(namespace)
     body_status = reconcile.status(
         problem=problem,
         generation=resource["generation"],

@@ -3,10 +3,11 @@
 ``ensure_certs`` loads the CA and serving certificate from their Secret and, when due
 (``certs.needs_renewal``), issues new ones (a new CA only when the old one nears its end) and
 writes them back. ``apply_webhook_configuration`` registers the MutatingWebhookConfiguration
-(``webhookconfig``) with a CA as its caBundle. ``rotate_forever`` is the operator's task that
-renews the serving certificate before it expires and swaps it into the live TLS context
-(``certs.LiveCerts``), trusting a new CA before serving with it, so no admission fails during a
-rotation. Each call makes its own API client, as the kubernetes client's defaults do.
+(``webhookconfig``) with a CA as its caBundle and the namespaces' failure policies.
+``rotate_forever`` is the operator's task that renews the serving certificate before it
+expires and swaps it into the live TLS context (``certs.LiveCerts``), trusting a new CA before
+serving with it, so no admission fails during a rotation. Each call makes its own API
+client, as the kubernetes client's defaults do.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+from collections.abc import Callable
 
 from kubernetes import client
 
@@ -39,12 +41,20 @@ def ensure_certs(config: settings.Settings) -> certs.WebhookCerts:
     return fresh
 
 
-def apply_webhook_configuration(config: settings.Settings, ca_pem: bytes) -> None:
-    admission.put_webhook_configuration(client.ApiClient(), webhookconfig.body(config, ca_pem))
+def apply_webhook_configuration(
+    config: settings.Settings, ca_pem: bytes, policies: webhookconfig.FailurePolicies | None = None
+) -> None:
+    body = webhookconfig.body(config, ca_pem, policies)
+    admission.put_webhook_configuration(client.ApiClient(), body)
 
 
-async def rotate_forever(config: settings.Settings, live: certs.LiveCerts) -> None:
-    """Renew the serving certificate before it expires, without closing the listening socket."""
+async def rotate_forever(
+    config: settings.Settings,
+    live: certs.LiveCerts,
+    policies: Callable[[], webhookconfig.FailurePolicies | None] = lambda: None,
+) -> None:
+    """Renew the serving certificate before it expires, without closing the listening socket;
+    a configuration rewritten for a new CA keeps the failure policies last registered."""
     check_every = max(1.0, min(60.0, config.cert_renew_before.total_seconds() / 4))
     while True:
         await asyncio.sleep(check_every)
@@ -52,7 +62,7 @@ async def rotate_forever(config: settings.Settings, live: certs.LiveCerts) -> No
             fresh = await asyncio.to_thread(ensure_certs, config)
             if fresh.cert_pem != live.current.cert_pem:
                 if fresh.ca_pem != live.current.ca_pem:  # a new CA: trust it before serving with it
-                    await asyncio.to_thread(apply_webhook_configuration, config, fresh.ca_pem)
+                    await asyncio.to_thread(apply_webhook_configuration, config, fresh.ca_pem, policies())
                 live.load(fresh)
                 logger.info("rotated the webhook's serving certificate (serial %x)", fresh.serial)
         except Exception:  # a failed renewal is retried at the next check; the current cert still serves

@@ -54,7 +54,8 @@ async def startup(
     settings.admission.managed = None  # the configuration is ours: see webhookconfig
     await asyncio.to_thread(serving.apply_webhook_configuration, config, live.current.ca_pem)
     memo["shared"] = {"ledger": ledger}
-    memo["rotation"] = asyncio.create_task(serving.rotate_forever(config, live))
+    policies = lambda: memo["shared"].get("policies")  # noqa: E731 -- kept current by the refresh
+    memo["rotation"] = asyncio.create_task(serving.rotate_forever(config, live, policies))
     memo["refresh"] = asyncio.create_task(refresh.refresh_forever(config, memo))
 
 
