@@ -74,8 +74,12 @@ class RedisConfig:
 class SidecarContainerConfig:
     image: str
     image_pull_policy: str = "IfNotPresent"
+    # Both clear of the ports apps commonly use (80, 443, 3000, 5000, 8000, 8080, 8443, 9000, 9090)
+    # and of every known sidecar's and agent's (injection.known_ports: Istio's 15000-15090,
+    # Linkerd's 4140-4191, Dapr's 3500/50001/50002, Consul's 19000-21000...), below the Linux
+    # ephemeral range for the HTTP port; 50051 is gRPC's conventional port, which none of them binds.
     grpc_port: int = 50051
-    http_port: int = 15020  # clear of the ports apps commonly use (8080, 8000, 3000)
+    http_port: int = 18020
     log_level: str = "info"
     resources: Mapping[str, Mapping[str, str]] = dataclasses.field(
         default_factory=lambda: {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}

@@ -11,12 +11,17 @@ Dapr splits its own patcher, one module per concern, each importing only those b
   the way the apiserver and the kubelet would;
 * ``overrides``: the per-Pod annotations (image, log level, CPU and memory requests and limits),
   validated into ``Overrides``;
+* ``known_ports``: the table of well-known sidecars and agents (Istio's ``istio-proxy``,
+  Linkerd, Dapr, Consul, OpenTelemetry, Datadog...), how their containers are recognised, and
+  the ports they bind without declaring them;
 * ``template``: the sidecar container (native sidecar: an init container with
   ``restartPolicy: Always``), its env, its volumes and the injected annotation's value; also
   the container of Standalone mode's shared Deployment (``standalone``);
 * ``shape``: the fields the patcher reads, checked first, so a malformed object is denied
   with the field named in words rather than a Python message;
-* ``patch``: whether a Pod is left alone (``skip_reason``), and the JSON Patch assembly against
-  the Pod exactly as given (``build``, the entry point; ``assemble`` once ``skip_reason`` said
-  nothing, as the webhook does).
+* ``patch``: whether a Pod is left alone (``skip_reason``), the clash check (declared ports and
+  known sidecars' undeclared ones), where the sidecar goes (``sidecar_position``: after a known
+  native sidecar such as ``istio-proxy``), and the JSON Patch assembly against the Pod exactly
+  as given (``build``, the entry point; ``assemble`` once ``skip_reason`` said nothing, as the
+  webhook does).
 """

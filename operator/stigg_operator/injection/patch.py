@@ -12,16 +12,20 @@ skipped Pod, else ``assemble``, which the webhook calls directly once it has ask
 ``skip_reason`` itself (so an admission evaluates it once, before choosing a resource).
 
 In Sidecar mode the patch inserts the sidecar (``template``) first in ``spec.initContainers``,
-adds its volumes, and tells every app container and every other init container (they start
-after the native sidecar is up, so they may call it too) where it is (``STIGG_SIDECAR_HOST``,
-``STIGG_SIDECAR_PORT``), only where the container does not set them itself (a variable set
-through ``envFrom`` is invisible here: an ``env`` entry would win over it, so such a container
-should set the variable in ``env`` instead). In Standalone mode it only points the app
+or right after a known sidecar already there as a native sidecar (``sidecar_position``: after
+Istio's ``istio-proxy``, whose iptables redirection then carries the sidecar's traffic from its
+first connection), adds its volumes, and tells every app container and every init container
+after it (they start once the native sidecar is up, so they may call it too) where it is
+(``STIGG_SIDECAR_HOST``, ``STIGG_SIDECAR_PORT``), only where the container does not set them
+itself (a variable set through ``envFrom`` is invisible here: an ``env`` entry would win over
+it, so such a container should set the variable in ``env`` instead). In Standalone mode it only points the app
 containers at the shared Service. Either way the injection is recorded in the annotation
 ``sidecar.stigg.io/injected`` (``<namespace>/<name>@<wiring hash>``, so a changed resource can be
 told apart from the one a Pod was injected with) and the label ``sidecar.stigg.io/injected=true``
 (for selectors). A volume name or container port (init containers too: the sidecar runs beside
-them) that the sidecar needs and the Pod already uses denies the Pod (``InjectionError``).
+them) that the sidecar needs and the Pod already uses denies the Pod (``InjectionError``); a
+port counts as used when a container declares it, or when a known sidecar or agent in the Pod
+(``known_ports``: Istio's ``istio-proxy``, Dapr's ``daprd``...) binds it without declaring it.
 
 The patch is valid against the Pod exactly as given: a missing list or map
 (``spec.initContainers``, ``spec.volumes``, a container's ``env``, ``metadata.annotations``,
@@ -35,7 +39,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from stigg_operator import keys, model
-from stigg_operator.injection import errors, overrides, template
+from stigg_operator.injection import errors, known_ports, overrides, template
 
 SKIP_ALREADY_INJECTED: Final = "already injected"
 SKIP_OPTED_OUT: Final = f'the Pod\'s annotation {keys.POD_INJECT_LABEL} is "false"'
@@ -103,10 +107,11 @@ def assemble(pod: Mapping[str, Any], config: model.EffectiveConfig) -> list[Oper
     _check_conflicts(containers, init_containers, volumes, config)
 
     ops: list[Operation] = []
+    position = sidecar_position(init_containers)
     if spec.get("initContainers") is None:
         ops.append({"op": "add", "path": "/spec/initContainers", "value": [sidecar]})
     else:
-        ops.append({"op": "add", "path": "/spec/initContainers/0", "value": sidecar})
+        ops.append({"op": "add", "path": f"/spec/initContainers/{position}", "value": sidecar})
 
     new_volumes = template.sidecar_volumes(config)
     if spec.get("volumes") is None:
@@ -115,11 +120,28 @@ def assemble(pod: Mapping[str, Any], config: model.EffectiveConfig) -> list[Oper
         ops.extend({"op": "add", "path": "/spec/volumes/-", "value": volume} for volume in new_volumes)
 
     ops.extend(_app_env_ops("containers", containers, "localhost", config.sidecar.grpc_port))
-    # The Pod's own init containers, now one place further (the sidecar went in at 0).
+    # The init containers the sidecar starts before, each now one place further.
+    after = init_containers[position:]
     ops.extend(
-        _app_env_ops("initContainers", init_containers, "localhost", config.sidecar.grpc_port, shift=1)
+        _app_env_ops("initContainers", after, "localhost", config.sidecar.grpc_port, shift=position + 1)
     )
     return ops + _injected_metadata_ops(pod, config)
+
+
+def sidecar_position(init_containers: Sequence[Mapping[str, Any]]) -> int:
+    """Where the sidecar goes in ``spec.initContainers``: first, or right after the last known
+    sidecar running as a native sidecar (Istio's ``istio-proxy``), so that the kubelet starts
+    it once that proxy is started and its traffic is the mesh's from its first connection."""
+    after = [
+        index + 1
+        for index, container in enumerate(init_containers)
+        if _is_native_sidecar(container) and known_ports.recognise(container) is not None
+    ]
+    return max(after, default=0)
+
+
+def _is_native_sidecar(container: Mapping[str, Any]) -> bool:
+    return container.get("restartPolicy") == "Always"
 
 
 def _app_env_ops(
@@ -170,7 +192,8 @@ def _check_conflicts(
     """Deny a Pod that already uses a volume name or a port the sidecar needs.
 
     Init containers count too: the sidecar starts first, so it runs beside them in the Pod's
-    network namespace.
+    network namespace. A known sidecar or agent (``known_ports``: ``istio-proxy``, ``daprd``...)
+    takes the ports it binds without declaring them as well.
     """
     for volume in volumes:
         if volume.get("name") in (keys.DEFAULTS_VOLUME, keys.STATE_VOLUME):
@@ -193,6 +216,16 @@ def _check_conflicts(
                     raise errors.InjectionError(
                         f"spec.{field}: {kind} {container.get('name')!r} declares containerPort {number}, "
                         f"which the sidecar uses for {sidecar_ports[number]}"
+                    )
+            if field == "initContainers" and not _is_native_sidecar(container):
+                continue  # runs to completion before the sidecar starts (istio-init binds nothing)
+            known = known_ports.recognise(container)
+            for number, what in known_ports.undeclared_ports(container).items():
+                if number in sidecar_ports and known is not None:
+                    raise errors.InjectionError(
+                        f"spec.{field}: port {number} is {known.name}'s {what} ({kind} "
+                        f"{container.get('name')!r} binds it without declaring it), which the sidecar "
+                        f"uses for {sidecar_ports[number]}; set that field to a port {known.name} leaves free"
                     )
 
 

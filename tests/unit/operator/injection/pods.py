@@ -153,3 +153,28 @@ def pod_with_annotations(extra: dict[str, str]) -> dict[str, Any]:
     pod = bare_pod()
     pod["metadata"]["annotations"] = dict(extra)
     return pod
+
+
+def istio_pod() -> dict[str, Any]:
+    """A Pod as Istio's injector leaves it with native sidecars: ``istio-init`` (iptables, run to
+    completion), then ``istio-proxy`` (``restartPolicy: Always``), declaring 15090 only although
+    it binds 15000, 15001, 15006, 15020, 15021 and more; then the app's own init container."""
+    proxy_image = "docker.io/istio/proxyv2:1.24.2"
+    pod = bare_pod()
+    pod["spec"]["initContainers"] = [
+        {
+            "name": "istio-init",
+            "image": proxy_image,
+            "args": ["istio-iptables", "-p", "15001", "-z", "15006"],
+        },
+        {
+            "name": "istio-proxy",
+            "image": proxy_image,
+            "restartPolicy": "Always",
+            "args": ["proxy", "sidecar"],
+            "ports": [{"name": "http-envoy-prom", "containerPort": 15090, "protocol": "TCP"}],
+            "startupProbe": {"httpGet": {"path": "/healthz/ready", "port": 15021}},
+        },
+        {"name": "migrate", "image": "ghcr.io/shop/migrate:3"},
+    ]
+    return pod

@@ -35,9 +35,9 @@ def test_app_container_declaring_a_sidecar_port_is_denied(port: int, what: str) 
 
 def test_default_ports_conflict_when_the_resource_sets_none() -> None:
     pod = pods.bare_pod()
-    pod["spec"]["containers"][0]["ports"] = [{"containerPort": 15020}]
+    pod["spec"]["containers"][0]["ports"] = [{"containerPort": 18020}]
 
-    with pytest.raises(errors.InjectionError, match="container 'web' declares containerPort 15020"):
+    with pytest.raises(errors.InjectionError, match="container 'web' declares containerPort 18020"):
         patch.build(pod, pods.config())
 
 

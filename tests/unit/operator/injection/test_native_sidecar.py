@@ -56,7 +56,7 @@ def test_default_ports_when_the_resource_sets_none() -> None:
 
     assert {p["name"]: p["containerPort"] for p in sidecar["ports"]} == {
         keys.GRPC_PORT_NAME: 50051,
-        keys.HTTP_PORT_NAME: 15020,
+        keys.HTTP_PORT_NAME: 18020,
     }
 
 
