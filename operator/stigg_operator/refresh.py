@@ -7,7 +7,8 @@ resource (a Secret created later turns its resource Ready), through ``reconciler
 its own. A task of the operator's own rather than a kopf timer: timers put a finalizer on every
 resource, which blocks deleting it (and its namespace) whenever the operator is not running.
 It reads kopf's indexes from ``memo["shared"]``, where the first reconcile keeps them (they are
-live views); one resource's trouble never stops the others' status.
+live views); one resource's trouble never stops the others' status, and is a Warning Event
+on that resource (``reconciler.report_failure``), not only a log line.
 """
 
 from __future__ import annotations
@@ -59,5 +60,8 @@ async def refresh_forever(config: settings.Settings, memo: kopf.Memo) -> None:
                             missing=None if missing is None else missing.get((namespace, name), []),
                         )
                     )
-                except Exception:  # one resource's trouble must not stop the others' status
+                except Exception as error:  # one resource's trouble must not stop the others' status
                     logger.exception("refreshing the status of %s/%s failed", namespace, name)
+                    await asyncio.to_thread(
+                        reconciler.report_failure, namespace, name, entry["uid"], error, ledger
+                    )
