@@ -38,6 +38,9 @@ class RunningOperator:
         self.webhook_config = webhook_config
         self.env = {
             "PATH": os.environ.get("PATH", ""),
+            # The caller's import path: from a git worktree, the worktree's operator, not the
+            # checkout the virtualenv's editable install points at.
+            **({"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}),
             "KUBECONFIG": str(kubeconfig),
             "STIGG_OPERATOR_NAMESPACE": namespace,
             "STIGG_OPERATOR_WEBHOOK_ADDRESS": "127.0.0.1",

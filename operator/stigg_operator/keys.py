@@ -51,6 +51,10 @@ STANDALONE_FIELD_MANAGER = "stigg-operator-standalone"
 # Events the operator posts on Pods.
 MISSING_SIDECAR_REASON = "StiggSidecarMissing"
 REPAIR_REASON = "StiggSidecarRepair"
+# And on StiggEntitlements: a reconcile that failed outside kopf (the periodic refresh), and a
+# namespace where cluster-default's ConfigMap cannot be copied (another ConfigMap has its name).
+RECONCILE_FAILED_REASON = "ReconcileFailed"
+COPY_CONFLICT_REASON = "DefaultsCopyConflict"
 
 # Names.
 CLUSTER_DEFAULT_NAME = "cluster-default"

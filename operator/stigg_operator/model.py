@@ -12,8 +12,10 @@ cluster-default; when none can, ``NoServingResource`` says why and what to do (t
 denies the Pod with it, the drift scan skips the Pod). ``effective`` turns the merged spec into
 an ``EffectiveConfig``: everything the reconciler and the injector need, with the operator's
 own defaults (the sidecar image ``SIDECAR_IMAGE``, ports) filled in. A spec the CRD schema
-admitted but that cannot be used (no API key Secret anywhere in the chain) raises
-``SpecError``, which the reconciler reports as a status condition.
+admitted but that cannot be used (no API key Secret anywhere in the chain; or one the
+apiserver or the kernel would refuse once rendered, by ``limits``: a bad quantity or image, a
+name too long, defaults over a ConfigMap's 1 MiB) raises ``SpecError``, naming the field, which
+the reconciler reports as a status condition and the webhook as a denial.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from stigg_operator import keys
+from stigg_operator import keys, limits
 
 Spec = Mapping[str, Any]
 
@@ -166,6 +168,11 @@ class EffectiveConfig:
             + "\n"
         )
 
+    def env_defaults(self) -> str | None:
+        """The defaults as the sidecar's ``ENTITLEMENTS_FALLBACK`` env, or None when there are none
+        or they are over ``limits.ENV_DEFAULTS_BUDGET`` (the mounted ConfigMap carries them)."""
+        return limits.env_defaults(self.defaults)
+
     def wiring_hash(self) -> str:
         """A digest of everything injected into Pods except the default values (which reach running
         sidecars through the mounted ConfigMap, no restart needed)."""
@@ -291,12 +298,15 @@ def effective(namespace: str, name: str, spec: Spec, operator: OperatorDefaults)
     )
     if sidecar.grpc_port == sidecar.http_port:
         raise SpecError("spec.sidecar.httpPort: must differ from spec.sidecar.grpcPort")
+    _check(limits.image_problem(sidecar.image) if sidecar_raw.get("image") else None)
+    _check(limits.resources_problem(sidecar.resources))
     injection: Mapping[str, Any] = spec.get("injection") or {}
     mode = str(spec.get("mode") or SIDECAR_MODE)
     mode = {m.lower(): m for m in (SIDECAR_MODE, STANDALONE_MODE)}.get(mode.lower(), mode)
     if mode not in (SIDECAR_MODE, STANDALONE_MODE):
         raise SpecError(f"spec.mode: must be {SIDECAR_MODE} or {STANDALONE_MODE}, got {mode!r}")
-    return EffectiveConfig(
+    _check(limits.name_problem(name, standalone=mode == STANDALONE_MODE))
+    config = EffectiveConfig(
         namespace=namespace,
         name=name,
         api_key=api_key or SecretKeyRef("", ""),
@@ -317,6 +327,14 @@ def effective(namespace: str, name: str, spec: Spec, operator: OperatorDefaults)
         rollout_on_change=bool(spec.get("rolloutOnChange", False)),
         repair_missing_sidecars=bool(spec.get("repairMissingSidecars", False)),
     )
+    _check(limits.configmap_problem({keys.DEFAULTS_FILE: config.defaults_document()}))
+    return config
+
+
+def _check(problem: str | None) -> None:
+    """A problem of ``limits`` (``<field>: <what>``) as the ``SpecError`` it is."""
+    if problem is not None:
+        raise SpecError(problem)
 
 
 def _standalone(raw: Mapping[str, Any]) -> StandaloneConfig:

@@ -9,8 +9,11 @@ reference cannot cross namespaces) and marked with ``keys.COPY_ANNOTATION`` inst
 
 Status: ``Ready`` is True when the defaults ConfigMap is rendered and every referenced Secret
 exists; otherwise False with a reason a person can act on (``SecretNotFound``,
-``InvalidSpec``), and ``Degraded`` says the same the other way round. ``lastTransitionTime``
-moves only when a condition's status changes.
+``InvalidSpec``, ``ConfigMapRejected``), and ``Degraded`` says the same the other way round.
+Beside them, ``Note`` conditions inform without making the resource unready:
+``DefaultsInEnv`` (``defaults_env_note``) says whether injected sidecars also get the defaults
+in their env (``ENTITLEMENTS_FALLBACK``, within ``limits.ENV_DEFAULTS_BUDGET``) or from the
+mounted ConfigMap only. ``lastTransitionTime`` moves only when a condition's status changes.
 """
 
 from __future__ import annotations
@@ -20,13 +23,49 @@ import datetime
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from stigg_operator import keys, model
+from stigg_operator import keys, limits, model
 
 
 @dataclasses.dataclass(frozen=True)
 class Problem:
     reason: str
     message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Note:
+    """An informational condition: neither of its statuses makes the resource unready."""
+
+    kind: str
+    status: bool
+    reason: str
+    message: str
+
+
+DEFAULTS_IN_ENV = "DefaultsInEnv"
+
+
+def defaults_env_note(config: model.EffectiveConfig) -> Note:
+    """Whether the defaults also reach injected sidecars in their env, or from the ConfigMap only."""
+    if not config.defaults:
+        return Note(DEFAULTS_IN_ENV, False, "NoDefaults", "spec.defaults: none")
+    size = len(limits.env_defaults_text(config.defaults).encode())
+    if config.env_defaults() is None:
+        return Note(
+            DEFAULTS_IN_ENV,
+            False,
+            "OverEnvBudget",
+            f"spec.defaults: {size} bytes as JSON, over the {limits.ENV_DEFAULTS_BUDGET}-byte budget of "
+            f"the sidecar's {limits.ENV_DEFAULTS_VAR} env: sidecars read them from the mounted "
+            "ConfigMap only (a Pod that starts before it is mounted has them once the kubelet mounts it)",
+        )
+    return Note(
+        DEFAULTS_IN_ENV,
+        True,
+        "WithinEnvBudget",
+        f"spec.defaults: {size} bytes as JSON, within the {limits.ENV_DEFAULTS_BUDGET}-byte budget of "
+        f"the sidecar's {limits.ENV_DEFAULTS_VAR} env",
+    )
 
 
 def owner_reference(name: str, uid: str) -> dict[str, Any]:
@@ -38,6 +77,15 @@ def owner_reference(name: str, uid: str) -> dict[str, Any]:
         "uid": uid,
         "controller": True,
         "blockOwnerDeletion": True,
+    }
+
+
+def resource_ref(namespace: str, name: str, uid: str) -> dict[str, Any]:
+    """The StiggEntitlements ``namespace/name`` as an object an Event can be about."""
+    return {
+        "apiVersion": f"{keys.GROUP}/{keys.VERSION}",
+        "kind": keys.KIND,
+        "metadata": {"namespace": namespace, "name": name, "uid": uid},
     }
 
 
@@ -136,8 +184,10 @@ def status(
     previous_conditions: Sequence[Mapping[str, Any]],
     now: datetime.datetime,
     extra: Mapping[str, Any] | None = None,
+    notes: Sequence[Note] = (),
 ) -> dict[str, Any]:
-    """The status to merge-patch; ``extra`` adds blocks others computed (a None value removes one)."""
+    """The status to merge-patch; ``extra`` adds blocks others computed (a None value removes one),
+    ``notes`` informational conditions after Ready and Degraded."""
     previous = {str(c.get("type")): c for c in previous_conditions}
     if problem is None:
         ready = _condition(
@@ -150,7 +200,14 @@ def status(
     body: dict[str, Any] = {
         "observedGeneration": generation,
         "injectedPods": injected_pods,
-        "conditions": [ready, degraded],
+        "conditions": [
+            ready,
+            degraded,
+            *(
+                _condition(note.kind, note.status, note.reason, note.message, generation, previous, now)
+                for note in notes
+            ),
+        ],
     }
     if configmap_name:
         body["configMap"] = configmap_name

@@ -3,10 +3,12 @@
 ``reconcile_one`` reads what the pure functions need (cluster-default from kopf's index, whether
 the referenced Secrets exist and hold their keys), renders the defaults ConfigMap (owned by the
 resource: deleting the resource deletes it; someone else's ConfigMap of that name is never
-taken over, ``ConfigMapConflict``), keeps up what the resource implies beyond it (``upkeep``:
-cluster-default's copies, standalone objects, rollouts, Pods missing their sidecar), and writes
-the status (``reconcile.status``). ``reconcile_with_dependents`` is what a change to a resource
-triggers: that resource, and, for cluster-default, every resource that inherits from it.
+taken over, ``ConfigMapConflict``; one the apiserver refuses is ``ConfigMapRejected``, in its
+words), keeps up what the resource implies beyond it (``upkeep``: cluster-default's copies,
+standalone objects, rollouts, Pods missing their sidecar), and writes the status
+(``reconcile.status``, with the informational ``DefaultsInEnv``). ``reconcile_with_dependents``
+is what a change to a resource triggers: that resource, and, for cluster-default, every
+resource that inherits from it.
 Called from the kopf adapters (``adapters.resources``) and the periodic refresh (``refresh``),
 in a worker thread: every call here blocks.
 """
@@ -14,11 +16,16 @@ in a worker thread: every call here blocks.
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Mapping
 from typing import Any
 
-from stigg_operator import model, reconcile, settings, upkeep, webhookconfig
-from stigg_operator.kube import configmaps, rest, secrets, status
+from kubernetes import client
+
+from stigg_operator import keys, model, reconcile, settings, upkeep, webhookconfig
+from stigg_operator.kube import configmaps, events, rest, secrets, status
+
+logger = logging.getLogger(__name__)
 
 Index = Mapping[Any, Any]
 
@@ -87,6 +94,7 @@ def reconcile_one(  # noqa: PLR0917 -- one resource's coordinates, then the two 
         problem = reconcile.Problem("InvalidSpec", str(error))
     configmap_name = None
     extra: dict[str, Any] = {}
+    notes: list[reconcile.Note] = []
     if effective is not None:
         found = {
             ref.name: secrets.data_keys(api, namespace, ref.name)
@@ -94,11 +102,17 @@ def reconcile_one(  # noqa: PLR0917 -- one resource's coordinates, then the two 
         }
         problem = reconcile.missing_secret_problem(effective, found)
         body = reconcile.configmap(effective, resource["uid"])
-        if not configmaps.apply_owned(api, body):
-            where = f"{namespace}/{effective.configmap_name}"
+        where = f"{namespace}/{effective.configmap_name}"
+        try:
+            if not configmaps.apply_owned(api, body):
+                problem = reconcile.Problem(
+                    "ConfigMapConflict", f"ConfigMap {where} exists and is not ours: remove or rename it"
+                )
+        except client.ApiException as error:  # what the limits did not foresee: in the status too
             problem = reconcile.Problem(
-                "ConfigMapConflict", f"ConfigMap {where} exists and is not ours: remove or rename it"
+                "ConfigMapRejected", f"spec.defaults: ConfigMap {where} not written: {rest.refusal(error)}"
             )
+        notes.append(reconcile.defaults_env_note(effective))
         configmap_name = effective.configmap_name
         extra, upkeep_problem = _upkeep(
             effective,
@@ -123,9 +137,32 @@ def reconcile_one(  # noqa: PLR0917 -- one resource's coordinates, then the two 
         previous_conditions=resource.get("conditions") or [],
         now=_now(),
         extra=extra,
+        notes=notes,
     )
     status.patch(api, namespace, name, body_status)
     return effective if problem is None else None
+
+
+def report_failure(namespace: str, name: str, uid: str, error: BaseException, ledger: upkeep.Ledger) -> None:
+    """A reconcile that raised, as a Warning Event on the resource (once per distinct error), so
+    it is seen beside the resource and not only in the operator's log."""
+    message = f"reconcile failed: {type(error).__name__}: {error}"
+    if isinstance(error, client.ApiException):
+        message = f"reconcile failed: the apiserver said {rest.refusal(error)}"
+    with ledger.lock:
+        first_time = (namespace, name, message) not in ledger.failures
+        ledger.failures.add((namespace, name, message))
+    if not first_time:
+        return
+    try:
+        events.post(
+            rest.shared_client(),
+            reconcile.resource_ref(namespace, name, uid),
+            reason=keys.RECONCILE_FAILED_REASON,
+            message=message,
+        )
+    except Exception:  # the apiserver unreachable: the log is all that is left
+        logger.exception("could not report the failed reconcile of %s/%s", namespace, name)
 
 
 def _upkeep(
@@ -147,7 +184,9 @@ def _upkeep(
     extra: dict[str, Any] = {"mode": effective.mode}
     if cluster_wide:  # cluster-default: a copy of its ConfigMap where it serves Pods
         served = {pod.namespace for pod in pods} - {effective.namespace}
-        extra["defaultsCopies"] = upkeep.defaults_copies(api, configmap, served, resource.get("copies") or [])
+        extra["defaultsCopies"] = upkeep.defaults_copies(
+            api, configmap, served, resource.get("copies") or [], ledger=ledger
+        )
     extra["standalone"], problem = upkeep.standalone_objects(
         api,
         effective,

@@ -7,7 +7,8 @@ resource (a Secret created later turns its resource Ready), through ``reconciler
 its own. A task of the operator's own rather than a kopf timer: timers put a finalizer on every
 resource, which blocks deleting it (and its namespace) whenever the operator is not running.
 It reads kopf's indexes from ``memo["shared"]``, where the first reconcile keeps them (they are
-live views); one resource's trouble never stops the others' status. Each round it also
+live views); one resource's trouble never stops the others' status, and is a Warning Event
+on that resource (``reconciler.report_failure``), not only a log line. Each round it also
 registers the namespaces' webhook failure policies (``webhookconfig.failure_policies``) when
 they changed, so a resource's ``spec.injection.failurePolicy`` takes effect within a round.
 """
@@ -63,8 +64,11 @@ async def refresh_forever(config: settings.Settings, memo: kopf.Memo) -> None:
                             missing=None if missing is None else missing.get((namespace, name), []),
                         )
                     )
-                except Exception:  # one resource's trouble must not stop the others' status
+                except Exception as error:  # one resource's trouble must not stop the others' status
                     logger.exception("refreshing the status of %s/%s failed", namespace, name)
+                    await asyncio.to_thread(
+                        reconciler.report_failure, namespace, name, entry["uid"], error, ledger
+                    )
 
 
 async def _register_failure_policies(config: settings.Settings, memo: kopf.Memo, entitlements: Any) -> None:

@@ -6,7 +6,8 @@ returns a status block, while the decisions are pure (``standalone``, ``workload
 
 * ``standalone_objects``: in Standalone mode, server-side apply the shared Deployment, Service,
   PodDisruptionBudget, NetworkPolicy (and HPA), owned by the resource; an object someone else
-  made under that name is never taken over (``StandaloneConflict``). Each carries a digest of
+  made under that name is never taken over (``StandaloneConflict``), and one the apiserver
+  refuses is said in the status (``StandaloneRejected``). Each carries a digest of
   what was applied, so an unchanged resource costs one GET per object. In Sidecar mode, the
   objects a previous Standalone mode left are deleted (only those the resource owns).
 * ``rollout``: the workloads whose injected Pods carry an older wiring hash; with
@@ -90,9 +91,20 @@ def standalone_objects(
             existing is None
             or (existing["metadata"].get("annotations") or {}).get(keys.APPLIED_ANNOTATION) != digest
         ):
-            current = rest.apply(
-                api, kind.api_version, kind.plural, desired, manager=keys.STANDALONE_FIELD_MANAGER, force=True
-            )
+            try:
+                current = rest.apply(
+                    api,
+                    kind.api_version,
+                    kind.plural,
+                    desired,
+                    manager=keys.STANDALONE_FIELD_MANAGER,
+                    force=True,
+                )
+            except client.ApiException as error:  # what model's limits did not foresee: in the status
+                return None, reconcile.Problem(
+                    "StandaloneRejected",
+                    f"{kind.kind} {effective.namespace}/{name} not applied: {rest.refusal(error)}",
+                )
             logger.info("Standalone mode: applied %s %s/%s", kind.kind, effective.namespace, name)
         if kind is standalone.DEPLOYMENT and current is not None:
             deployment_status = current.get("status")
@@ -100,11 +112,35 @@ def standalone_objects(
 
 
 def defaults_copies(
-    api: client.ApiClient, body: Mapping[str, Any], needed: set[str], previous: Iterable[str]
+    api: client.ApiClient,
+    body: Mapping[str, Any],
+    needed: set[str],
+    previous: Iterable[str],
+    *,
+    ledger: Ledger,
 ) -> list[str]:
     """Keep a copy of ``body`` (cluster-default's ConfigMap) where it serves Pods; the namespaces
-    holding one now (see the module docstring)."""
-    return configmaps.keep_copies(api, body, needed, previous)
+    holding one now (see the module docstring). A namespace where another ConfigMap has its name
+    is a Warning Event on cluster-default (once per namespace): its sidecars get no defaults there."""
+    holding, refused = configmaps.keep_copies(api, body, needed, previous)
+    metadata = body["metadata"]
+    owner = metadata["ownerReferences"][0]
+    for namespace in refused:
+        with ledger.lock:
+            first_time = (metadata["namespace"], owner["name"], namespace) not in ledger.failures
+            ledger.failures.add((metadata["namespace"], owner["name"], namespace))
+        if first_time:
+            events.post(
+                api,
+                reconcile.resource_ref(metadata["namespace"], owner["name"], owner["uid"]),
+                reason=keys.COPY_CONFLICT_REASON,
+                message=(
+                    f"ConfigMap {namespace}/{metadata['name']} exists and is not a copy of "
+                    f"{reconcile.copy_source(body)}: Pods of {namespace} get no defaults from it; "
+                    "remove or rename it"
+                ),
+            )
+    return holding
 
 
 def rollout(
@@ -139,6 +175,7 @@ class Ledger:
     reported: set[str] = dataclasses.field(default_factory=set)
     in_flight: dict[workloads.WorkloadRef, tuple[str, str]] = dataclasses.field(default_factory=dict)
     repaired: dict[ResourceKey, int] = dataclasses.field(default_factory=dict)
+    failures: set[tuple[str, str, str]] = dataclasses.field(default_factory=set)  # Events posted once
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
 

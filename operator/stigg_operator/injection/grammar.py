@@ -35,7 +35,7 @@ _QUANTITY = re.compile(
     r"(?P<sign>[+-]?)(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
     r"(?:(?P<binary>[KMGTPE]i)|[eE](?P<exponent>[+-]?[0-9]+)|(?P<decimal>[numkMGTPE]?))"
 )
-_NOT_A_QUANTITY = "not a Kubernetes quantity"
+NOT_A_QUANTITY = "not a Kubernetes quantity"
 _QUANTITY_MAX_LENGTH = 64
 _MAX_EXPONENT = 1000  # Kubernetes takes int32 exponents and clamps; past this, refuse (cheaply)
 _BINARY_SI: Final = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
@@ -54,7 +54,7 @@ def parse_quantity(text: str) -> fractions.Fraction:
         raise ValueError(f"longer than {_QUANTITY_MAX_LENGTH} characters")
     match = _QUANTITY.fullmatch(text)
     if match is None:
-        raise ValueError(_NOT_A_QUANTITY)
+        raise ValueError(NOT_A_QUANTITY)
     whole, _, fraction_digits = match["number"].partition(".")
     value = fractions.Fraction(
         int(whole or "0") * 10 ** len(fraction_digits) + int(fraction_digits or "0"),
@@ -79,7 +79,7 @@ def quantity(raw: str, source: str) -> fractions.Fraction:
     except ValueError as error:
         raise errors.InjectionError(
             f"{source}: must be a Kubernetes quantity such as 100m, 0.5, 128Mi or 1e3, got {raw!r}"
-            + ("" if str(error) == _NOT_A_QUANTITY else f" ({error})")
+            + ("" if str(error) == NOT_A_QUANTITY else f" ({error})")
         ) from None
     if value < 0:
         raise errors.InjectionError(f"{source}: must not be negative, got {raw!r}")

@@ -10,7 +10,8 @@ one (``standalone``). Its configuration is the sidecar's own environment (``side
 when the resource does not set it, so the sidecar's default applies. The default values reach
 the sidecar through the resource's ConfigMap, mounted as a directory (never ``subPath``: the
 kubelet only refreshes whole-volume mounts, and the sidecar reloads the directory) and
-``optional``, so a briefly missing ConfigMap delays defaults, not the Pod (``sidecar_volumes``).
+``optional``, so a briefly missing ConfigMap delays defaults, not the Pod (``sidecar_volumes``);
+until it is mounted, ``ENTITLEMENTS_FALLBACK`` carries them, within ``limits.ENV_DEFAULTS_BUDGET``.
 The sidecar runs as a non-root user on a read-only root filesystem, with an ``emptyDir`` for its
 state. Resources are the resource's with the Pod's ``Overrides`` on top, a request no larger
 than its limit (``InjectionError`` naming both sources otherwise). ``injected_value`` is what a
@@ -19,10 +20,9 @@ Pod records of its injection: ``<namespace>/<name>@<wiring hash>``.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Final
 
-from stigg_operator import keys, model
+from stigg_operator import keys, limits, model
 from stigg_operator.injection import errors, grammar, overrides
 
 STATE_SIZE_LIMIT: Final = "64Mi"
@@ -130,11 +130,12 @@ def sidecar_env(config: model.EffectiveConfig, log_level: str) -> list[dict[str,
     put("LOG_LEVEL", log_level)
     put("SIDECAR_DEFAULTS_DIR", keys.DEFAULTS_MOUNT_PATH)
     put("SIDECAR_STATE_DIR", keys.STATE_MOUNT_PATH)  # the usage outbox survives container restarts
-    if config.defaults:
-        # The same defaults as the mounted ConfigMap, which takes precedence while it exists: this
-        # covers the first seconds of a brand-new resource, and of the first Pod cluster-default
-        # serves in a namespace (the operator copies its ConfigMap there within a status interval).
-        put("ENTITLEMENTS_FALLBACK", json.dumps(dict(config.defaults), sort_keys=True, separators=(",", ":")))
+    # The same defaults as the mounted ConfigMap, which takes precedence while it exists: this
+    # covers the first seconds of a brand-new resource, and of the first Pod cluster-default
+    # serves in a namespace (the operator copies its ConfigMap there within a status interval).
+    # Only within limits.ENV_DEFAULTS_BUDGET: one env var over Linux's MAX_ARG_STRLEN (128 KiB)
+    # keeps the container from starting; above the budget the ConfigMap alone carries them.
+    put(limits.ENV_DEFAULTS_VAR, config.env_defaults())
     return env
 
 

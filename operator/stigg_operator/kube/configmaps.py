@@ -48,12 +48,14 @@ def apply_owned(api: client.ApiClient, body: Mapping[str, Any]) -> bool:
 
 def keep_copies(
     api: client.ApiClient, body: Mapping[str, Any], needed: Set[str], previous: Iterable[str]
-) -> list[str]:
+) -> tuple[list[str], list[str]]:
     """Keep a copy of ``body`` (cluster-default's ConfigMap) in each ``needed`` namespace, delete
-    the copies in ``previous`` ones no longer needed; the namespaces holding a copy now."""
+    the copies in ``previous`` ones no longer needed; the namespaces holding a copy now, and
+    those where another ConfigMap has its name (left alone)."""
     source = reconcile.copy_source(body)
     name = body["metadata"]["name"]
     holding = []
+    refused = []
     for namespace in sorted(needed):
         copy = reconcile.configmap_copy(body, namespace)
         existing = _get(api, namespace, name)
@@ -64,6 +66,7 @@ def keep_copies(
             continue
         if _copy_of(existing) != source:
             logger.warning("ConfigMap %s/%s is not a copy of %s: left alone", namespace, name, source)
+            refused.append(namespace)
             continue
         if (existing.get("data") or {}) != copy["data"]:
             _apply(api, copy)
@@ -73,7 +76,7 @@ def keep_copies(
         if existing is not None and _copy_of(existing) == source:
             rest.delete(api, "v1", "configmaps", namespace, name)
             logger.info("deleted the copy of %s in namespace %s: no Pod needs it", source, namespace)
-    return holding
+    return holding, refused
 
 
 def _copy_of(configmap: Mapping[str, Any]) -> str | None:

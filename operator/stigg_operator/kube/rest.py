@@ -5,8 +5,9 @@
 Server-side apply (``apply``), get, list and delete for any namespaced kind named by its
 ``apiVersion`` and plural, through the kubernetes client's ``ApiClient.call_api`` (so the same
 credentials and TLS settings). A 404 is ``None`` from ``get`` and ``False`` from ``delete``;
-other API errors raise ``kubernetes.client.ApiException``. The other ``kube`` modules are
-written on these, one per kind of work.
+other API errors raise ``kubernetes.client.ApiException``, which ``refusal`` turns into the
+apiserver's own words for a status message. The other ``kube`` modules are written on these,
+one per kind of work.
 """
 
 from __future__ import annotations
@@ -20,6 +21,18 @@ from kubernetes import client
 from kubernetes import config as kubeconfig
 
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
+
+
+def refusal(error: client.ApiException) -> str:
+    """What the apiserver said of a refused call: its code and message (``422: ConfigMap ...``)."""
+    message = str(error.reason or "")
+    try:
+        body = json.loads(error.body or "{}")
+    except ValueError:
+        body = None
+    if isinstance(body, Mapping) and body.get("message"):
+        message = str(body["message"])
+    return f"{error.status}: {message}"
 
 
 def load_config() -> None:
