@@ -16,6 +16,8 @@ the apiserver's address in the kubeconfig.
   ``ErrImageNeverPull`` with its message, or the last warning event), for errors that name
   the cause instead of "timed out".
 * ``kubectl_binary()`` picks the client: ``$KUBECTL``, else ``kubectl`` on ``PATH``.
+* ``restricted_security_context()``: a container's securityContext that passes Pod Security
+  ``restricted`` and runs the project's images as their non-root user on a read-only root.
 """
 
 from __future__ import annotations
@@ -33,6 +35,19 @@ from typing import Any
 from stigg_devkit import childproc
 
 FORWARDING = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) ->")
+NONROOT_UID = 65532  # the images' "nonroot" user
+
+
+def restricted_security_context() -> dict[str, Any]:
+    """A fresh container securityContext within Pod Security ``restricted``, read-only root."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": NONROOT_UID,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
 
 
 class KubectlError(RuntimeError):

@@ -81,14 +81,7 @@ def manifests(*, namespace: str, image: str, api_key: str, latency_ms: float = 0
         "ports": [{"name": "http", "containerPort": PORT}],
         "readinessProbe": {"httpGet": {"path": "/_emulator/healthz", "port": PORT}, "periodSeconds": 1},
         "volumeMounts": [{"name": "code", "mountPath": f"{MOUNT}/stigg_emulator", "readOnly": True}],
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "runAsUser": 65532,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": kube.restricted_security_context(),
     }
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": LABELS}},

@@ -6,22 +6,11 @@ from __future__ import annotations
 import os
 import pathlib
 import subprocess
-import sys
 
 import pytest
 
 from stigg_localcluster import audit, build, cgroups, node, sandbox
-
-
-def _cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "stigg_localcluster", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env={**os.environ, "STIGG_LOCALCLUSTER_CACHE": str(build.cache_root())},
-    )
+from tests.integration.localcluster import conftest
 
 
 @pytest.mark.slow
@@ -29,7 +18,7 @@ def test_up_status_down(short_state_dir: pathlib.Path, node_binaries: build.Bina
     state_dir = short_state_dir
     before = audit.HostSnapshot.take()
     try:
-        up = _cli("up", "--state-dir", str(state_dir))
+        up = conftest.cli("up", "--state-dir", str(state_dir))
         assert up.returncode == 0, up.stderr
         export = up.stdout.strip()
         assert export == f"export KUBECONFIG={state_dir / 'kubeconfig'}"
@@ -47,7 +36,7 @@ def test_up_status_down(short_state_dir: pathlib.Path, node_binaries: build.Bina
         assert nodes.stdout.split()[:2] == [node.NODE_NAME, "Ready"], nodes.stdout
         assert cgroups.existing(sandbox.cgroup_name(state_dir))
 
-        status = _cli("status", "--state-dir", str(state_dir))
+        status = conftest.cli("status", "--state-dir", str(state_dir))
         assert status.returncode == 0, status.stdout + status.stderr
         for name in (
             "sandbox",
@@ -67,11 +56,11 @@ def test_up_status_down(short_state_dir: pathlib.Path, node_binaries: build.Bina
         assert "processes in the sandbox" in status.stdout
         assert " kubelet --config=" in status.stdout  # the node's own processes, by their host pids
 
-        again = _cli("up", "--state-dir", str(state_dir))
+        again = conftest.cli("up", "--state-dir", str(state_dir))
         assert again.returncode == 0
         assert "already running" in again.stderr
     finally:
-        down = _cli("down", "--state-dir", str(state_dir))
+        down = conftest.cli("down", "--state-dir", str(state_dir))
     assert down.returncode == 0, down.stderr
     assert audit.left_behind(before, state_dir) == []
-    assert _cli("status", "--state-dir", str(state_dir)).returncode == 1
+    assert conftest.cli("status", "--state-dir", str(state_dir)).returncode == 1

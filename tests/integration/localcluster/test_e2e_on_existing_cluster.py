@@ -17,22 +17,12 @@ import pytest
 
 from stigg_devkit import images
 from stigg_localcluster import build
+from tests.integration.localcluster import conftest
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 # Two tests of the suite: the operator as a Pod, and an injected Pod checking through the
 # emulator's Pod; every other test uses the same fixtures.
 SELECTED = "tests/integration/node/test_injected_pod.py"
-
-
-def _cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "stigg_localcluster", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env={**os.environ, "STIGG_LOCALCLUSTER_CACHE": str(build.cache_root())},
-    )
 
 
 @pytest.mark.slow
@@ -42,9 +32,9 @@ def test_the_suite_runs_on_a_cluster_it_did_not_start(
     archives = [str(image.archive) for image in images.ensure_built().values()]
     kubeconfig = short_state_dir / "kubeconfig"
     try:
-        up = _cli("up", "--state-dir", str(short_state_dir))
+        up = conftest.cli("up", "--state-dir", str(short_state_dir))
         assert up.returncode == 0, up.stderr
-        loaded = _cli("load-images", "--state-dir", str(short_state_dir), *archives)
+        loaded = conftest.cli("load-images", "--state-dir", str(short_state_dir), *archives)
         assert loaded.returncode == 0, loaded.stderr
         assert loaded.stderr.count("imported ") == len(archives)
 
@@ -81,5 +71,5 @@ def test_the_suite_runs_on_a_cluster_it_did_not_start(
         assert names("mutatingwebhookconfigurations") == set()
         assert not {name for name in names("clusterroles") if name.startswith("stigg-operator")}
     finally:
-        down = _cli("down", "--state-dir", str(short_state_dir))
+        down = conftest.cli("down", "--state-dir", str(short_state_dir))
     assert down.returncode == 0, down.stderr

@@ -261,14 +261,7 @@ def app_pod(name: str, image: str, **extra: Any) -> dict[str, Any]:
                     "ports": [{"name": "http", "containerPort": APP_PORT}],
                     "readinessProbe": {"httpGet": {"path": "/healthz", "port": APP_PORT}, "periodSeconds": 1},
                     "volumeMounts": [{"name": "app", "mountPath": "/app", "readOnly": True}],
-                    "securityContext": {
-                        "allowPrivilegeEscalation": False,
-                        "readOnlyRootFilesystem": True,
-                        "runAsNonRoot": True,
-                        "runAsUser": 65532,
-                        "capabilities": {"drop": ["ALL"]},
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
+                    "securityContext": kube.restricted_security_context(),
                 }
             ],
             "volumes": [{"name": "app", "configMap": {"name": "demo-app"}}],
