@@ -93,16 +93,10 @@ class Cluster:
         """``kubectl get ARGS -o json``, parsed."""
         return json.loads(self.kubectl("get", *args, "-o", "json"))
 
-    def apply(self, *objects: Mapping[str, Any], server_side: bool = False) -> None:
+    def apply(self, *objects: Mapping[str, Any]) -> None:
         """Apply ``objects`` in one call (as a List)."""
         items = {"apiVersion": "v1", "kind": "List", "items": list(objects)}
-        extra = ("--server-side", "--force-conflicts") if server_side else ()
-        self.kubectl("apply", *extra, "-f", "-", input_text=json.dumps(items))
-
-    @property
-    def server(self) -> str:
-        """The apiserver's URL in the kubeconfig's current context."""
-        return self.kubectl("config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}")
+        self.kubectl("apply", "-f", "-", input_text=json.dumps(items))
 
     def port_forward(self, namespace: str, pod: str, port: int, timeout: float = 30) -> int:
         """A loopback port of this host that reaches ``port`` of Pod ``namespace/pod``."""

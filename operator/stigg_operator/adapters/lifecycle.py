@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import Any
 
@@ -54,7 +55,7 @@ async def startup(
     settings.admission.managed = None  # the configuration is ours: see webhookconfig
     await asyncio.to_thread(serving.apply_webhook_configuration, config, live.current.ca_pem)
     memo["shared"] = {"ledger": ledger}
-    policies = lambda: memo["shared"].get("policies")  # noqa: E731 -- kept current by the refresh
+    policies = functools.partial(memo["shared"].get, "policies")  # kept current by the refresh
     memo["rotation"] = asyncio.create_task(serving.rotate_forever(config, live, policies))
     memo["refresh"] = asyncio.create_task(refresh.refresh_forever(config, memo))
 
