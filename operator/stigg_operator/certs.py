@@ -5,7 +5,10 @@ Renewal re-issues only the serving certificate, signed by the same CA, so the ca
 MutatingWebhookConfiguration stays valid throughout; the new certificate is loaded into the
 live ``ssl.SSLContext`` of the webhook server (new handshakes use it, the listening socket never
 closes), so no admission request fails during a rotation. The CA itself lives ten times as long
-and is replaced (with the caBundle updated first) only when it nears its own end.
+and is replaced only when it nears its own end; the replaced CA is kept beside the new one
+(``ca-previous.crt``) and stays in the trust bundle (``WebhookCerts.bundle``) until it expires,
+so a replica still serving a certificate of the old CA keeps being trusted while it loads the
+new one (every replica serves the webhook).
 
 Pure parts (``issue``, ``needs_renewal``, Secret (de)serialisation) have no I/O; ``LiveCerts``
 owns the files and the SSL context of the running server.
@@ -27,6 +30,7 @@ from cryptography.hazmat.primitives import serialization
 from stigg_operator import pki
 
 _KEYS = ("ca.crt", "ca.key", "tls.crt", "tls.key")
+_PREVIOUS_CA = "ca-previous.crt"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +39,17 @@ class WebhookCerts:
     ca_key_pem: bytes
     cert_pem: bytes
     key_pem: bytes
+    previous_ca_pem: bytes = b""  # the CA this one replaced, trusted until it expires
+
+    @property
+    def bundle(self) -> bytes:
+        """The caBundle that trusts this serving certificate and, while valid, the previous CA's."""
+        if not self.previous_ca_pem:
+            return self.ca_pem
+        previous = x509.load_pem_x509_certificate(self.previous_ca_pem)
+        if previous.not_valid_after_utc <= datetime.datetime.now(datetime.UTC):
+            return self.ca_pem
+        return self.ca_pem + self.previous_ca_pem
 
     @property
     def serving_not_after(self) -> datetime.datetime:
@@ -49,37 +64,45 @@ class WebhookCerts:
         return x509.load_pem_x509_certificate(self.cert_pem).serial_number
 
     def secret_data(self) -> dict[str, str]:
-        return {
-            name: base64.b64encode(value).decode()
-            for name, value in zip(_KEYS, dataclasses.astuple(self), strict=True)
-        }
+        values = (self.ca_pem, self.ca_key_pem, self.cert_pem, self.key_pem)
+        data = {name: base64.b64encode(value).decode() for name, value in zip(_KEYS, values, strict=True)}
+        if self.previous_ca_pem:
+            data[_PREVIOUS_CA] = base64.b64encode(self.previous_ca_pem).decode()
+        return data
 
     @classmethod
     def from_secret_data(cls, data: dict[str, str] | None) -> WebhookCerts | None:
         if not data or any(name not in data for name in _KEYS):
             return None
         try:
-            return cls(*(base64.b64decode(data[name]) for name in _KEYS))
+            ca, ca_key, cert, key = (base64.b64decode(data[name]) for name in _KEYS)
+            return cls(ca, ca_key, cert, key, base64.b64decode(data.get(_PREVIOUS_CA) or ""))
         except ValueError:
             return None
 
 
 def issue(
-    hosts: list[str], validity: datetime.timedelta, previous: WebhookCerts | None = None
+    hosts: list[str],
+    validity: datetime.timedelta,
+    previous: WebhookCerts | None = None,
+    *,
+    new_ca: bool = False,
 ) -> WebhookCerts:
-    """A serving certificate for ``hosts``, signed by the previous CA if there is one, else a new CA."""
-    if previous is not None:
+    """A serving certificate for ``hosts``, signed by the previous CA if there is one (and no
+    ``new_ca`` is asked for), else by a new CA that keeps the one it replaces as its previous."""
+    if previous is not None and not new_ca:
         key = serialization.load_pem_private_key(previous.ca_key_pem, password=None)
         ca = pki.CertificateAuthority(key=key, cert=x509.load_pem_x509_certificate(previous.ca_pem))  # type: ignore[arg-type]
-        ca_pem, ca_key_pem = previous.ca_pem, previous.ca_key_pem
+        ca_pem, ca_key_pem, replaced = previous.ca_pem, previous.ca_key_pem, previous.previous_ca_pem
     else:
         ca = pki.CertificateAuthority.create("stigg-operator-webhook-ca")
         ca_pem = ca.cert_pem
         ca_key_pem = ca.key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
+        replaced = previous.ca_pem if previous is not None else b""
     pair = ca.issue_serving(hosts[0], hosts, validity)
-    return WebhookCerts(ca_pem, ca_key_pem, pair.cert_pem, pair.key_pem)
+    return WebhookCerts(ca_pem, ca_key_pem, pair.cert_pem, pair.key_pem, previous_ca_pem=replaced)
 
 
 def needs_renewal(

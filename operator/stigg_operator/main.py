@@ -1,7 +1,10 @@
 """``stigg-operator``: read the settings once, register the handlers, run kopf.
 
-Runs cluster-wide (it watches StiggEntitlements and Pods in every namespace) and standalone
-(one replica; no peering objects needed).
+Runs cluster-wide (it watches StiggEntitlements, Pods and workloads in every namespace), as one
+of several replicas: kopf runs standalone in each (kopf's peering would pause a replica's
+watches, and so its webhook's indexes); which replica writes is decided by the Lease
+(``leadership``), named in the log by this replica's identity, the Pod's name and a random
+suffix (a restarted container is a new candidate, as in client-go).
 """
 
 from __future__ import annotations
@@ -9,11 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import sys
+import uuid
 
 import kopf
 
-from stigg_operator import adapters, settings
+from stigg_operator import adapters, leadership, settings
+from stigg_operator.kube import rest
 
 
 def main() -> int:
@@ -26,14 +32,21 @@ def main() -> int:
         level=os.environ.get("LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    elector = leadership.Elector(
+        rest.shared_client,
+        config.namespace,
+        config.lease_name,
+        f"{config.pod_name or socket.gethostname()}_{uuid.uuid4().hex[:8]}",
+        leadership.Timing.from_lease_duration(config.lease_duration_seconds),
+    )
     registry = kopf.OperatorRegistry()
-    adapters.register(registry, config)
+    adapters.register(registry, config, elector)
     asyncio.run(
         kopf.operator(
             registry=registry,
             standalone=True,
             clusterwide=True,
-            liveness_endpoint=os.environ.get("STIGG_OPERATOR_LIVENESS_ENDPOINT") or None,
+            liveness_endpoint=config.liveness_endpoint,
         )
     )
     return 0

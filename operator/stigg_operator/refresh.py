@@ -1,6 +1,11 @@
-"""The periodic refresh: the operator's own task that re-reconciles every resource.
+"""The periodic refresh: the leader's own task that re-reconciles every resource.
 
-Every ``status_interval_seconds`` it counts injected Pods and re-checks Secrets for every
+It acts only while this replica leads (``leadership.Elector``), and at once when a term begins:
+then nothing this replica did in an earlier term counts (every resource is reconciled again,
+looking for objects a previous mode left, as a resumed operator would; the failure policies are
+registered again; workloads whose template lacks their opt-in, the index ``opt_ins``, are
+synced), so whatever happened while another replica led, or none did, is caught up. Every
+``status_interval_seconds`` it counts injected Pods and re-checks Secrets for every
 resource (a Secret created later turns its resource Ready), through ``reconciler``; every
 ``drift_interval_seconds`` it also looks for opted-in Pods missing their sidecar
 (``upkeep.find_missing``: a list of every opted-in namespace's Pods) and hands each resource
@@ -23,64 +28,111 @@ from typing import Any
 
 import kopf
 
-from stigg_operator import certs, reconciler, serving, settings, upkeep, webhookconfig
+from stigg_operator import (
+    certs,
+    leadership,
+    opt_in,
+    reconciler,
+    serving,
+    settings,
+    upkeep,
+    webhookconfig,
+    workloads,
+)
 from stigg_operator.kube import rest
 
 logger = logging.getLogger(__name__)
 
 
-async def refresh_forever(config: settings.Settings, memo: kopf.Memo) -> None:
-    next_drift_scan = 0.0
+async def refresh_forever(config: settings.Settings, memo: kopf.Memo, elector: leadership.Elector) -> None:
+    """Refresh every ``status_interval_seconds`` while leading; at once when a term begins."""
+    next_drift_scan, term = 0.0, 0
     while True:
-        await asyncio.sleep(config.status_interval_seconds)
+        current = await elector.wait_leading()
+        if current == term:
+            await asyncio.sleep(config.status_interval_seconds)
+            if not elector.leading:
+                continue
         indexes = memo["shared"].get("indexes")
-        if indexes is None:
+        if indexes is None:  # kopf has not filled its indexes yet
+            await asyncio.sleep(min(1.0, config.status_interval_seconds))
             continue
-        entitlements, injected = indexes["entitlements"], indexes["injected"]
         ledger: upkeep.Ledger = memo["shared"]["ledger"]
-        await _register_failure_policies(config, memo, entitlements)
-        missing = None  # not looked for this round: the status keeps the last count
+        if current != term:  # a new term: what this replica did when it led before counts no more
+            term, next_drift_scan = current, 0.0
+            ledger.reconciled.clear()
+            memo["shared"].pop("policies", None)
+            await _sync_pending_opt_ins(memo, indexes["opt_ins"])
         if time.monotonic() >= next_drift_scan:
             next_drift_scan = time.monotonic() + config.drift_interval_seconds
+            await _round(config, memo, indexes, ledger, drift=True)
+        else:
+            await _round(config, memo, indexes, ledger, drift=False)
+
+
+async def _round(
+    config: settings.Settings, memo: kopf.Memo, indexes: dict[str, Any], ledger: upkeep.Ledger, *, drift: bool
+) -> None:
+    entitlements, injected = indexes["entitlements"], indexes["injected"]
+    await _register_failure_policies(config, memo, entitlements)
+    missing = None  # not looked for this round: the status keeps the last count
+    if drift:
+        try:
+            missing = await asyncio.to_thread(
+                upkeep.find_missing, rest.shared_client(), config, entitlements, ledger
+            )
+        except Exception:
+            logger.exception("looking for Pods without their sidecar failed")
+    for (namespace, name), entries in list(entitlements.items()):
+        for entry in list(entries):
+            changed = ledger.reconciled.get(entry["uid"]) != entry["generation"]
             try:
-                missing = await asyncio.to_thread(
-                    upkeep.find_missing, rest.shared_client(), config, entitlements, ledger
+                await asyncio.to_thread(
+                    functools.partial(
+                        reconciler.reconcile_one,
+                        config,
+                        namespace,
+                        name,
+                        entry,
+                        entitlements,
+                        injected,
+                        ledger=ledger,
+                        missing=None if missing is None else missing.get((namespace, name), []),
+                        cleanup=changed,
+                    )
                 )
-            except Exception:
-                logger.exception("looking for Pods without their sidecar failed")
-        for (namespace, name), entries in list(entitlements.items()):
-            for entry in list(entries):
-                try:
-                    await asyncio.to_thread(
-                        functools.partial(
-                            reconciler.reconcile_one,
-                            config,
-                            namespace,
-                            name,
-                            entry,
-                            entitlements,
-                            injected,
-                            ledger=ledger,
-                            missing=None if missing is None else missing.get((namespace, name), []),
-                        )
-                    )
-                except Exception as error:  # one resource's trouble must not stop the others' status
-                    logger.exception("refreshing the status of %s/%s failed", namespace, name)
-                    await asyncio.to_thread(
-                        reconciler.report_failure, namespace, name, entry["uid"], error, ledger
-                    )
+            except Exception as error:  # one resource's trouble must not stop the others' status
+                logger.exception("refreshing the status of %s/%s failed", namespace, name)
+                await asyncio.to_thread(
+                    reconciler.report_failure, namespace, name, entry["uid"], error, ledger
+                )
+                continue
+            ledger.reconciled[entry["uid"]] = entry["generation"]
+
+
+async def _sync_pending_opt_ins(memo: kopf.Memo, opt_ins: Any) -> None:
+    """Carry the opt-in of every workload whose template lacks it (events of another term)."""
+    for entries in list(opt_ins.values()):
+        for workload in list(entries):
+            try:
+                await asyncio.to_thread(
+                    opt_in.sync, rest.shared_client(), workload, memo["shared"]["reported"]
+                )
+            except Exception:  # its next event, or the next term, tries again
+                logger.exception("carrying the opt-in of %s failed", workloads.ref_of(workload))
 
 
 async def _register_failure_policies(config: settings.Settings, memo: kopf.Memo, entitlements: Any) -> None:
     """Rewrite the webhook configuration when the namespaces' failure policies changed."""
     policies = webhookconfig.failure_policies(config.namespace, config.failure_policy, entitlements)
-    if policies == memo["shared"].get("policies", webhookconfig.FailurePolicies(config.failure_policy)):
+    live: certs.LiveCerts = memo["certs"]
+    registered = (policies, live.current.bundle)
+    if registered == memo["shared"].get("policies"):
         return
     try:
-        live: certs.LiveCerts = memo["certs"]
-        await asyncio.to_thread(serving.apply_webhook_configuration, config, live.current.ca_pem, policies)
+        await asyncio.to_thread(serving.apply_webhook_configuration, config, live.current.bundle, policies)
     except Exception:  # retried next round; until then the previous policies stay registered
         logger.exception("registering the webhook's failure policies failed")
         return
-    memo["shared"]["policies"] = policies
+    memo["shared"]["policies"] = registered
     logger.info("webhook failure policy %s, except %s", policies.default, dict(policies.exceptions) or "none")

@@ -170,12 +170,14 @@ def rollout(
 
 @dataclasses.dataclass
 class Ledger:
-    """What the operator remembers between refreshes: Pods reported, repairs in flight."""
+    """What the operator remembers between refreshes: Pods reported, repairs in flight, and the
+    generation of each resource reconciled since this replica last became the leader."""
 
     reported: set[str] = dataclasses.field(default_factory=set)
     in_flight: dict[workloads.WorkloadRef, tuple[str, str]] = dataclasses.field(default_factory=dict)
     repaired: dict[ResourceKey, int] = dataclasses.field(default_factory=dict)
     failures: set[tuple[str, str, str]] = dataclasses.field(default_factory=set)  # Events posted once
+    reconciled: dict[str, int] = dataclasses.field(default_factory=dict)  # uid → generation done, this term
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
 

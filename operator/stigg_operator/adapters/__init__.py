@@ -1,14 +1,17 @@
 """kopf registration, and only that: ``register`` decorates the plain module-level handlers.
 
-``register(registry, config)`` installs every handler of the operator on ``registry`` with the
-settings (read once, at the entry point) and the operator's memory between refreshes
-(``upkeep.Ledger``) bound in by ``functools.partial``; the handlers themselves are thin
-adapters, one module per kind of event, over the pure core and ``kube``:
+``register(registry, config, elector)`` installs every handler of the operator on ``registry``
+with the settings (read once, at the entry point), this replica's view of the leader election
+(``leadership.Elector``) and the operator's memory between refreshes (``upkeep.Ledger``) bound
+in by ``functools.partial``; the handlers themselves are thin adapters, one module per kind of
+event, over the pure core and ``kube``. Every replica runs all of them (so every replica's
+indexes and webhook are current); the writing ones act in the leader only:
 
 * ``indexes``: ``entitlements`` (every StiggEntitlements by (namespace, name) → its spec, uid
-  and status; the webhook reads it on the admission path, never the API) and ``injected`` (Pods
-  carrying the sidecar, by the resource they were injected from);
-* ``resources``: ``reconcile_resource`` on create, update of ``spec``, and resume;
+  and status; the webhook reads it on the admission path, never the API), ``injected`` (Pods
+  carrying the sidecar, by the resource they were injected from) and ``opt_ins``
+  (``workload_events.pending_opt_in``: workloads whose template lacks their opt-in);
+* ``resources``: ``reconcile_resource`` on every StiggEntitlements event (a new generation);
 * ``webhook``: ``inject``, the mutating admission handler (id ``inject``, so path ``/inject``);
 * ``workload_events``: ``opt_in_event`` for every Deployment, StatefulSet and DaemonSet event;
 * ``lifecycle``: ``login``, ``startup`` (certificates, webhook server, webhook configuration, the
@@ -21,37 +24,40 @@ import functools
 
 import kopf
 
-from stigg_operator import keys, settings, upkeep, workloads
+from stigg_operator import keys, leadership, settings, upkeep, workloads
 from stigg_operator.adapters import indexes, lifecycle, resources, webhook, workload_events
 
 RESOURCE = (keys.GROUP, keys.VERSION, keys.PLURAL)
 
 
-def register(registry: kopf.OperatorRegistry, config: settings.Settings) -> None:
-    """Install every handler of the operator on ``registry``, bound to ``config``."""
+def register(registry: kopf.OperatorRegistry, config: settings.Settings, elector: leadership.Elector) -> None:
+    """Install every handler of the operator on ``registry``, bound to ``config`` and ``elector``."""
     ledger = upkeep.Ledger()
+    skipped = keys.SYSTEM_NAMESPACES | {config.namespace}
     kopf.index(*RESOURCE, id="entitlements", registry=registry)(indexes.entitlements)
     kopf.index("", "v1", "pods", labels={keys.INJECTED_LABEL: "true"}, id="injected", registry=registry)(
         indexes.injected
     )
+    pending = functools.partial(workload_events.pending_opt_in, skipped=skipped)
+    for plural in workloads.KINDS.values():
+        kopf.index("apps", "v1", plural, id="opt_ins", registry=registry)(pending)
 
-    reconcile = functools.partial(resources.reconcile_resource, config=config, ledger=ledger)
-    kopf.on.create(*RESOURCE, id="reconcile_resource", registry=registry)(reconcile)
-    kopf.on.update(*RESOURCE, field="spec", id="reconcile_resource", registry=registry)(reconcile)
-    kopf.on.resume(*RESOURCE, id="reconcile_resource", registry=registry)(reconcile)
+    reconcile = functools.partial(resources.reconcile_resource, config=config, ledger=ledger, elector=elector)
+    kopf.on.event(*RESOURCE, id="reconcile_resource", registry=registry)(reconcile)
 
     kopf.on.mutate("", "v1", "pods", operations={"CREATE"}, id="inject", registry=registry)(
         functools.partial(webhook.inject, config=config, list_serving=webhook.api_lister(config.namespace))
     )
 
+    reported: set[tuple[str, str]] = set()
     opt_in = functools.partial(
-        workload_events.opt_in_event, skipped=keys.SYSTEM_NAMESPACES | {config.namespace}, reported=set()
+        workload_events.opt_in_event, skipped=skipped, reported=reported, elector=elector
     )
     for plural in workloads.KINDS.values():
         kopf.on.event("apps", "v1", plural, id=f"opt-in-{plural}", registry=registry)(opt_in)
 
     kopf.on.login(id="login", registry=registry)(lifecycle.login)
     kopf.on.startup(id="startup", registry=registry)(
-        functools.partial(lifecycle.startup, config=config, ledger=ledger)
+        functools.partial(lifecycle.startup, config=config, ledger=ledger, elector=elector, reported=reported)
     )
-    kopf.on.cleanup(id="cleanup", registry=registry)(lifecycle.cleanup)
+    kopf.on.cleanup(id="cleanup", registry=registry)(functools.partial(lifecycle.cleanup, elector=elector))

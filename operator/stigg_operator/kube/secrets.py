@@ -1,5 +1,6 @@
 """Secrets: whether those a resource references exist (get by name, never list), and the
-webhook's certificate Secret (read; created the first time, then replaced).
+webhook's certificate Secret (read with its resourceVersion; created the first time, then
+replaced carrying the version read, so replicas racing to renew it cannot overwrite each other).
 
 The operator never reads a referenced Secret's values: ``data_keys`` keeps only the key names.
 The certificate Secret is not applied: the RBAC lets the operator ``update`` that one Secret by
@@ -24,22 +25,36 @@ def data_keys(api: client.ApiClient, namespace: str, name: str) -> Mapping[str, 
     return dict.fromkeys(secret.data or {}, "")
 
 
-def read_data(api: client.ApiClient, namespace: str, name: str) -> dict[str, str] | None:
-    """The Secret's data (base64 values), or None if there is no such Secret."""
+class Conflict(Exception):
+    """The Secret changed (or was created) since it was read: read it again."""
+
+
+def read_versioned(api: client.ApiClient, namespace: str, name: str) -> tuple[dict[str, str], str] | None:
+    """The Secret's data (base64 values) and its resourceVersion, or None if there is none."""
     try:
         secret = client.CoreV1Api(api).read_namespaced_secret(name, namespace)
     except client.ApiException as error:
         if error.status != 404:
             raise
         return None
-    return dict(secret.data or {})
+    return dict(secret.data or {}), str(secret.metadata.resource_version)
 
 
-def write(api: client.ApiClient, namespace: str, name: str, data: Mapping[str, str], *, exists: bool) -> None:
-    """Replace the Secret's data (an ``Opaque`` Secret), creating it if it does not ``exist``."""
+def write_versioned(
+    api: client.ApiClient, namespace: str, name: str, data: Mapping[str, str], resource_version: str | None
+) -> None:
+    """Create the Secret (no ``resource_version``) or replace the version read; ``Conflict`` if
+    another replica wrote it first, so two replicas never overwrite each other's certificates."""
     core = client.CoreV1Api(api)
-    body = {"metadata": {"name": name, "namespace": namespace}, "type": "Opaque", "data": dict(data)}
-    if exists:
-        core.replace_namespaced_secret(name, namespace, body)
-    else:
-        core.create_namespaced_secret(namespace, body)
+    metadata = {"name": name, "namespace": namespace}
+    body: dict[str, object] = {"metadata": metadata, "type": "Opaque", "data": dict(data)}
+    try:
+        if resource_version is None:
+            core.create_namespaced_secret(namespace, body)
+        else:
+            body["metadata"] = {**metadata, "resourceVersion": resource_version}
+            core.replace_namespaced_secret(name, namespace, body)
+    except client.ApiException as error:
+        if error.status == 409:
+            raise Conflict(f"Secret {namespace}/{name} was written by another replica") from error
+        raise

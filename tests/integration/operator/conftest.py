@@ -43,6 +43,8 @@ class Operator(launcher.RunningOperator):
         env = {
             "STIGG_OPERATOR_STATUS_INTERVAL_SECONDS": "1",
             "STIGG_OPERATOR_DRIFT_INTERVAL_SECONDS": "1",
+            # A Lease left by a killed operator expires in 3 s, not 15, for the next test's.
+            "STIGG_OPERATOR_LEASE_DURATION_SECONDS": "3",
             "STIGG_OPERATOR_SIDECAR_IMAGE": TEST_IMAGE,
             **extra_env,
         }

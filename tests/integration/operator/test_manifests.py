@@ -98,6 +98,9 @@ ALLOWED = [
     f"create secrets -n {NAMESPACE}",
     f"get secrets/{CERT_SECRET} -n {NAMESPACE}",
     f"update secrets/{CERT_SECRET} -n {NAMESPACE}",
+    f"create leases.coordination.k8s.io -n {NAMESPACE}",
+    f"get leases.coordination.k8s.io/stigg-operator -n {NAMESPACE}",
+    f"update leases.coordination.k8s.io/stigg-operator -n {NAMESPACE}",
 ]
 DENIED = [
     "'*' '*' --all-namespaces",
@@ -143,6 +146,12 @@ DENIED = [
     "impersonate users",
     "impersonate serviceaccounts -n shop",
     "get nodes",
+    "create leases.coordination.k8s.io -n shop",
+    f"update leases.coordination.k8s.io/kube-controller-manager -n {NAMESPACE}",
+    "update leases.coordination.k8s.io/kube-controller-manager -n kube-system",
+    f"delete leases.coordination.k8s.io/stigg-operator -n {NAMESPACE}",
+    f"patch leases.coordination.k8s.io/stigg-operator -n {NAMESPACE}",
+    f"list leases.coordination.k8s.io -n {NAMESPACE}",
 ]
 
 # The operator's rights beyond any ServiceAccount's, as `can-i --list` shows them: in its own
@@ -172,6 +181,8 @@ EXPECTED_IN_NAMESPACE: dict[RuleKey, set[str]] = {
     **EXPECTED_ELSEWHERE,
     ("secrets", ()): {"get", "create"},
     ("secrets", (CERT_SECRET,)): {"get", "update"},
+    ("leases.coordination.k8s.io", ()): {"create"},
+    ("leases.coordination.k8s.io", ("stigg-operator",)): {"get", "update"},
 }
 
 
@@ -244,6 +255,7 @@ def test_manifests_render_with_consistent_names(
             ("ValidatingAdmissionPolicyBinding", "stigg-operator-configmaps"),
             ("Service", "stigg-operator"),
             ("Deployment", "stigg-operator"),
+            ("PodDisruptionBudget", "stigg-operator"),
             (keys.KIND, keys.CLUSTER_DEFAULT_NAME),
         ]
     )
@@ -262,8 +274,19 @@ def test_manifests_render_with_consistent_names(
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
 
     deployment = _one(rendered, "Deployment")
-    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["replicas"] == 2, "no single point of failure for a Fail webhook"
+    assert deployment["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
+    budget = _one(rendered, "PodDisruptionBudget")["spec"]
+    assert budget["minAvailable"] == 1
+    assert (
+        budget["selector"]["matchLabels"].items()
+        <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    )
     pod = deployment["spec"]["template"]["spec"]
+    assert {c["topologyKey"] for c in pod["topologySpreadConstraints"]} == {
+        "kubernetes.io/hostname",
+        "topology.kubernetes.io/zone",
+    }
     assert pod["serviceAccountName"] == SERVICE_ACCOUNT
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -289,7 +312,12 @@ def test_manifests_render_with_consistent_names(
     liveness = urllib.parse.urlsplit(values["STIGG_OPERATOR_LIVENESS_ENDPOINT"])
     probe = container["livenessProbe"]["httpGet"]
     assert (probe["path"], ports[probe["port"]]) == (liveness.path, liveness.port)
-    assert ports[container["readinessProbe"]["tcpSocket"]["port"]] == operator_settings.webhook_port
+    readiness = urllib.parse.urlsplit(values["STIGG_OPERATOR_READINESS_ENDPOINT"])
+    ready_probe = container["readinessProbe"]["httpGet"]
+    assert (ready_probe["path"], ports[ready_probe["port"]]) == (readiness.path, readiness.port)
+    assert container["lifecycle"]["preStop"] == {"sleep": {"seconds": 5}}, "drains before SIGTERM"
+    assert pod["terminationGracePeriodSeconds"] > 5
+    assert env["STIGG_OPERATOR_POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
 
     # The webhook configuration the operator writes reaches the Service, which reaches the Pod.
     service = _one(rendered, "Service")
@@ -312,6 +340,7 @@ def test_manifests_render_with_consistent_names(
     assert named == {
         ("mutatingwebhookconfigurations", operator_settings.webhook_config_name): {"get", "update"},
         ("secrets", operator_settings.cert_secret): {"get", "update"},
+        ("leases", operator_settings.lease_name): {"get", "update"},
     }
     for rule in cluster_role["rules"] + role["rules"]:
         assert "*" not in json.dumps(rule), rule

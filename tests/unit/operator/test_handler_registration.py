@@ -10,16 +10,31 @@ from typing import Any
 import kopf
 import pytest
 
-from stigg_operator import adapters, keys, opt_in, settings, upkeep
+from stigg_operator import adapters, keys, leadership, opt_in, settings, upkeep
 from stigg_operator.adapters import indexes, lifecycle, resources, webhook, workload_events
 
 CONFIG = settings.Settings(namespace="ops-system")
 
 
+def _elector(leading: bool = True) -> leadership.Elector:
+    elector = leadership.Elector(
+        lambda: None,  # type: ignore[arg-type,return-value]  # never called: nothing runs
+        "ops-system",
+        "stigg-operator",
+        "me",
+        leadership.Timing.from_lease_duration(15),
+    )
+    elector.leading = leading
+    return elector
+
+
+ELECTOR = _elector()
+
+
 @pytest.fixture
 def registry() -> kopf.OperatorRegistry:
     fresh = kopf.OperatorRegistry()
-    adapters.register(fresh, CONFIG)
+    adapters.register(fresh, CONFIG, ELECTOR)
     return fresh
 
 
@@ -65,41 +80,42 @@ def test_the_admission_handler_is_inject_on_pod_creation(registry: kopf.Operator
     assert bound["list_serving"].__qualname__ == "api_lister.<locals>.listed", "the API, on an index miss"
 
 
-def test_the_two_indexes(registry: kopf.OperatorRegistry) -> None:
-    by_id = {h.id: h for h in _handlers(registry, "indexing")}
-    assert set(by_id) == {"entitlements", "injected"}
+def test_the_indexes(registry: kopf.OperatorRegistry) -> None:
+    handlers = _handlers(registry, "indexing")
+    by_id = {h.id: h for h in handlers}
+    assert set(by_id) == {"entitlements", "injected", "opt_ins"}
     assert _resource(by_id["entitlements"]) == SE
     assert _target(by_id["entitlements"]) is indexes.entitlements
     assert _resource(by_id["injected"]) == ("", "v1", "pods")
     assert by_id["injected"].labels == {keys.INJECTED_LABEL: "true"}
     assert _target(by_id["injected"]) is indexes.injected
+    opt_ins = [h for h in handlers if h.id == "opt_ins"]
+    assert sorted(_resource(h) for h in opt_ins) == [
+        ("apps", "v1", "daemonsets"),
+        ("apps", "v1", "deployments"),
+        ("apps", "v1", "statefulsets"),
+    ], "one index of pending opt-ins over every rollable kind"
+    assert all(_target(h) is workload_events.pending_opt_in for h in opt_ins)
 
 
-def test_the_reconciler_on_create_spec_update_and_resume(registry: kopf.OperatorRegistry) -> None:
-    changing = _handlers(registry, "changing")
-    assert sorted((h.id, str(h.reason), h.field) for h in changing) == sorted(
-        [
-            ("reconcile_resource", str(kopf.Reason.CREATE), None),
-            ("reconcile_resource/spec", str(kopf.Reason.UPDATE), ("spec",)),
-            ("reconcile_resource", "None", None),
-        ]
-    )
-    resume = next(h for h in changing if h.reason is None)
-    assert resume.initial is True, "resume: every existing resource once at start"
-    ledgers = set()
-    for handler in changing:
-        assert _resource(handler) == SE
-        assert _target(handler) is resources.reconcile_resource
-        bound = _bound(handler)
-        assert bound["config"] is CONFIG
-        assert isinstance(bound["ledger"], upkeep.Ledger)
-        ledgers.add(id(bound["ledger"]))
+def test_no_change_handlers_only_a_stateless_reconcile_on_every_event(
+    registry: kopf.OperatorRegistry,
+) -> None:
+    assert _handlers(registry, "changing") == [], "no kopf progress or diff-base written by any replica"
+    (reconcile,) = [h for h in _handlers(registry, "watching") if _resource(h) == SE]
+    assert reconcile.id == "reconcile_resource"
+    assert _target(reconcile) is resources.reconcile_resource
+    bound = _bound(reconcile)
+    assert bound["config"] is CONFIG
+    assert bound["elector"] is ELECTOR
+    assert isinstance(bound["ledger"], upkeep.Ledger)
     (startup,) = [h for h in _handlers(registry, "activities") if h.id == "startup"]
-    assert ledgers == {id(_bound(startup)["ledger"])}, "one ledger, shared with the periodic refresh"
+    assert bound["ledger"] is _bound(startup)["ledger"], "one ledger, shared with the periodic refresh"
+    assert _bound(startup)["elector"] is ELECTOR
 
 
 def test_the_workload_opt_in_watches_each_rollable_kind(registry: kopf.OperatorRegistry) -> None:
-    watching = _handlers(registry, "watching")
+    watching = [h for h in _handlers(registry, "watching") if _resource(h) != SE]
     assert sorted((h.id, _resource(h)) for h in watching) == [
         ("opt-in-daemonsets", ("apps", "v1", "daemonsets")),
         ("opt-in-deployments", ("apps", "v1", "deployments")),
@@ -108,6 +124,7 @@ def test_the_workload_opt_in_watches_each_rollable_kind(registry: kopf.OperatorR
     for handler in watching:
         assert _target(handler) is workload_events.opt_in_event
         assert _bound(handler)["skipped"] == keys.SYSTEM_NAMESPACES | {"ops-system"}
+        assert _bound(handler)["elector"] is ELECTOR
     assert len({id(_bound(h)["reported"]) for h in watching}) == 1, "one memory of reported problems"
 
 
@@ -127,8 +144,8 @@ def test_login_startup_and_cleanup(registry: kopf.OperatorRegistry) -> None:
 
 def test_a_fresh_registry_per_call() -> None:
     first, second = kopf.OperatorRegistry(), kopf.OperatorRegistry()
-    adapters.register(first, CONFIG)
-    adapters.register(second, settings.Settings())
+    adapters.register(first, CONFIG, ELECTOR)
+    adapters.register(second, settings.Settings(), ELECTOR)
     assert len(list(first._webhooks.get_all_handlers())) == 1, "registering twice elsewhere adds nothing here"
     (inject,) = second._webhooks.get_all_handlers()
     assert inject.fn.keywords["config"] == settings.Settings()
@@ -138,9 +155,20 @@ def test_the_opt_in_event_skips_what_it_must_not_touch(monkeypatch: pytest.Monke
     synced: list[str] = []
     skipped = frozenset({"kube-system"})
 
-    def call(body: dict[str, Any], event_type: str = "MODIFIED", namespace: str = "shop") -> None:
+    def call(
+        body: dict[str, Any], event_type: str = "MODIFIED", namespace: str = "shop", leading: bool = True
+    ) -> None:
         workload_events.opt_in_event(
-            body=kopf.Body(body), type=event_type, namespace=namespace, skipped=skipped, reported=set()
+            body=kopf.Body(body),
+            type=event_type,
+            namespace=namespace,
+            memo=kopf.Memo(shared={}),
+            skipped=skipped,
+            reported=set(),
+            elector=_elector(leading),
+            entitlements={},
+            injected={},
+            opt_ins={},
         )
 
     workload = {
@@ -166,6 +194,7 @@ def test_the_opt_in_event_skips_what_it_must_not_touch(monkeypatch: pytest.Monke
     call(workload, namespace="kube-system")
     call(standalone)
     call(deleting)
-    assert synced == []
+    call(workload, leading=False)
+    assert synced == [], "and a replica that does not lead writes nothing"
     call(workload)
     assert synced == ["web"]
