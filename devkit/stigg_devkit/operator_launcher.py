@@ -1,7 +1,8 @@
 """Run the operator as a child process (``python -m stigg_operator``), for tests, benchmarks and
 the demo against a local control plane: its webhook listens on a free loopback port and the
-apiserver reaches it by URL. ``start`` returns once the webhook configuration is registered
-and the webhook port accepts connections; ``stop`` sends SIGTERM (SIGKILL after a grace).
+apiserver reaches it by URL. ``start`` returns once the webhook configuration points at this
+process (the last one started, of several) and the webhook port accepts connections; ``stop``
+sends SIGTERM (SIGKILL after a grace).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class RunningOperator:
     ) -> None:
         self.log_path = log_path
         self.port = childproc.free_port()
+        self.url = f"https://127.0.0.1:{self.port}"
         self.webhook_config = webhook_config
         self.env = {
             "PATH": os.environ.get("PATH", ""),
@@ -45,7 +47,7 @@ class RunningOperator:
             "STIGG_OPERATOR_NAMESPACE": namespace,
             "STIGG_OPERATOR_WEBHOOK_ADDRESS": "127.0.0.1",
             "STIGG_OPERATOR_WEBHOOK_PORT": str(self.port),
-            "STIGG_OPERATOR_WEBHOOK_URL": f"https://127.0.0.1:{self.port}",
+            "STIGG_OPERATOR_WEBHOOK_URL": self.url,
             "STIGG_OPERATOR_WEBHOOK_CONFIG": webhook_config,
             **(env or {}),
         }
@@ -67,8 +69,10 @@ class RunningOperator:
             if self.process.poll() is not None:
                 raise OperatorStartError(f"the operator exited:\n{self.log()[-3000:]}")
             try:
-                admission.read_mutating_webhook_configuration(self.webhook_config)
-                if self._port_open():
+                registered = admission.read_mutating_webhook_configuration(self.webhook_config)
+                urls = {hook.client_config.url for hook in registered.webhooks or []}
+                url = self.env.get("STIGG_OPERATOR_WEBHOOK_URL")
+                if (url is None or urls == {f"{url}/inject"}) and self._port_open():
                     return
             except client.ApiException:
                 pass

@@ -19,6 +19,7 @@ API client, as the kubernetes client's defaults do.
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime
 import logging
 from collections.abc import Callable
@@ -48,7 +49,9 @@ def ensure_certs(config: settings.Settings, *, renew: bool = True) -> certs.Webh
         new_ca = certs.needs_new_ca(current, now, config.cert_validity)
         fresh = certs.issue(config.webhook_hosts, config.cert_validity, current, new_ca=new_ca)
         if current is not None and new_ca:  # trusted before any replica may serve with it
-            admission.trust(api, config.webhook_config_name, fresh.bundle)
+            admission.point(
+                api, config.webhook_config_name, webhookconfig.client_config(config, fresh.bundle)
+            )
         try:
             secrets.write_versioned(api, config.namespace, config.cert_secret, fresh.secret_data(), version)
         except secrets.Conflict:
@@ -60,13 +63,21 @@ def ensure_certs(config: settings.Settings, *, renew: bool = True) -> certs.Webh
 
 
 def ensure_webhook_configuration(config: settings.Settings, current: certs.WebhookCerts) -> None:
-    """Create the configuration if there is none; else trust ``current``'s CA if it does not yet."""
+    """Create the configuration if there is none; else make it reach this replica (the same
+    Service for every replica of a Deployment) and trust ``current``'s CA, if it does not yet."""
     api = client.ApiClient()
-    found = admission.bundles(api, config.webhook_config_name)
+    found = admission.client_configs(api, config.webhook_config_name)
     if found is None:
         admission.put_webhook_configuration(api, webhookconfig.body(config, current.bundle))
-    elif not found or any(current.ca_pem not in bundle for bundle in found):
-        admission.trust(api, config.webhook_config_name, current.bundle)
+        return
+    ours = webhookconfig.client_config(config, current.bundle)
+    where = {key: value for key, value in ours.items() if key != "caBundle"}
+    if not found or any(
+        {key: value for key, value in hook.items() if key != "caBundle"} != where
+        or current.ca_pem not in base64.b64decode(hook.get("caBundle") or "")
+        for hook in found
+    ):
+        admission.point(api, config.webhook_config_name, ours)
 
 
 def apply_webhook_configuration(

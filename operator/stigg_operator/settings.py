@@ -19,11 +19,11 @@ value stops the start with a ``SettingsError`` naming the variable.
 | STIGG_OPERATOR_SIDECAR_IMAGE | ghcr.io/stigg-entitlements/sidecar:0.1.0 | the image injected by default |
 | STIGG_OPERATOR_STATUS_INTERVAL_SECONDS | 10 | how often injected Pods are counted and Secrets re-checked |
 | STIGG_OPERATOR_DRIFT_INTERVAL_SECONDS | 60 | how often opted-in Pods are searched for a missing sidecar |
-| STIGG_OPERATOR_LIVENESS_ENDPOINT | (unset) | kopf's liveness endpoint, e.g. http://0.0.0.0:8080/healthz (unset: none) |
-| STIGG_OPERATOR_READINESS_ENDPOINT | (unset) | e.g. http://0.0.0.0:8081/readyz: 200 while the webhook serves a valid, trusted certificate |
-| STIGG_OPERATOR_LEASE_NAME | stigg-operator | the Lease (operator namespace) the replicas elect their one writer with |
-| STIGG_OPERATOR_LEASE_DURATION_SECONDS | 15 | how long a leader's Lease lasts unrenewed before another replica takes over |
-| STIGG_OPERATOR_POD_NAME | (unset) | this replica's name in the Lease (the Pod's, by the downward API; unset: the host name) |
+| STIGG_OPERATOR_LIVENESS_ENDPOINT | (unset) | kopf's liveness endpoint, e.g. http://0.0.0.0:8080/healthz |
+| STIGG_OPERATOR_READINESS_ENDPOINT | (unset) | /readyz, e.g. http://0.0.0.0:8081/readyz (see readiness.py) |
+| STIGG_OPERATOR_LEASE_NAME | stigg-operator | the Lease the replicas elect their writer with |
+| STIGG_OPERATOR_LEASE_DURATION_SECONDS | 15 | how long an unrenewed Lease lasts before a takeover |
+| STIGG_OPERATOR_POD_NAME | (unset) | this replica's name in the Lease (default: host name) |
 """
 
 from __future__ import annotations
@@ -120,30 +120,30 @@ class Settings:
     liveness_endpoint: str | None = env.var(
         "STIGG_OPERATOR_LIVENESS_ENDPOINT",
         None,
-        "kopf's liveness endpoint, e.g. http://0.0.0.0:8080/healthz (unset: none)",
+        "kopf's liveness endpoint, e.g. http://0.0.0.0:8080/healthz",
         parse=env.url({"http"}),
     )
     readiness_endpoint: str | None = env.var(
         "STIGG_OPERATOR_READINESS_ENDPOINT",
         None,
-        "e.g. http://0.0.0.0:8081/readyz: 200 while the webhook serves a valid, trusted certificate",
+        "/readyz, e.g. http://0.0.0.0:8081/readyz (see readiness.py)",
         parse=env.url({"http"}),
     )
     lease_name: str = env.var(
         "STIGG_OPERATOR_LEASE_NAME",
         "stigg-operator",
-        "the Lease (operator namespace) the replicas elect their one writer with",
+        "the Lease the replicas elect their writer with",
     )
     lease_duration_seconds: float = env.var(
         "STIGG_OPERATOR_LEASE_DURATION_SECONDS",
         15.0,
-        "how long a leader's Lease lasts unrenewed before another replica takes over",
+        "how long an unrenewed Lease lasts before a takeover",
         parse=_interval(300),
     )
     pod_name: str = env.var(
         "STIGG_OPERATOR_POD_NAME",
         "",
-        "this replica's name in the Lease (the Pod's, by the downward API; unset: the host name)",
+        "this replica's name in the Lease (default: host name)",
     )
 
     def __post_init__(self) -> None:

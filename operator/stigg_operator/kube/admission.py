@@ -1,5 +1,6 @@
 """The MutatingWebhookConfiguration: created the first time, then replaced whole (CA and rules)
-by the leader, or only its ``caBundle`` by any replica that must be trusted (``trust``).
+by the leader, or only its ``clientConfig`` (where the webhook is, and its caBundle) by any
+replica that must be reached and trusted (``point``).
 
 Not applied: the RBAC lets the operator create one and ``update`` only its own by name, never
 ``patch`` it. A replace carries the live ``resourceVersion``, so a concurrent edit conflicts.
@@ -32,20 +33,27 @@ def put_webhook_configuration(api: client.ApiClient, body: Mapping[str, Any]) ->
     admission.replace_mutating_webhook_configuration(name, replacement)
 
 
-def bundles(api: client.ApiClient, name: str) -> list[bytes] | None:
-    """Each webhook's caBundle (PEM), or None if there is no such configuration."""
+def client_configs(api: client.ApiClient, name: str) -> list[dict[str, Any]] | None:
+    """Each webhook's clientConfig (API field names, caBundle as base64), or None if there is no
+    such configuration."""
     try:
         existing = client.AdmissionregistrationV1Api(api).read_mutating_webhook_configuration(name)
     except client.ApiException as error:
         if error.status != 404:
             raise
         return None
-    return [base64.b64decode(hook.client_config.ca_bundle or "") for hook in existing.webhooks or []]
+    return [api.sanitize_for_serialization(hook.client_config) for hook in existing.webhooks or []]
 
 
-def trust(api: client.ApiClient, name: str, bundle: bytes) -> bool:
-    """Set every webhook's caBundle to ``bundle`` (rules and policies untouched); False if there
-    is no such configuration."""
+def bundles(api: client.ApiClient, name: str) -> list[bytes] | None:
+    """Each webhook's caBundle (PEM), or None if there is no such configuration."""
+    found = client_configs(api, name)
+    return None if found is None else [base64.b64decode(c.get("caBundle") or "") for c in found]
+
+
+def point(api: client.ApiClient, name: str, client_config: Mapping[str, Any]) -> bool:
+    """Set every webhook's clientConfig (where the webhook is, and the caBundle), its rules and
+    policies untouched; False if there is no such configuration."""
     admission = client.AdmissionregistrationV1Api(api)
     try:
         existing = admission.read_mutating_webhook_configuration(name)
@@ -53,8 +61,8 @@ def trust(api: client.ApiClient, name: str, bundle: bytes) -> bool:
         if error.status != 404:
             raise
         return False
-    encoded = base64.b64encode(bundle).decode()
-    for hook in existing.webhooks or []:
-        hook.client_config.ca_bundle = encoded
-    admission.replace_mutating_webhook_configuration(name, existing)
+    body = api.sanitize_for_serialization(existing)
+    for hook in body.get("webhooks") or []:
+        hook["clientConfig"] = dict(client_config)
+    admission.replace_mutating_webhook_configuration(name, body)
     return True

@@ -146,3 +146,21 @@ def delete(api: client.ApiClient, api_version: str, plural: str, namespace: str,
             return False
         raise
     return True
+
+
+def create(api: client.ApiClient, api_version: str, plural: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """POST ``body`` (which names its namespace) as JSON, untouched by the typed models (which
+    would re-format a MicroTime); the object created."""
+    result: dict[str, Any] = _call(
+        api, "POST", _path(api_version, plural, body["metadata"]["namespace"]), body=dict(body)
+    )
+    return result
+
+
+def replace(api: client.ApiClient, api_version: str, plural: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """PUT ``body`` (which names the object, and carries the resourceVersion it replaces)."""
+    metadata = body["metadata"]
+    result: dict[str, Any] = _call(
+        api, "PUT", _path(api_version, plural, metadata["namespace"], metadata["name"]), body=dict(body)
+    )
+    return result

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import pathlib
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +20,7 @@ from stigg_emulator import catalog
 from stigg_emulator import launcher as emulator_launcher
 from stigg_localcluster import cluster
 from stigg_operator import keys
+from stigg_operator.kube import leases
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 OPERATOR_NAMESPACE = "stigg-system"
@@ -191,3 +193,50 @@ def create_with_warnings(
         input=json.dumps(pod), capture_output=True, text=True, check=True, timeout=60,
     )  # fmt: skip
     return json.loads(created.stdout), created.stderr
+
+
+LEASE = "stigg-operator"
+
+
+class LeaseHolder:
+    """Someone else holding the operator's Lease, as a leader replica would: it renews it every
+    half second from a thread until ``stop`` (then the Lease expires on its own)."""
+
+    def __init__(self, api: client.ApiClient, identity: str = "another-replica_test") -> None:
+        self._api, self.identity = api, identity
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._renew, daemon=True)
+
+    def __enter__(self) -> LeaseHolder:
+        self._write()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _renew(self) -> None:
+        while not self._stopped.wait(0.5):
+            self._write()
+
+    def _write(self) -> None:
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+        spec = {
+            "holderIdentity": self.identity,
+            "leaseDurationSeconds": 3,
+            "renewTime": now,
+            "acquireTime": now,
+        }
+        found = leases.read(self._api, OPERATOR_NAMESPACE, LEASE)
+        leases.write(self._api, OPERATOR_NAMESPACE, LEASE, spec, found[1] if found else None)
+
+
+def lease_holder(api: client.ApiClient) -> str | None:
+    """Who holds the operator's Lease now (None: no one, or no Lease)."""
+    found = leases.read(api, OPERATOR_NAMESPACE, LEASE)
+    return found[0].get("holderIdentity") if found else None

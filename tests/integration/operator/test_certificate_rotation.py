@@ -100,5 +100,5 @@ def test_pods_are_injected_throughout_rotations(
     )
     assert after == bundle, "same CA: the caBundle never changed"
     assert base64.b64decode(after).startswith(b"-----BEGIN CERTIFICATE-----")
-    assert "rotated the webhook's serving certificate" in fast_rotating_operator.log()
+    assert "now serving the webhook's certificate of serial" in fast_rotating_operator.log()
     assert created > 50
