@@ -39,7 +39,7 @@ from stigg_operator import (
     webhookconfig,
     workloads,
 )
-from stigg_operator.kube import rest
+from stigg_operator.kube import admission, rest
 
 logger = logging.getLogger(__name__)
 
@@ -122,12 +122,21 @@ async def _sync_pending_opt_ins(memo: kopf.Memo, opt_ins: Any) -> None:
                 logger.exception("carrying the opt-in of %s failed", workloads.ref_of(workload))
 
 
+def _trusted(config: settings.Settings, current: certs.WebhookCerts) -> bool:
+    """Whether the live configuration still trusts our CA (someone may have edited it)."""
+    found = admission.bundles(rest.shared_client(), config.webhook_config_name)
+    return bool(found) and all(current.ca_pem in bundle for bundle in found or [])
+
+
 async def _register_failure_policies(config: settings.Settings, memo: kopf.Memo, entitlements: Any) -> None:
-    """Rewrite the webhook configuration when the namespaces' failure policies changed."""
+    """Rewrite the webhook configuration when the namespaces' failure policies (or the CA) changed,
+    or when it no longer trusts the CA (edited, or restored from an old backup)."""
     policies = webhookconfig.failure_policies(config.namespace, config.failure_policy, entitlements)
     live: certs.LiveCerts = memo["certs"]
     registered = (policies, live.current.bundle)
-    if registered == memo["shared"].get("policies"):
+    if registered == memo["shared"].get("policies") and await asyncio.to_thread(
+        _trusted, config, live.current
+    ):
         return
     try:
         await asyncio.to_thread(serving.apply_webhook_configuration, config, live.current.bundle, policies)

@@ -11,7 +11,8 @@ indexes and webhook are current); the writing ones act in the leader only:
   and status; the webhook reads it on the admission path, never the API), ``injected`` (Pods
   carrying the sidecar, by the resource they were injected from) and ``opt_ins``
   (``workload_events.pending_opt_in``: workloads whose template lacks their opt-in);
-* ``resources``: ``reconcile_resource`` on every StiggEntitlements event (a new generation);
+* ``resources``: ``reconcile_resource`` on every StiggEntitlements event (a new generation), and
+  ``indexes_ready`` on every namespace event (the indexes are filled: the refresh may start);
 * ``webhook``: ``inject``, the mutating admission handler (id ``inject``, so path ``/inject``);
 * ``workload_events``: ``opt_in_event`` for every Deployment, StatefulSet and DaemonSet event;
 * ``lifecycle``: ``login``, ``startup`` (certificates, webhook server, webhook configuration, the
@@ -44,6 +45,7 @@ def register(registry: kopf.OperatorRegistry, config: settings.Settings, elector
 
     reconcile = functools.partial(resources.reconcile_resource, config=config, ledger=ledger, elector=elector)
     kopf.on.event(*RESOURCE, id="reconcile_resource", registry=registry)(reconcile)
+    kopf.on.event("", "v1", "namespaces", id="indexes_ready", registry=registry)(resources.indexes_ready)
 
     kopf.on.mutate("", "v1", "pods", operations={"CREATE"}, id="inject", registry=registry)(
         functools.partial(webhook.inject, config=config, list_serving=webhook.api_lister(config.namespace))

@@ -32,6 +32,12 @@ def keep_indexes(memo: kopf.Memo, kwargs: Mapping[str, Any]) -> None:
     memo["shared"].setdefault("indexes", {name: kwargs[name] for name in INDEXES})
 
 
+def indexes_ready(*, memo: kopf.Memo, **kwargs: Any) -> None:
+    """Any namespace's event: kopf calls handlers only once its indexes are filled, and there are
+    always namespaces, so the refresh learns the indexes are complete even with no resource."""
+    keep_indexes(memo, kwargs)
+
+
 def reconcile_resource(
     *,
     namespace: str | None,

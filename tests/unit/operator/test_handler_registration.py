@@ -114,8 +114,17 @@ def test_no_change_handlers_only_a_stateless_reconcile_on_every_event(
     assert _bound(startup)["elector"] is ELECTOR
 
 
+def test_any_namespace_event_marks_the_indexes_ready(registry: kopf.OperatorRegistry) -> None:
+    (handler,) = [h for h in _handlers(registry, "watching") if _resource(h) == ("", "v1", "namespaces")]
+    assert handler.id == "indexes_ready"
+    assert _target(handler) is resources.indexes_ready
+    memo = kopf.Memo(shared={})
+    resources.indexes_ready(memo=memo, entitlements={}, injected={}, opt_ins={})
+    assert set(memo["shared"]["indexes"]) == {"entitlements", "injected", "opt_ins"}
+
+
 def test_the_workload_opt_in_watches_each_rollable_kind(registry: kopf.OperatorRegistry) -> None:
-    watching = [h for h in _handlers(registry, "watching") if _resource(h) != SE]
+    watching = [h for h in _handlers(registry, "watching") if _resource(h)[0] == "apps"]
     assert sorted((h.id, _resource(h)) for h in watching) == [
         ("opt-in-daemonsets", ("apps", "v1", "daemonsets")),
         ("opt-in-deployments", ("apps", "v1", "deployments")),
