@@ -53,9 +53,11 @@ def test_no_admission_fails_through_a_rolling_restart(deployed: kube.Cluster, ap
     )
     restarter.join()
 
-    assert rollout and "successfully rolled out" in rollout[0], rollout
+    assert rollout, "the rollout was waited for"
+    assert "successfully rolled out" in rollout[0], rollout
     after = _operator_pods(deployed)
-    assert len(after) == 2 and not after & before, f"both replicas replaced: {before} -> {after}"
+    assert len(after) == 2, after
+    assert not after & before, f"both replicas replaced: {before} -> {after}"
     figures = admission_burst.summary(outcomes)
     assert figures["created"] >= 40, figures
     assert figures["failed"] == 0, figures
