@@ -81,6 +81,7 @@ e2e: install $(E2E_DEPS)
 bench: cluster-bin system-deps images
 	$(BIN)/python bench/cluster_start.py
 	$(BIN)/python bench/node_pods.py
+	$(BIN)/python bench/operator_ha.py
 	$(BIN)/python bench/sidecar_checks.py
 	$(BIN)/python bench/admission.py
 	$(BIN)/python bench/stream_propagation.py

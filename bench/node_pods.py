@@ -75,7 +75,9 @@ def _ready(pod: Any) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
 
 
-def _deploy(local: cluster.LocalCluster) -> None:
+def deploy(local: cluster.LocalCluster) -> None:
+    """The CRDs and `demo/overlay` as users apply them, then the namespace `bench` opted in, with an
+    offline StiggEntitlements the operator has seen."""
     local.kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
     local.kubectl(
         "wait", "--for=condition=Established", "crd/stiggentitlements.sidecar.stigg.io", "--timeout=30s"
@@ -144,7 +146,7 @@ def main() -> int:
         local.start()
         try:
             local.import_images([i.archive for i in built.values()])
-            _deploy(local)
+            deploy(local)
             core = client.CoreV1Api(kubeconfig.new_client_from_config(config_file=str(local.kubeconfig_path)))
             one_by_one: list[float] = []
             for number in range(args.pods):

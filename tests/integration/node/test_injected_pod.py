@@ -14,14 +14,23 @@ from tests.integration.node import conftest
 
 
 def test_the_operator_runs_as_a_pod_of_its_image(deployed: kube.Cluster, image_refs: dict[str, str]) -> None:
-    pods = deployed.get("pods", "-n", conftest.OPERATOR_NAMESPACE)["items"]
-    (pod,) = pods
-    assert pod["metadata"]["name"].startswith("stigg-operator-")
-    assert pod["spec"]["containers"][0]["image"] == image_refs["operator"]
-    assert pod["status"]["phase"] == "Running"
-    (status,) = pod["status"]["containerStatuses"]
-    assert status["ready"] is True
-    assert status["restartCount"] == 0
+    pods = [
+        p
+        for p in deployed.get("pods", "-n", conftest.OPERATOR_NAMESPACE)["items"]
+        if not p["metadata"].get("deletionTimestamp")
+    ]
+    assert len(pods) == 2, "two replicas"
+    for pod in pods:
+        assert pod["metadata"]["name"].startswith("stigg-operator-")
+        assert pod["spec"]["containers"][0]["image"] == image_refs["operator"]
+        assert pod["status"]["phase"] == "Running"
+        (status,) = pod["status"]["containerStatuses"]
+        assert status["ready"] is True
+        assert status["restartCount"] == 0
+    holder = deployed.get("-n", conftest.OPERATOR_NAMESPACE, "lease", "stigg-operator")["spec"][
+        "holderIdentity"
+    ]
+    assert holder.split("_")[0] in {p["metadata"]["name"] for p in pods}, "one of them leads"
     webhook = deployed.get("mutatingwebhookconfiguration", conftest.WEBHOOK_CONFIGURATION)["webhooks"][0]
     assert webhook["clientConfig"]["service"] == {
         "name": "stigg-operator",
