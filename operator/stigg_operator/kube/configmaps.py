@@ -20,7 +20,6 @@ import time
 from collections.abc import Iterable, Mapping, Sequence, Set
 from typing import Any, Final
 
-import urllib3
 from kubernetes import client
 
 from stigg_operator import keys, reconcile
@@ -120,8 +119,10 @@ def read_for_env(
         except client.ApiException as error:
             found[name] = envfrom.Lookup(problem=f"not read: {error.status}")
             continue
-        except (urllib3.exceptions.HTTPError, OSError):
-            found[name] = envfrom.Lookup(problem=f"not read within {budget_seconds:g} s")
+        except Exception as error:  # the transport's (a timeout, a reset): unknown, never a denial
+            late = time.monotonic() >= deadline
+            problem = f"not read within {budget_seconds:g} s" if late else f"not read: {type(error).__name__}"
+            found[name] = envfrom.Lookup(problem=problem)
             continue
         if body is None:
             found[name] = envfrom.Lookup(missing=True)
