@@ -8,9 +8,12 @@ Windows) is admitted unchanged, with a warning saying why; the resource that ser
 chosen from kopf's in-memory index (``model.select``, cluster-default merged in), and only a
 miss is confirmed from the API before it becomes a denial (``kube.entitlements``: right after
 a start, kopf may still be filling the index); its effective configuration is computed
-(``model.effective``); the patcher assembles the JSON Patch (``patch.assemble``), and kopf
-sends it back. (A Pod served by cluster-default mounts a copy of its defaults ConfigMap, which
-the operator keeps in the Pod's namespace; until the copy exists, its sidecar reads the same
+(``model.effective``); the app's ConfigMaps an ``envFrom`` might set ``STIGG_SIDECAR_*`` from
+are read, within a time budget (``read_configmaps``: ``kube.configmaps.read_for_env``; never a
+Secret), so that their values are honoured; the patcher assembles the JSON Patch
+(``patch.assemble``, warning of an ``envFrom`` it could not see through), and kopf sends it
+back. (A Pod served by cluster-default mounts a copy of its defaults ConfigMap, which the
+operator keeps in the Pod's namespace; until the copy exists, its sidecar reads the same
 defaults from its env. Its API key comes from a Secret of the same name in the Pod's
 namespace: the admission says so in a warning, ``borrowed_secret_warning``, since only the
 kubelet would find it missing.)
@@ -22,19 +25,27 @@ with the resource), ``injection.errors.InjectionError``. Never a silent Pod with
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jsonpatch
 import kopf
 
 from stigg_operator import keys, model, settings
-from stigg_operator.injection import errors, shape
+from stigg_operator.injection import envfrom, errors, shape
 from stigg_operator.injection import patch as patcher
+from stigg_operator.kube import configmaps as configmaps_api
 from stigg_operator.kube import entitlements as entitlements_api
 from stigg_operator.kube import rest
 
 Lister = Callable[[str], model.Resources]  # a namespace → what could serve it, read from the API
+# A namespace and ConfigMap names → what each holds (or why it is unknown), read from the API.
+ConfigMapReader = Callable[[str, Sequence[str]], envfrom.Lookups]
+
+
+def api_configmaps(namespace: str, names: Sequence[str]) -> envfrom.Lookups:
+    """``read_configmaps`` for ``inject``: GETs by name, bounded (``kube.configmaps.read_for_env``)."""
+    return configmaps_api.read_for_env(rest.shared_client(), namespace, names)
 
 
 def api_lister(operator_namespace: str) -> Lister:
@@ -54,6 +65,7 @@ def inject(
     warnings: list[str],
     config: settings.Settings,
     list_serving: Lister,
+    read_configmaps: ConfigMapReader = api_configmaps,
     **kwargs: Any,
 ) -> None:
     entitlements: model.Resources = kwargs["entitlements"]
@@ -82,8 +94,13 @@ def inject(
         raise kopf.AdmissionError(
             f"StiggEntitlements {serving.namespace}/{serving.name}: {error}", code=400
         ) from None
+    spec = pod.get("spec") or {}
+    wanted = envfrom.configmaps_to_read(
+        [*(spec.get("containers") or ()), *(spec.get("initContainers") or ())]
+    )
+    configmaps = read_configmaps(ns, wanted) if wanted else {}
     try:
-        ops = patcher.assemble(pod, effective)
+        ops = patcher.assemble(pod, effective, configmaps=configmaps, warnings=warnings)
     except errors.InjectionError as error:
         raise kopf.AdmissionError(str(error), code=400) from None
     warning = borrowed_secret_warning(ns, effective)

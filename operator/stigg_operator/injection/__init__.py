@@ -14,6 +14,9 @@ Dapr splits its own patcher, one module per concern, each importing only those b
 * ``known_ports``: the table of well-known sidecars and agents (Istio's ``istio-proxy``,
   Linkerd, Dapr, Consul, OpenTelemetry, Datadog...), how their containers are recognised, and
   the ports they bind without declaring them;
+* ``envfrom``: what a container's ``envFrom`` sets of the variables the injector adds (a
+  ConfigMap the webhook read sets it: honoured; a Secret, never read, or a ConfigMap not seen:
+  unknown, so the entry is added with a warning), and which ConfigMaps are worth reading;
 * ``template``: the sidecar container (native sidecar: an init container with
   ``restartPolicy: Always``), its env, its volumes and the injected annotation's value; also
   the container of Standalone mode's shared Deployment (``standalone``);

@@ -10,19 +10,14 @@ but does not list (the clash check of ``patch`` counts them as taken, beside the
 ones); ``reason`` says whose a port is, for a message. The operator's own default ports
 (``model.SidecarContainerConfig``) lie outside every entry here (a unit test keeps it so).
 
-Sources (the projects' own documentation, checked 2025):
+``RANGES`` are the blocks those ports come in (a Consul Pod with several services takes
+``19000+i``, ``20000+i``...), which the defaults stay clear of too; they are documentation and
+a test's yardstick, the clash check itself uses the exact ports.
 
-* Istio: istio.io/latest/docs/ops/deployment/application-requirements/ ("Ports used by Istio");
-* Linkerd: linkerd.io/2/reference/architecture/ and proxy-configuration (4140, 4143, 4191);
-* Dapr: docs.dapr.io/reference/arguments-annotations-overview/ (daprd's ports);
-* Consul: developer.hashicorp.com/consul/docs/k8s/connect (consul-dataplane, Envoy);
-* Kuma: kuma.io/docs/ (kuma-dp's Envoy admin 9901, readiness 9902, metrics 5670);
-* AWS App Mesh: docs.aws.amazon.com/app-mesh/ (Envoy 15000/15001, admin 9901); X-Ray daemon 2000;
-* OpenTelemetry Collector: opentelemetry.io/docs/collector/ (OTLP, own metrics, extensions);
-  the OpenTelemetry Operator names its injected sidecar ``otc-container``;
-* Datadog Agent: docs.datadoghq.com/agent/configuration/network/ ("Open ports");
-* Cloud SQL Auth Proxy v2: its ``--http-port`` (9090) and ``--admin-port`` (9091);
-* Fluent Bit: its built-in HTTP server (2020).
+Each entry cites its source above it: the project's own code or chart at the commit read
+(``repo@commit:path``), or its documentation. Ports a feature binds only when it is enabled say
+so. The sidecar's ports are TCP, so UDP-only ports (Jaeger's 6831/6832) are left out, except
+DogStatsD's 8125, kept as the port apps know the Datadog Agent by.
 """
 
 from __future__ import annotations
@@ -49,6 +44,7 @@ class KnownSidecar:
 
 
 KNOWN: Final[tuple[KnownSidecar, ...]] = (
+    # istio.io/latest/docs/ops/deployment/application-requirements/ ("Ports used by Istio").
     KnownSidecar(
         "Istio",
         frozenset({"istio-proxy"}),
@@ -66,12 +62,25 @@ KNOWN: Final[tuple[KnownSidecar, ...]] = (
             15090: "Envoy Prometheus telemetry port",
         },
     ),
+    # linkerd/linkerd2@b24cd4059: charts/linkerd-control-plane/values.yaml (proxy.ports: admin
+    # 4191, control 4190, inbound 4143, outbound 4140), charts/partials/templates/_proxy.tpl
+    # (each a LINKERD2_PROXY_*_LISTEN_ADDR), pkg/k8s/labels.go (ProxyContainerName). The
+    # 4567/4568 of that values file are Galera's, which proxy-init skips, not Linkerd's.
     KnownSidecar(
         "Linkerd",
         frozenset({"linkerd-proxy"}),
         ("linkerd/proxy", "linkerd2-proxy"),
-        {4140: "outbound proxy port", 4143: "inbound proxy port", 4191: "admin and metrics port"},
+        {
+            4140: "outbound proxy port",
+            4143: "inbound proxy port",
+            4190: "control (tap) port",
+            4191: "admin and metrics port",
+        },
     ),
+    # dapr/dapr@d8450742ce: pkg/injector/patcher/sidecar.go (SidecarHTTPPort 3500,
+    # SidecarPublicPort 3501, dapr.io/grpc-port 50001, dapr.io/internal-grpc-port 50002,
+    # dapr.io/metrics-port 9090, dapr.io/debug-port 40000), pkg/runtime/config.go
+    # (DefaultProfilePort 7777), pkg/injector/sidecar/consts.go (container "daprd").
     KnownSidecar(
         "Dapr",
         frozenset({"daprd"}),
@@ -82,9 +91,17 @@ KNOWN: Final[tuple[KnownSidecar, ...]] = (
             50001: "gRPC API port",
             50002: "internal gRPC port",
             9090: "metrics port",
-            7777: "profiling port",
+            7777: "profiling port (with dapr.io/enable-profiling)",
+            40000: "debug port (with dapr.io/enable-debug)",
         },
     ),
+    # hashicorp/consul-k8s@a507b1d1e: control-plane/connect-inject/constants/constants.go
+    # (ProxyDefaultInboundPort 20000, ProxyDefaultHealthPort 21000, DefaultGracefulPort 20600),
+    # connect-inject/webhook/consul_dataplane_sidecar.go (Envoy admin 19000+i, DNS proxy 8600 on
+    # 127.0.0.1, each port +i for the i-th service of a multi-port Pod), mesh_webhook.go
+    # (container "consul-dataplane"), charts/consul/values.yaml (defaultMergedMetricsPort
+    # 20100, defaultPrometheusScrapePort 20200); the transparent proxy's outbound listener
+    # 127.0.0.1:15001 (cli/common/envoy/testdata/test_config_dump.json).
     KnownSidecar(
         "Consul service mesh",
         frozenset({"consul-dataplane", "envoy-sidecar", "consul-connect-envoy-sidecar"}),
@@ -94,11 +111,17 @@ KNOWN: Final[tuple[KnownSidecar, ...]] = (
             20000: "Envoy public listener port",
             20100: "merged-metrics port",
             20200: "Envoy Prometheus port",
+            20600: "graceful-shutdown port",
             21000: "Envoy readiness port",
             15001: "transparent-proxy outbound port",
             8600: "DNS proxy port",
         },
     ),
+    # kumahq/kuma@348b6528bc: pkg/config/app/kuma-cp/kuma-cp.defaults.yaml (bootstrap adminPort
+    # 9901, readinessPort 9902, redirectPortOutbound 15001, redirectPortInbound 15006,
+    # builtinDNS port 15053, applicationProbeProxyPort 9001),
+    # pkg/plugins/policies/meshmetric/api/v1alpha1/meshmetric.go (default 5670),
+    # pkg/plugins/runtime/k8s/util/names.go (container "kuma-sidecar").
     KnownSidecar(
         "Kuma",
         frozenset({"kuma-sidecar"}),
@@ -106,23 +129,36 @@ KNOWN: Final[tuple[KnownSidecar, ...]] = (
         {
             9901: "Envoy admin port",
             9902: "readiness port",
-            5670: "metrics port",
+            9001: "application probe proxy port",
+            5670: "metrics port (with MeshMetric)",
             15001: "outbound traffic port",
             15006: "inbound traffic port",
+            15053: "DNS port",
         },
     ),
+    # aws/aws-app-mesh-controller-for-k8s: pkg/inject/proxy.go (defaultProxyIngressPort 15000,
+    # defaultProxyEgressPort 15001); aws/eks-charts@5239609: stable/appmesh-controller/values.yaml
+    # (sidecar.envoyAdminAccessPort 9901). App Mesh reaches its end of support in 2026.
     KnownSidecar(
         "AWS App Mesh",
         frozenset({"envoy"}),
         ("aws-appmesh-envoy", "envoyproxy/envoy"),
-        {9901: "Envoy admin port", 15000: "egress port", 15001: "ingress port"},
+        {9901: "Envoy admin port", 15000: "ingress port", 15001: "egress port"},
     ),
+    # aws/aws-app-mesh-controller-for-k8s: pkg/inject/xray.go (container "xray-daemon", UDP);
+    # aws/aws-xray-daemon: pkg/cfg/cfg.go (Socket.TCPAddress 127.0.0.1:2000 as well: its proxy
+    # to the X-Ray API, TCP).
     KnownSidecar(
         "AWS X-Ray",
         frozenset({"xray-daemon", "aws-xray-daemon"}),
         ("aws-xray-daemon",),
         {2000: "X-Ray daemon port"},
     ),
+    # open-telemetry/opentelemetry-collector-releases@ceccc19d:
+    # distributions/otelcol-contrib/config.yaml (the image's default configuration: OTLP
+    # 4317/4318, own metrics 8888, health_check 13133, pprof 1777, zPages 55679, Jaeger gRPC
+    # 14250 and Thrift HTTP 14268, Zipkin 9411); the OpenTelemetry Operator names its injected
+    # sidecar "otc-container".
     KnownSidecar(
         "OpenTelemetry Collector",
         frozenset({"otc-container", "otel-collector", "opentelemetry-collector"}),
@@ -134,11 +170,20 @@ KNOWN: Final[tuple[KnownSidecar, ...]] = (
             13133: "health-check port",
             55679: "zPages port",
             1777: "pprof port",
+            14250: "Jaeger gRPC port",
+            14268: "Jaeger Thrift HTTP port",
+            9411: "Zipkin port",
         },
     ),
+    # DataDog/datadog-agent: pkg/config/setup (expvar_port 5000, cmd_port 5001,
+    # apm_config.debug.port 5012), pkg/clusteragent/admission/mutate/agent_sidecar (the
+    # Admission Controller's sidecar "datadog-agent-injected"); docs.datadoghq.com/agent/
+    # architecture/ (5000, 5001, 5002 the GUI, 8125) and agent/configuration/network/ (8126 APM,
+    # 6062 and 6162 the process agent); DataDog/helm-charts@79f7c74fd: charts/datadog/values.yaml
+    # (agents.containers.agent.healthPort 5555; the agent's own default is none).
     KnownSidecar(
         "Datadog Agent",
-        frozenset({"datadog-agent"}),
+        frozenset({"datadog-agent", "datadog-agent-injected"}),
         ("datadog/agent", "datadoghq/agent"),
         {
             8125: "DogStatsD port",
@@ -148,17 +193,42 @@ KNOWN: Final[tuple[KnownSidecar, ...]] = (
             5002: "GUI port",
             5012: "APM expvar port",
             5555: "health port",
+            6062: "process agent debug port",
+            6162: "process agent runtime settings port",
         },
     ),
+    # GoogleCloudPlatform/cloud-sql-proxy: cmd/root.go (--http-port 9090 for --prometheus and
+    # --health-check, --admin-port 9091 for --debug and --quitquitquit).
     KnownSidecar(
         "Cloud SQL Auth Proxy",
         frozenset({"cloud-sql-proxy", "cloudsql-proxy"}),
         ("cloud-sql-proxy", "cloudsql-proxy"),
         {9090: "health and metrics port", 9091: "admin port"},
     ),
+    # docs.fluentbit.io/manual/administration/configuring-fluent-bit/yaml/service-section
+    # (http_port 2020, when http_server is on).
     KnownSidecar(
         "Fluent Bit", frozenset({"fluent-bit", "fluentbit"}), ("fluent-bit",), {2020: "HTTP server port"}
     ),
+    # hashicorp/vault-k8s: agent-inject/agent/container_sidecar.go (container "vault-agent"),
+    # agent/agent.go (DefaultAgentCacheListenerPort "8200", the listener of
+    # vault.hashicorp.com/agent-cache-enable and agent-enable-quit, on 127.0.0.1).
+    KnownSidecar(
+        "Vault Agent",
+        frozenset({"vault-agent"}),
+        ("hashicorp/vault:", "hashicorp/vault@", "hashicorp/vault-enterprise"),
+        {8200: "cache listener port (with agent-cache-enable)"},
+    ),
+)
+
+# The blocks the ports above come in, (first, last, whose): Istio's and Linkerd's span their
+# listed ports; Consul's reach from the first service's Envoy admin port (19000) to the end of
+# Consul's automatic sidecar range, 21000-21255 (developer.hashicorp.com/consul/docs/install/ports,
+# "Sidecar Proxy Min/Max"), since each further service of a Pod takes the next port of each.
+RANGES: Final[tuple[tuple[int, int, str], ...]] = (
+    (15000, 15090, "Istio"),
+    (4140, 4191, "Linkerd"),
+    (19000, 21255, "Consul service mesh"),
 )
 
 

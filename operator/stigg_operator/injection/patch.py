@@ -17,8 +17,10 @@ Istio's ``istio-proxy``, whose iptables redirection then carries the sidecar's t
 first connection), adds its volumes, and tells every app container and every init container
 after it (they start once the native sidecar is up, so they may call it too) where it is
 (``STIGG_SIDECAR_HOST``, ``STIGG_SIDECAR_PORT``), only where the container does not set them
-itself (a variable set through ``envFrom`` is invisible here: an ``env`` entry would win over
-it, so such a container should set the variable in ``env`` instead). In Standalone mode it only points the app
+itself: in ``env``, or through ``envFrom`` from a ConfigMap the webhook read (``envfrom``; an
+``env`` entry would win over it). Where an ``envFrom`` source might set one and the webhook
+cannot tell (a Secret, a ConfigMap missing or unread), the entry is added and ``assemble``
+reports an admission warning naming the source. In Standalone mode it only points the app
 containers at the shared Service. Either way the injection is recorded in the annotation
 ``sidecar.stigg.io/injected`` (``<namespace>/<name>@<wiring hash>``, so a changed resource can be
 told apart from the one a Pod was injected with) and the label ``sidecar.stigg.io/injected=true``
@@ -39,7 +41,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from stigg_operator import keys, model
-from stigg_operator.injection import errors, known_ports, overrides, template
+from stigg_operator.injection import envfrom, errors, known_ports, overrides, template
 
 SKIP_ALREADY_INJECTED: Final = "already injected"
 SKIP_OPTED_OUT: Final = f'the Pod\'s annotation {keys.POD_INJECT_LABEL} is "false"'
@@ -86,8 +88,21 @@ def build(pod: Mapping[str, Any], config: model.EffectiveConfig) -> list[Operati
     return assemble(pod, config)
 
 
-def assemble(pod: Mapping[str, Any], config: model.EffectiveConfig) -> list[Operation]:
-    """``build`` for a Pod ``skip_reason`` already let through (it is not asked again)."""
+def assemble(
+    pod: Mapping[str, Any],
+    config: model.EffectiveConfig,
+    *,
+    configmaps: envfrom.Lookups | None = None,
+    warnings: list[str] | None = None,
+) -> list[Operation]:
+    """``build`` for a Pod ``skip_reason`` already let through (it is not asked again).
+
+    ``configmaps`` is what the webhook read of the ConfigMaps ``envfrom.configmaps_to_read``
+    named (without it, none was read: every ConfigMap source is unknown); a warning for each
+    env entry added although an ``envFrom`` source might set it is appended to ``warnings``.
+    """
+    lookups: envfrom.Lookups = configmaps or {}
+    told: list[str] = warnings if warnings is not None else []
     metadata: Mapping[str, Any] = pod.get("metadata") or {}
     spec: Mapping[str, Any] | None = pod.get("spec")
     if not isinstance(spec, Mapping):
@@ -97,8 +112,8 @@ def assemble(pod: Mapping[str, Any], config: model.EffectiveConfig) -> list[Oper
     if config.is_standalone:
         # Standalone mode: the shared Service's address, nothing else (no container, no volume).
         host, port = config.standalone_host, config.sidecar.grpc_port
-        env_ops = _app_env_ops("containers", containers, host, port)
-        env_ops += _app_env_ops("initContainers", init_containers, host, port)
+        env_ops = _app_env_ops("containers", containers, host, port, lookups=lookups, warnings=told)
+        env_ops += _app_env_ops("initContainers", init_containers, host, port, lookups=lookups, warnings=told)
         return env_ops + _injected_metadata_ops(pod, config)
     pod_annotations: Mapping[str, str] = metadata.get("annotations") or {}
     volumes: Sequence[Mapping[str, Any]] = spec.get("volumes") or []
@@ -119,11 +134,14 @@ def assemble(pod: Mapping[str, Any], config: model.EffectiveConfig) -> list[Oper
     else:
         ops.extend({"op": "add", "path": "/spec/volumes/-", "value": volume} for volume in new_volumes)
 
-    ops.extend(_app_env_ops("containers", containers, "localhost", config.sidecar.grpc_port))
+    port = config.sidecar.grpc_port
+    ops.extend(_app_env_ops("containers", containers, "localhost", port, lookups=lookups, warnings=told))
     # The init containers the sidecar starts before, each now one place further.
     after = init_containers[position:]
     ops.extend(
-        _app_env_ops("initContainers", after, "localhost", config.sidecar.grpc_port, shift=position + 1)
+        _app_env_ops(
+            "initContainers", after, "localhost", port, lookups=lookups, warnings=told, shift=position + 1
+        )
     )
     return ops + _injected_metadata_ops(pod, config)
 
@@ -145,16 +163,41 @@ def _is_native_sidecar(container: Mapping[str, Any]) -> bool:
 
 
 def _app_env_ops(
-    field: str, containers: Sequence[Mapping[str, Any]], host: str, port: int, *, shift: int = 0
+    field: str,
+    containers: Sequence[Mapping[str, Any]],
+    host: str,
+    port: int,
+    *,
+    lookups: envfrom.Lookups,
+    warnings: list[str],
+    shift: int = 0,
 ) -> list[Operation]:
     """Tell every container of ``spec.<field>`` (at its index + ``shift``) where the sidecar is,
-    without overriding what it sets itself."""
+    without overriding what it sets itself (in ``env``, or through ``envFrom`` as far as
+    ``lookups`` tell); a warning in ``warnings`` where an ``envFrom`` source might set it."""
     app_env = {keys.APP_HOST_ENV: host, keys.APP_PORT_ENV: str(port)}
+    kind = "container" if field == "containers" else "init container"
     ops: list[Operation] = []
     for index, container in enumerate(containers, start=shift):
         env = container.get("env")
         defined = {entry.get("name") for entry in env or ()}
-        missing = [{"name": name, "value": value} for name, value in app_env.items() if name not in defined]
+        missing: list[dict[str, str]] = []
+        unsure: list[tuple[str, str]] = []
+        sources: list[str] = []
+        for name, value in app_env.items():
+            if name in defined:
+                continue
+            verdict = envfrom.origin(container, name, lookups)
+            if verdict.origin is envfrom.Origin.SET:
+                continue  # the app's own value, from a ConfigMap the webhook read
+            missing.append({"name": name, "value": value})
+            if verdict.origin is envfrom.Origin.UNKNOWN:
+                unsure.append((name, value))
+                sources.extend(s for s in verdict.sources if s not in sources)
+        if unsure:
+            warnings.append(envfrom.warning(kind, str(container.get("name")), unsure, sources))
+        if not missing:
+            continue
         path = f"/spec/{field}/{index}/env"
         if env is None:
             ops.append({"op": "add", "path": path, "value": missing})

@@ -9,8 +9,10 @@ no attribute 'get'``); with it, the denial names the field and says what it must
 ``problem(pod)`` returns that sentence for the first field out of shape, or None. It checks
 only what ``patch`` and ``overrides`` read: ``metadata`` (its ``annotations`` and ``labels``
 maps of strings), ``spec`` (``containers`` and ``initContainers`` as lists of objects with a
-string ``name``, and in each ``env`` and ``ports`` as lists of objects, ``containerPort`` an
-integer; ``volumes`` a list of objects; ``os`` and ``nodeSelector`` objects).
+string ``name``, and in each ``env``, ``envFrom`` and ``ports`` as lists of objects,
+``containerPort`` an integer, an ``envFrom`` source's ``configMapRef`` and ``secretRef``
+objects and its ``prefix`` a string; ``volumes`` a list of objects; ``os`` and
+``nodeSelector`` objects).
 """
 
 from __future__ import annotations
@@ -67,9 +69,16 @@ def _string_map(value: object, path: str) -> str | None:
 def _container(container: Mapping[str, Any], path: str) -> str | None:
     if not isinstance(container.get("name"), str):
         return f"{path}.name: must be a string, got {_kind(container.get('name'))}"
-    for field in ("env", "ports"):
+    for field in ("env", "envFrom", "ports"):
         if (found := _list_of_objects(container.get(field), f"{path}.{field}")) is not None:
             return found
+    for index, source in enumerate(container.get("envFrom") or ()):
+        for field in ("configMapRef", "secretRef"):
+            if (found := _object(source.get(field), f"{path}.envFrom[{index}].{field}")) is not None:
+                return found
+        prefix = source.get("prefix")
+        if prefix is not None and not isinstance(prefix, str):
+            return f"{path}.envFrom[{index}].prefix: must be a string, got {_kind(prefix)}"
     for index, port in enumerate(container.get("ports") or ()):
         number = port.get("containerPort")
         if number is not None and (isinstance(number, bool) or not isinstance(number, int)):

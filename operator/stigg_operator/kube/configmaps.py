@@ -6,20 +6,30 @@ and only a ConfigMap the resource owns (an owner reference with its uid) or, for
 marked as a copy of that very source (``keys.COPY_ANNOTATION``) is written; an unchanged one is
 not written at all, so a steady resource costs one GET per ConfigMap. A copy no Pod needs any
 more is deleted, and only if it is still marked as a copy.
+
+On the admission path, ``read_for_env`` reads the app's own ConfigMaps that an ``envFrom``
+might set the injected variables from (``injection.envfrom``): GETs by name only, at most
+``ENV_READ_MAX`` of them within ``ENV_READ_BUDGET_SECONDS`` in all (the webhook's timeout is
+5 s); one not read in time, or refused, is reported as unknown, never an error.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Set
-from typing import Any
+import time
+from collections.abc import Iterable, Mapping, Sequence, Set
+from typing import Any, Final
 
 from kubernetes import client
 
 from stigg_operator import keys, reconcile
+from stigg_operator.injection import envfrom
 from stigg_operator.kube import rest
 
 logger = logging.getLogger(__name__)
+
+ENV_READ_BUDGET_SECONDS: Final = 1.0
+ENV_READ_MAX: Final = 8
 
 
 def _apply(api: client.ApiClient, body: Mapping[str, Any]) -> None:
@@ -82,3 +92,41 @@ def keep_copies(
 def _copy_of(configmap: Mapping[str, Any]) -> str | None:
     annotations: Mapping[str, str] = (configmap.get("metadata") or {}).get("annotations") or {}
     return annotations.get(keys.COPY_ANNOTATION)
+
+
+def read_for_env(
+    api: client.ApiClient,
+    namespace: str,
+    names: Sequence[str],
+    *,
+    budget_seconds: float = ENV_READ_BUDGET_SECONDS,
+    most: int = ENV_READ_MAX,
+) -> dict[str, envfrom.Lookup]:
+    """What each ConfigMap ``names`` lists in ``namespace`` holds: its data, missing, or why it was
+    not read (refused, too slow, over ``most``, past ``budget_seconds`` in all)."""
+    deadline = time.monotonic() + budget_seconds
+    found: dict[str, envfrom.Lookup] = {}
+    for index, name in enumerate(names):
+        remaining = deadline - time.monotonic()
+        if index >= most:
+            found[name] = envfrom.Lookup(problem=f"not read: over {most} ConfigMaps")
+            continue
+        if remaining <= 0:
+            found[name] = envfrom.Lookup(problem=f"not read within {budget_seconds:g} s")
+            continue
+        try:
+            body = rest.get(api, "v1", "configmaps", namespace, name, timeout=remaining)
+        except client.ApiException as error:
+            found[name] = envfrom.Lookup(problem=f"not read: {error.status}")
+            continue
+        except Exception as error:  # the transport's (a timeout, a reset): unknown, never a denial
+            late = time.monotonic() >= deadline
+            problem = f"not read within {budget_seconds:g} s" if late else f"not read: {type(error).__name__}"
+            found[name] = envfrom.Lookup(problem=problem)
+            continue
+        if body is None:
+            found[name] = envfrom.Lookup(missing=True)
+        else:
+            data = body.get("data") or {}
+            found[name] = envfrom.Lookup(data={str(k): str(v) for k, v in data.items()})
+    return found

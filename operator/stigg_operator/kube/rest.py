@@ -4,10 +4,10 @@
 ``shared_client`` is the one ``ApiClient`` (and connection pool) of the operator's own calls.
 Server-side apply (``apply``), get, list and delete for any namespaced kind named by its
 ``apiVersion`` and plural, through the kubernetes client's ``ApiClient.call_api`` (so the same
-credentials and TLS settings). A 404 is ``None`` from ``get`` and ``False`` from ``delete``;
-other API errors raise ``kubernetes.client.ApiException``, which ``refusal`` turns into the
-apiserver's own words for a status message. The other ``kube`` modules are written on these,
-one per kind of work.
+credentials and TLS settings; ``get`` takes a timeout, for the admission path). A 404 is
+``None`` from ``get`` and ``False`` from ``delete``; other API errors raise
+``kubernetes.client.ApiException``, which ``refusal`` turns into the apiserver's own words for
+a status message. The other ``kube`` modules are written on these, one per kind of work.
 """
 
 from __future__ import annotations
@@ -63,8 +63,12 @@ def _call(
     query_params: list[tuple[str, str]] | None = None,
     headers: Mapping[str, str] | None = None,
     body: Any = None,
+    timeout: float | None = None,
 ) -> Any:
-    """One request with the client's credentials; the decoded JSON answer, ``ApiException`` if not 2xx."""
+    """One request with the client's credentials; the decoded JSON answer, ``ApiException`` if not 2xx.
+
+    ``timeout`` (seconds) bounds connecting and reading each; None: the client's default (none).
+    """
     request = api.param_serialize(
         method,
         path,
@@ -73,7 +77,7 @@ def _call(
         body=body,
         auth_settings=["BearerToken"],
     )
-    response = api.call_api(*request)
+    response = api.call_api(*request, _request_timeout=timeout)
     data = response.read()
     text = data.decode() if isinstance(data, bytes) else str(data or "")
     if not 200 <= response.status <= 299:
@@ -104,10 +108,17 @@ def apply(
 
 
 def get(
-    api: client.ApiClient, api_version: str, plural: str, namespace: str, name: str
+    api: client.ApiClient,
+    api_version: str,
+    plural: str,
+    namespace: str,
+    name: str,
+    *,
+    timeout: float | None = None,
 ) -> dict[str, Any] | None:
     try:
-        found: dict[str, Any] = _call(api, "GET", _path(api_version, plural, namespace, name))
+        path = _path(api_version, plural, namespace, name)
+        found: dict[str, Any] = _call(api, "GET", path, timeout=timeout)
     except client.ApiException as error:
         if error.status == 404:
             return None

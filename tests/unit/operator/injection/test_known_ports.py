@@ -50,3 +50,42 @@ def test_reason_names_every_owner_of_a_port() -> None:
     assert "Kuma's Envoy admin port" in shared
     assert "AWS App Mesh" in shared
     assert known_ports.reason(18020) is None
+
+
+@pytest.mark.parametrize(
+    ("container", "port", "what"),
+    [
+        ({"name": "envoy", "image": "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29"}, 15000, "ingress port"),
+        ({"name": "envoy", "image": "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29"}, 15001, "egress port"),
+        (
+            {"name": "linkerd-proxy", "image": "cr.l5d.io/linkerd/proxy:edge-24.11.8"},
+            4190,
+            "control (tap) port",
+        ),
+        (
+            {"name": "consul-dataplane", "image": "hashicorp/consul-dataplane:1.6"},
+            20600,
+            "graceful-shutdown port",
+        ),
+        ({"name": "kuma-sidecar", "image": "kumahq/kuma-dp:2.9"}, 15053, "DNS port"),
+        ({"name": "datadog-agent-injected", "image": "gcr.io/datadoghq/agent:7"}, 8126, "APM trace port"),
+        (
+            {"name": "vault-agent", "image": "hashicorp/vault:1.17"},
+            8200,
+            "cache listener port (with agent-cache-enable)",
+        ),
+    ],
+)
+def test_the_corrected_entries(container: dict[str, str], port: int, what: str) -> None:
+    """What checking the projects' own code changed (App Mesh's ingress and egress had been
+    swapped; Linkerd's tap, Consul's graceful-shutdown, Kuma's DNS ports and the Datadog
+    Admission Controller's and Vault's sidecars were missing)."""
+    assert known_ports.undeclared_ports(container)[port] == what
+
+
+def test_a_consul_multi_port_sidecar_is_recognised_by_its_image() -> None:
+    # consul-k8s names the i-th service's sidecar "consul-dataplane-<service>".
+    container = {"name": "consul-dataplane-web", "image": "hashicorp/consul-dataplane:1.6"}
+    known = known_ports.recognise(container)
+    assert known is not None
+    assert known.name == "Consul service mesh"
