@@ -42,7 +42,7 @@ SIDECAR = Distribution(
 OPERATOR = Distribution(
     "operator",
     frozenset({"stigg_operator"}),
-    frozenset({"stigg_envspec", "kopf", "kubernetes", "cryptography", "jsonpatch"}),
+    frozenset({"stigg_envspec", "kopf", "kubernetes", "cryptography", "jsonpatch", "aiohttp"}),
 )
 ENVSPEC = Distribution("envspec", frozenset({"stigg_envspec"}), frozenset())
 
