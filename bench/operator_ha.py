@@ -38,7 +38,7 @@ from stigg_localcluster import build, cluster
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "operator-ha.md"
-NAMESPACE, SYSTEM = node_pods.NAMESPACE, "stigg-system"
+SYSTEM = "stigg-system"
 SELECTOR = "app.kubernetes.io/name=stigg-operator"
 
 
@@ -59,21 +59,44 @@ def _ready(pod: Any) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
 
 
-def _clear(local: cluster.LocalCluster) -> None:
-    local.kubectl(
-        "-n", NAMESPACE, "delete", "pods", "-l", "app=admission-burst", "--wait=true", "--timeout=300s"
-    )
+def _namespace(local: cluster.LocalCluster, name: str) -> str:
+    """A fresh namespace per phase, opted in, with an offline resource the operator has seen (so
+    no phase waits for the deletion of the previous one's hundreds of Pods)."""
+    local.kubectl("create", "namespace", name)
+    local.kubectl("label", "namespace", name, "sidecar.stigg.io/injection=enabled")
+    resource = {
+        "apiVersion": "sidecar.stigg.io/v1alpha1",
+        "kind": "StiggEntitlements",
+        "metadata": {"name": "bench", "namespace": name},
+        "spec": {"offline": True, "defaults": {"feature-sso": {"hasAccess": True}}},
+    }
+    local.kubectl("apply", "-f", "-", input_text=json.dumps(resource))
+    deadline = time.monotonic() + 60
+    while '"observedGeneration":1' not in local.kubectl(
+        "-n", name, "get", "stiggentitlements", "bench", "-o", "jsonpath={.status}"
+    ).replace(" ", ""):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the operator did not see the resource in {name}")
+        time.sleep(0.2)
+    return name
 
 
-def _phase(
-    core: client.CoreV1Api, args: argparse.Namespace, prefix: str, count: int, disrupt: Any = None
+def _phase(  # noqa: PLR0917 -- where, how many, and what disrupts it
+    core: client.CoreV1Api,
+    local: cluster.LocalCluster,
+    args: argparse.Namespace,
+    prefix: str,
+    count: int,
+    disrupt: Any = None,
 ) -> tuple[list[admission_burst.Outcome], dict[str, Any]]:
     notes: dict[str, Any] = {}
+    namespace = _namespace(local, f"ha-{prefix}")
     thread = None
     if disrupt is not None:
         thread = threading.Thread(target=disrupt, args=(notes,))
         thread.start()
-    outcomes = admission_burst.run(core, NAMESPACE, rate=args.rate, count=count, prefix=prefix)
+    notes["burst"] = time.monotonic()
+    outcomes = admission_burst.run(core, namespace, rate=args.rate, count=count, prefix=prefix)
     if thread is not None:
         thread.join()
     return outcomes, notes
@@ -119,8 +142,7 @@ def main() -> int:  # noqa: PLR0915 -- one linear script: phases, then the repor
             node_pods.deploy(local)
             core = client.CoreV1Api(kubeconfig.new_client_from_config(config_file=str(local.kubeconfig_path)))
             print("steady phase", flush=True)
-            steady, _ = _phase(core, args, "steady", args.steady)
-            _clear(local)
+            steady, _ = _phase(core, local, args, "steady", args.steady)
 
             def rolling(notes: dict[str, Any]) -> None:
                 time.sleep(args.delay)
@@ -132,10 +154,8 @@ def main() -> int:  # noqa: PLR0915 -- one linear script: phases, then the repor
                 notes["seconds"] = time.monotonic() - notes["began"]
 
             print("rolling restart phase", flush=True)
-            began = time.monotonic()
-            rolled, rolled_notes = _phase(core, args, "rolled", args.pods, rolling)
-            rolled_origin = rolled_notes["began"] - began
-            _clear(local)
+            rolled, rolled_notes = _phase(core, local, args, "rolled", args.pods, rolling)
+            rolled_origin = rolled_notes["began"] - rolled_notes["burst"]
 
             def kill(notes: dict[str, Any]) -> None:
                 time.sleep(args.delay)
@@ -156,9 +176,8 @@ def main() -> int:  # noqa: PLR0915 -- one linear script: phases, then the repor
                 notes["back"] = time.monotonic() - notes["began"]
 
             print("SIGKILL phase", flush=True)
-            began = time.monotonic()
-            killed, killed_notes = _phase(core, args, "killed", args.pods, kill)
-            killed_origin = killed_notes["began"] - began
+            killed, killed_notes = _phase(core, local, args, "killed", args.pods, kill)
+            killed_origin = killed_notes["began"] - killed_notes["burst"]
             in_flight = sum(o.started <= killed_origin < o.started + o.seconds for o in killed)
             load = os.getloadavg()[0]
         finally:
