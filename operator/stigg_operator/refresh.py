@@ -63,11 +63,10 @@ async def refresh_forever(config: settings.Settings, memo: kopf.Memo, elector: l
             ledger.reconciled.clear()
             memo["shared"].pop("policies", None)
             await _sync_pending_opt_ins(memo, indexes["opt_ins"])
-        if time.monotonic() >= next_drift_scan:
+        drift = time.monotonic() >= next_drift_scan
+        if drift:
             next_drift_scan = time.monotonic() + config.drift_interval_seconds
-            await _round(config, memo, indexes, ledger, drift=True)
-        else:
-            await _round(config, memo, indexes, ledger, drift=False)
+        await _round(config, memo, indexes, ledger, drift=drift)
 
 
 async def _round(
