@@ -15,6 +15,7 @@ Each failed create is listed with its time and the apiserver's words. Writes
 ``bench/results/operator-ha.md`` and prints it.
 
     python bench/operator_ha.py [--pods 500] [--rate 5] [--delay 10] [--steady 100]
+                                [--fast-rate 20] [--fast-pods 400]
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ def _phase(  # noqa: PLR0917 -- where, how many, and what disrupts it
     prefix: str,
     count: int,
     disrupt: Any = None,
+    rate: float | None = None,
 ) -> tuple[list[admission_burst.Outcome], dict[str, Any]]:
     notes: dict[str, Any] = {}
     namespace = _namespace(local, f"ha-{prefix}")
@@ -96,7 +98,7 @@ def _phase(  # noqa: PLR0917 -- where, how many, and what disrupts it
         thread = threading.Thread(target=disrupt, args=(notes,))
         thread.start()
     notes["burst"] = time.monotonic()
-    outcomes = admission_burst.run(core, namespace, rate=args.rate, count=count, prefix=prefix)
+    outcomes = admission_burst.run(core, namespace, rate=rate or args.rate, count=count, prefix=prefix)
     if thread is not None:
         thread.join()
     return outcomes, notes
@@ -122,6 +124,13 @@ def _failures(label: str, outcomes: list[admission_burst.Outcome], origin: float
     return lines
 
 
+def _slowest(label: str, outcomes: list[admission_burst.Outcome], origin: float) -> list[str]:
+    slow = sorted(outcomes, key=lambda o: o.seconds, reverse=True)[:3]
+    return [
+        f"- {label}: " + ", ".join(f"{o.seconds * 1000:.0f} ms at {o.started - origin:+.1f} s" for o in slow)
+    ]
+
+
 def main() -> int:  # noqa: PLR0915 -- one linear script: phases, then the report
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pods", type=int, default=500, help="Pods per disrupted phase")
@@ -130,6 +139,10 @@ def main() -> int:  # noqa: PLR0915 -- one linear script: phases, then the repor
         "--delay", type=float, default=10.0, help="seconds into a phase before the disruption"
     )
     parser.add_argument("--steady", type=int, default=100, help="Pods of the undisturbed phase")
+    parser.add_argument(
+        "--fast-rate", type=float, default=20.0, help="creates per second, fast SIGKILL phase"
+    )
+    parser.add_argument("--fast-pods", type=int, default=400, help="Pods of the fast SIGKILL phase")
     args = parser.parse_args()
     binaries = build.ensure_built(node=True)
     built = images.ensure_built()
@@ -157,28 +170,47 @@ def main() -> int:  # noqa: PLR0915 -- one linear script: phases, then the repor
             rolled, rolled_notes = _phase(core, local, args, "rolled", args.pods, rolling)
             rolled_origin = rolled_notes["began"] - rolled_notes["burst"]
 
-            def kill(notes: dict[str, Any]) -> None:
+            def kill(notes: dict[str, Any], *, leader: bool = True) -> None:
                 time.sleep(args.delay)
                 holder = _holder(local)
-                (leader,) = [p for p in _operator_pods(core) if holder.startswith(f"{p.metadata.name}_")]
-                (status,) = leader.status.container_statuses
+                (victim,) = [
+                    p for p in _operator_pods(core) if holder.startswith(f"{p.metadata.name}_") == leader
+                ]
+                (status,) = victim.status.container_statuses
                 restarts = status.restart_count
                 notes["began"] = time.monotonic()
                 local.ctr("tasks", "kill", "--signal", "SIGKILL", status.container_id.split("://", 1)[1])
-                while _holder(local) in {holder, ""}:
-                    time.sleep(0.1)
-                notes["takeover"] = time.monotonic() - notes["began"]
+                if leader:
+                    while _holder(local) in {holder, ""}:
+                        time.sleep(0.1)
+                    notes["takeover"] = time.monotonic() - notes["began"]
                 while True:
-                    pod = core.read_namespaced_pod(leader.metadata.name, SYSTEM)
+                    pod = core.read_namespaced_pod(victim.metadata.name, SYSTEM)
                     if pod.status.container_statuses[0].restart_count > restarts and _ready(pod):
                         break
                     time.sleep(0.2)
                 notes["back"] = time.monotonic() - notes["began"]
 
+            def in_flight(outcomes: list[admission_burst.Outcome], notes: dict[str, Any]) -> int:
+                origin = notes["began"] - notes["burst"]
+                return sum(o.started <= origin < o.started + o.seconds for o in outcomes)
+
             print("SIGKILL phase", flush=True)
             killed, killed_notes = _phase(core, local, args, "killed", args.pods, kill)
             killed_origin = killed_notes["began"] - killed_notes["burst"]
-            in_flight = sum(o.started <= killed_origin < o.started + o.seconds for o in killed)
+            killed_in_flight = in_flight(killed, killed_notes)
+            print("fast SIGKILL phase", flush=True)
+            fast, fast_notes = _phase(
+                core,
+                local,
+                args,
+                "fast",
+                args.fast_pods,
+                lambda notes: kill(notes, leader=False),
+                rate=args.fast_rate,
+            )
+            fast_origin = fast_notes["began"] - fast_notes["burst"]
+            fast_in_flight = in_flight(fast, fast_notes)
             load = os.getloadavg()[0]
         finally:
             local.stop()
@@ -207,6 +239,7 @@ def main() -> int:  # noqa: PLR0915 -- one linear script: phases, then the repor
         _row("steady (no disruption)", steady),
         _row("rolling restart", rolled),
         _row("SIGKILL of the leader", killed),
+        _row(f"SIGKILL of the follower, at {args.fast_rate:g}/s", fast),
         "",
         f"Rolling restart: `kubectl rollout restart` {args.delay:g} s in; the rollout took "
         f"{rolled_notes['seconds']:.1f} s (both replicas replaced, one at a time, each new one Ready "
@@ -214,12 +247,24 @@ def main() -> int:  # noqa: PLR0915 -- one linear script: phases, then the repor
         "",
         *_failures("Rolling restart", rolled, rolled_origin),
         "",
-        f"SIGKILL: the leader's container killed {args.delay:g} s in, with {in_flight} create(s) in flight; "
-        f"another replica held the Lease {killed_notes['takeover']:.1f} s later (its 15 s duration, "
-        f"unrenewed), and the killed one was Ready again after {killed_notes['back']:.1f} s "
+        f"SIGKILL: the leader's container killed {args.delay:g} s in, with {killed_in_flight} create(s) "
+        f"in flight; another replica held the Lease {killed_notes['takeover']:.1f} s later (its 15 s "
+        f"duration, unrenewed), and the killed one was Ready again after {killed_notes['back']:.1f} s "
         "(container restart, then /readyz).",
         "",
         *_failures("SIGKILL", killed, killed_origin),
+        "",
+        f"Fast SIGKILL: at {args.fast_rate:g} creates/s, the follower's container killed "
+        f"{args.delay:g} s in, with {fast_in_flight} create(s) in flight; Ready again after "
+        f"{fast_notes['back']:.1f} s.",
+        "",
+        *_failures("Fast SIGKILL", fast, fast_origin),
+        "",
+        "The slowest creates of each disrupted phase (start, seconds after the disruption began):",
+        "",
+        *_slowest("rolling restart", rolled, rolled_origin),
+        *_slowest("SIGKILL", killed, killed_origin),
+        *_slowest("fast SIGKILL", fast, fast_origin),
     ]
     report = "\n".join(lines) + "\n"
     RESULTS.write_text(report)
