@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kubernetes import client
+from kubernetes import client, config
 
 from stigg_devkit import operator_launcher as launcher
 from stigg_devkit import waiting
@@ -189,3 +189,87 @@ def create_with_warnings(
         input=json.dumps(pod), capture_output=True, text=True, check=True, timeout=60,
     )  # fmt: skip
     return json.loads(created.stdout), created.stderr
+
+
+AS_OPERATOR = f"system:serviceaccount:{OPERATOR_NAMESPACE}:stigg-operator"
+POLICY_MANIFESTS = ("configmap-policy.yaml", "admission-policy.yaml")
+
+
+def impersonating(local: cluster.LocalCluster, user: str = AS_OPERATOR) -> client.ApiClient:
+    """An API client of the cluster's admin that acts as ``user`` (``Impersonate-User``): the
+    apiserver authorizes and admits each request as that user, a ServiceAccount's groups included."""
+    api = config.new_client_from_config(config_file=str(local.kubeconfig_path))
+    api.set_default_header("Impersonate-User", user)
+    return api
+
+
+def refusal(call: Any) -> tuple[int, str]:
+    """The status and message of a request that must be refused (``call()`` raising)."""
+    try:
+        call()
+    except client.ApiException as error:
+        return error.status, str(json.loads(error.body or "{}").get("message", error.reason))
+    raise AssertionError("the request was admitted")
+
+
+def _policies_enforced(as_operator: client.ApiClient) -> bool:
+    """Whether the apiserver enforces every policy yet (they load asynchronously): a request each
+    must refuse, as a dry run, is refused with its words."""
+    core, apps = client.CoreV1Api(as_operator), client.AppsV1Api(as_operator)
+    admission = client.AdmissionregistrationV1Api(as_operator)
+    probe = client.V1ObjectMeta(
+        name="probe-stigg-defaults", labels={"app.kubernetes.io/managed-by": "stigg-operator"}
+    )
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "probe"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "probe"}},
+            "template": {
+                "metadata": {"labels": {"app": "probe"}},
+                "spec": {"containers": [{"name": "app", "image": "example/probe:1"}]},
+            },
+        },
+    }
+    kube_system_configmap = client.V1ConfigMap(metadata=probe)
+    service = {"metadata": {"name": "probe"}, "spec": {"ports": [{"port": 80}]}}
+    webhook = {"metadata": {"name": "probe"}}
+    probes = [
+        (lambda: core.create_namespaced_config_map("kube-system", kube_system_configmap, dry_run="All"),
+         "never writes in the system namespace"),
+        (lambda: apps.create_namespaced_deployment("default", deployment, dry_run="All"),
+         "may create or delete only a Deployment"),
+        (lambda: core.create_namespaced_service("default", service, dry_run="All"),
+         "may write only the Services a StiggEntitlements"),
+        (lambda: admission.create_mutating_webhook_configuration(webhook, dry_run="All"),
+         "registers only the MutatingWebhookConfiguration"),
+    ]  # fmt: skip
+    for call, words in probes:
+        try:
+            call()
+        except client.ApiException as error:
+            if words not in (error.body or ""):
+                return False
+            continue
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def operator_identity(
+    local_cluster: cluster.LocalCluster, api_client: client.ApiClient, crd: None
+) -> Iterator[client.ApiClient]:
+    """The operator's ServiceAccount with exactly the manifests' RBAC and admission policies
+    applied (left in place: they judge that identity only); an API client impersonating it,
+    once the apiserver enforces them all."""
+    ensure_namespace(client.CoreV1Api(api_client), OPERATOR_NAMESPACE)
+    manifests = ROOT / "manifests"
+    files = ("serviceaccount.yaml", "rbac.yaml", *POLICY_MANIFESTS)
+    local_cluster.kubectl("apply", *(arg for name in files for arg in ("-f", str(manifests / name))))
+    as_operator = impersonating(local_cluster)
+    try:
+        waiting.wait_for(lambda: _policies_enforced(as_operator), what="the admission policies enforced")
+        yield as_operator
+    finally:
+        as_operator.close()
