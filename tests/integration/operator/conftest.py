@@ -212,9 +212,9 @@ def refusal(call: Any) -> tuple[int, str]:
     raise AssertionError("the request was admitted")
 
 
-def _policies_enforced(as_operator: client.ApiClient) -> bool:
+def _policies_enforced(as_operator: client.ApiClient) -> str | None:
     """Whether the apiserver enforces every policy yet (they load asynchronously): a request each
-    must refuse, as a dry run, is refused with its words."""
+    must refuse, as a dry run, is refused with its words. None if so, else what it said."""
     core, apps = client.CoreV1Api(as_operator), client.AppsV1Api(as_operator)
     admission = client.AdmissionregistrationV1Api(as_operator)
     probe = client.V1ObjectMeta(
@@ -250,10 +250,10 @@ def _policies_enforced(as_operator: client.ApiClient) -> bool:
             call()
         except client.ApiException as error:
             if words not in (error.body or ""):
-                return False
+                return f"not yet {words!r}: {error.body}"
             continue
-        return False
-    return True
+        return f"not yet {words!r}: admitted"
+    return None
 
 
 @pytest.fixture(scope="session")
@@ -269,7 +269,14 @@ def operator_identity(
     local_cluster.kubectl("apply", *(arg for name in files for arg in ("-f", str(manifests / name))))
     as_operator = impersonating(local_cluster)
     try:
-        waiting.wait_for(lambda: _policies_enforced(as_operator), what="the admission policies enforced")
+        said: list[str | None] = []
+        try:
+            waiting.wait_for(
+                lambda: said.append(_policies_enforced(as_operator)) or said[-1] is None,
+                what="the admission policies enforced",
+            )
+        except AssertionError as error:
+            raise AssertionError(f"{error}: {said[-1]}") from None
         yield as_operator
     finally:
         as_operator.close()

@@ -117,11 +117,13 @@ def test_a_bent_deployment_is_refused(
 @pytest.mark.parametrize("bend", ["as rendered", "privileged", "hostPath"])
 def test_no_deployment_at_all_in_kube_system(operator_identity: client.ApiClient, bend: str) -> None:
     body = least_privilege.standalone_deployment("kube-system", "00000000-0000-0000-0000-000000000000")
+    words = "the stigg operator never writes in the system namespace kube-system"
     if bend != "as rendered":
         BENDS[bend][0](body)
     status, message = conftest.refusal(lambda: least_privilege.apply(operator_identity, body, dry_run=True))
     assert status == 403, message
-    assert "the stigg operator never writes in the system namespace kube-system" in message, message
+    # As rendered, only the system-namespace policy refuses; bent, the shape's policy may answer first.
+    assert words in message or (bend != "as rendered" and BENDS[bend][1] in message), message
 
 
 @pytest.mark.parametrize("kind", ["DaemonSet", "StatefulSet", "Pod"])
