@@ -4,6 +4,7 @@ real process (``python -m stigg_operator``) whose webhook the real apiserver cal
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import subprocess
 import time
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client, config
 
 from stigg_devkit import operator_launcher as launcher
@@ -63,17 +65,30 @@ def ensure_namespace(core: client.CoreV1Api, name: str) -> None:
             raise
 
 
+# With STIGG_TEST_OPERATOR_IDENTITY=serviceaccount, the ``operator`` fixture runs the operator
+# with a token of its ServiceAccount, under exactly the manifests' RBAC and admission policies
+# (``operator_identity``), instead of the cluster's admin: every module using the fixture then
+# shows the operator's real work admitted by them (for example test_workload_opt_in,
+# test_rollout_on_change, test_cluster_default).
+IDENTITY_ENV = "STIGG_TEST_OPERATOR_IDENTITY"
+
+
 @pytest.fixture(scope="module")
 def operator(
     local_cluster: cluster.LocalCluster,
     api_client: client.ApiClient,
     crd: None,
     tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Operator]:
     """The operator running against the session's cluster; its webhook is removed afterwards."""
     core = client.CoreV1Api(api_client)
     ensure_namespace(core, OPERATOR_NAMESPACE)
-    running = Operator(local_cluster, tmp_path_factory.mktemp("operator") / "operator.log", {})
+    folder = tmp_path_factory.mktemp("operator")
+    running = Operator(local_cluster, folder / "operator.log", {})
+    if os.environ.get(IDENTITY_ENV) == "serviceaccount":
+        request.getfixturevalue("operator_identity")
+        running.env["KUBECONFIG"] = str(service_account_kubeconfig(local_cluster, folder / "kubeconfig"))
     running.start(api_client)
     try:
         yield running
@@ -280,3 +295,27 @@ def operator_identity(
         yield as_operator
     finally:
         as_operator.close()
+
+
+def service_account_kubeconfig(local: cluster.LocalCluster, path: pathlib.Path) -> pathlib.Path:
+    """A kubeconfig with a token of the operator's ServiceAccount and nothing else."""
+    token = local.kubectl(
+        "create", "token", "stigg-operator", "-n", OPERATOR_NAMESPACE, "--duration=1h"
+    ).strip()
+    kubeconfig = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "local",
+                "cluster": {"server": local.server, "certificate-authority": str(local.ca_file)},
+            }
+        ],
+        "users": [{"name": "stigg-operator", "user": {"token": token}}],
+        "contexts": [{"name": "operator", "context": {"cluster": "local", "user": "stigg-operator"}}],
+        "current-context": "operator",
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        yaml.safe_dump(kubeconfig, handle)
+    return path

@@ -31,7 +31,6 @@ from __future__ import annotations
 import concurrent.futures
 import copy
 import json
-import os
 import pathlib
 import re
 import shlex
@@ -176,6 +175,18 @@ EXPECTED_IN_NAMESPACE: dict[RuleKey, set[str]] = {
 }
 
 
+# The admission policies (configmap-policy.yaml, admission-policy.yaml), each with its binding.
+POLICIES = (
+    "configmaps",
+    "system-namespaces",
+    "workloads",
+    "sidecar-image",
+    "standalone-objects",
+    "entitlements",
+    "webhook-config",
+)
+
+
 def _render(local: cluster.LocalCluster, path: pathlib.Path) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(local.kubectl("kustomize", str(path))) if doc]
 
@@ -215,12 +226,12 @@ def _effective_rules(local: cluster.LocalCluster, user: str, namespace: str) -> 
 
 
 @pytest.fixture(scope="module")
-def operator_rbac(local_cluster: cluster.LocalCluster, crd: None, operator_namespace: str) -> None:
-    """The ServiceAccount and its RBAC really applied (not the Deployment): left in place. With
-    the CRD, so that ``kubectl auth can-i`` knows its resources."""
-    local_cluster.kubectl(
-        "apply", "-f", str(MANIFESTS / "serviceaccount.yaml"), "-f", str(MANIFESTS / "rbac.yaml")
-    )
+def operator_rbac(
+    local_cluster: cluster.LocalCluster, operator_identity: client.ApiClient, operator_namespace: str
+) -> None:
+    """The ServiceAccount, its RBAC and the admission policies judging it really applied, and
+    enforced (``conftest.operator_identity``; not the Deployment): left in place. With the CRD, so
+    that ``kubectl auth can-i`` knows its resources."""
 
     def bound() -> bool:  # the ClusterRole's rules apply everywhere, the Role's in its namespace
         here, elsewhere = (_effective_rules(local_cluster, AS_OPERATOR, ns) for ns in (NAMESPACE, "shop"))
@@ -241,8 +252,12 @@ def test_manifests_render_with_consistent_names(
             ("ClusterRoleBinding", "stigg-operator"),
             ("Role", "stigg-operator"),
             ("RoleBinding", "stigg-operator"),
-            ("ValidatingAdmissionPolicy", "stigg-operator-configmaps"),
-            ("ValidatingAdmissionPolicyBinding", "stigg-operator-configmaps"),
+            *(
+                (kind, f"stigg-operator-{policy}")
+                for policy in POLICIES
+                for kind in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
+            ),
+            ("ConfigMap", "stigg-operator-sidecar-images"),
             ("Service", "stigg-operator"),
             ("Deployment", "stigg-operator"),
             (keys.KIND, keys.CLUSTER_DEFAULT_NAME),
@@ -261,6 +276,15 @@ def test_manifests_render_with_consistent_names(
             assert obj["metadata"]["namespace"] == NAMESPACE, obj["metadata"]
     labels = _one(rendered, "Namespace")["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+    # Every admission policy judges the operator's ServiceAccount only, and denies.
+    for obj in rendered:
+        if obj["kind"] == "ValidatingAdmissionPolicy":
+            conditions = {c["name"]: c["expression"] for c in obj["spec"]["matchConditions"]}
+            assert conditions["is-the-stigg-operator"] == f"request.userInfo.username == '{AS_OPERATOR}'"
+            assert obj["spec"]["failurePolicy"] == "Fail"
+        if obj["kind"] == "ValidatingAdmissionPolicyBinding":
+            assert obj["spec"]["validationActions"] == ["Deny"]
 
     deployment = _one(rendered, "Deployment")
     assert deployment["spec"]["replicas"] == 1
@@ -394,28 +418,6 @@ def test_rbac_allows_what_the_operator_does_and_nothing_more(local_cluster: clus
     assert not problems, "\n".join(problems)
 
 
-def _service_account_kubeconfig(local: cluster.LocalCluster, path: pathlib.Path) -> pathlib.Path:
-    """A kubeconfig with a token of the operator's ServiceAccount and nothing else."""
-    token = local.kubectl("create", "token", SERVICE_ACCOUNT, "-n", NAMESPACE, "--duration=1h").strip()
-    kubeconfig = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": "local",
-                "cluster": {"server": local.server, "certificate-authority": str(local.ca_file)},
-            }
-        ],
-        "users": [{"name": SERVICE_ACCOUNT, "user": {"token": token}}],
-        "contexts": [{"name": "operator", "context": {"cluster": "local", "user": SERVICE_ACCOUNT}}],
-        "current-context": "operator",
-    }
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        yaml.safe_dump(kubeconfig, handle)
-    return path
-
-
 def _operator(local: cluster.LocalCluster, kubeconfig: pathlib.Path, log: pathlib.Path) -> conftest.Operator:
     """The operator as conftest starts it, but as the ServiceAccount, logging every API request
     (the kubernetes client's urllib3 DEBUG lines) and serving kopf's liveness endpoint."""
@@ -509,7 +511,7 @@ def test_operator_runs_with_its_service_account_only(
 ) -> None:
     core = client.CoreV1Api(api_client)
     admission = client.AdmissionregistrationV1Api(api_client)
-    kubeconfig = _service_account_kubeconfig(local_cluster, tmp_path / "kubeconfig-stigg-operator")
+    kubeconfig = conftest.service_account_kubeconfig(local_cluster, tmp_path / "kubeconfig-stigg-operator")
     as_operator = config.new_client_from_config(config_file=str(kubeconfig))
     try:
         review = client.AuthenticationV1Api(as_operator).create_self_subject_review(
