@@ -9,7 +9,8 @@ does not own, as a user would create it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from kubernetes import client
@@ -19,14 +20,20 @@ from stigg_operator.kube import rest
 from tests.integration.operator import conftest
 
 
-def owner(api: client.ApiClient, namespace: str, name: str = "shop") -> str:
-    """A StiggEntitlements ``name`` in Standalone mode created in ``namespace`` (no operator
-    runs: nothing reconciles it); its uid."""
-    created = client.CustomObjectsApi(api).create_namespaced_custom_object(
+@contextlib.contextmanager
+def owner(api: client.ApiClient, namespace: str, name: str = "shop") -> Iterator[str]:
+    """A StiggEntitlements ``name`` in Standalone mode in ``namespace`` (no operator runs here:
+    nothing reconciles it); its uid. Deleted afterwards, so that the operator of a later module
+    does not reconcile it while the namespace is being deleted."""
+    custom = client.CustomObjectsApi(api)
+    created = custom.create_namespaced_custom_object(
         keys.GROUP, keys.VERSION, namespace, keys.PLURAL,
         conftest.make_resource(name, {"apiKeySecretRef": {"name": "stigg-api-key"}, "mode": "Standalone"}),
     )  # fmt: skip
-    return str(created["metadata"]["uid"])
+    try:
+        yield str(created["metadata"]["uid"])
+    finally:
+        custom.delete_namespaced_custom_object(keys.GROUP, keys.VERSION, namespace, keys.PLURAL, name)
 
 
 def effective(namespace: str, name: str = "shop") -> model.EffectiveConfig:
@@ -68,8 +75,12 @@ def apply(api: client.ApiClient, body: Mapping[str, Any], *, dry_run: bool = Fal
     return result
 
 
-def an_app_deployment(kind: str, namespace: str, name: str = "web") -> dict[str, Any]:
-    """A user's workload of ``kind`` (Deployment, StatefulSet, DaemonSet), opted in by annotation."""
+def an_app_deployment(
+    kind: str, namespace: str, name: str = "web", *, opt_in: bool = False
+) -> dict[str, Any]:
+    """A user's workload of ``kind`` (Deployment, StatefulSet, DaemonSet), opted in by annotation
+    if ``opt_in`` (only where a test needs it: an operator of a later module would opt in what
+    is left while the namespace is deleted)."""
     labels = {"app": name}
     spec: dict[str, Any] = {
         "selector": {"matchLabels": labels},
@@ -86,7 +97,9 @@ def an_app_deployment(kind: str, namespace: str, name: str = "web") -> dict[str,
         "metadata": {
             "name": name,
             "namespace": namespace,
-            "annotations": {keys.WORKLOAD_INJECT_ANNOTATION: "true", keys.CONFIG_ANNOTATION: "shop"},
+            "annotations": {keys.WORKLOAD_INJECT_ANNOTATION: "true", keys.CONFIG_ANNOTATION: "shop"}
+            if opt_in
+            else {},
         },
         "spec": spec,
     }

@@ -10,8 +10,10 @@ NodePort one. All dry runs."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from kubernetes import client
 
 from stigg_operator import keys, reconcile, settings, standalone, webhookconfig
@@ -19,6 +21,12 @@ from stigg_operator.kube import rest
 from tests.integration.operator import conftest, least_privilege
 
 DRY_RUN = [("dryRun", "All")]
+
+
+@pytest.fixture
+def owner_uid(api_client: client.ApiClient, namespace: str) -> Iterator[str]:
+    with least_privilege.owner(api_client, namespace) as uid:
+        yield uid
 
 
 def _webhook_configuration(name: str) -> dict[str, Any]:
@@ -51,9 +59,8 @@ def test_only_its_own_webhook_configuration_on_pod_creation(operator_identity: c
 
 
 def test_a_stiggentitlements_spec_is_not_its_to_change(
-    api_client: client.ApiClient, operator_identity: client.ApiClient, namespace: str
+    operator_identity: client.ApiClient, namespace: str, owner_uid: str
 ) -> None:
-    least_privilege.owner(api_client, namespace)
     path = f"/apis/{keys.GROUP}/{keys.VERSION}/namespaces/{namespace}/{keys.PLURAL}/shop"
     merge = {"Content-Type": "application/merge-patch+json"}
 
@@ -72,11 +79,10 @@ def test_a_stiggentitlements_spec_is_not_its_to_change(
 
 
 def test_only_the_services_it_owns(
-    api_client: client.ApiClient, operator_identity: client.ApiClient, namespace: str
+    operator_identity: client.ApiClient, namespace: str, owner_uid: str
 ) -> None:
-    uid = least_privilege.owner(api_client, namespace)
     service = standalone.service(least_privilege.effective(namespace))
-    service["metadata"]["ownerReferences"] = [reconcile.owner_reference("shop", uid)]
+    service["metadata"]["ownerReferences"] = [reconcile.owner_reference("shop", owner_uid)]
     least_privilege.apply(operator_identity, service, dry_run=True)  # as Standalone mode applies it
 
     node_port = copy.deepcopy(service)

@@ -11,7 +11,7 @@ at all (RBAC). The refusals are server-side dry runs, the admitted apply a real 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -81,8 +81,9 @@ BENDS: dict[str, tuple[Bend, str]] = {
 
 
 @pytest.fixture
-def owner_uid(api_client: client.ApiClient, namespace: str) -> str:
-    return least_privilege.owner(api_client, namespace)
+def owner_uid(api_client: client.ApiClient, namespace: str) -> Iterator[str]:
+    with least_privilege.owner(api_client, namespace) as uid:
+        yield uid
 
 
 def test_standalone_modes_deployment_is_admitted_then_deleted(

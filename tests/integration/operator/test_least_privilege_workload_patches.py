@@ -88,8 +88,8 @@ def _merge_patch(api: client.ApiClient, kind: str, namespace: str, name: str, bo
     )
 
 
-def _create(api: client.ApiClient, kind: str, namespace: str) -> dict[str, Any]:
-    body = least_privilege.an_app_deployment(kind, namespace)
+def _create(api: client.ApiClient, kind: str, namespace: str, *, opt_in: bool = False) -> dict[str, Any]:
+    body = least_privilege.an_app_deployment(kind, namespace, opt_in=opt_in)
     created: dict[str, Any] = rest.apply(api, "apps/v1", PLURALS[kind], body, manager="kubectl", force=True)
     return created
 
@@ -97,7 +97,7 @@ def _create(api: client.ApiClient, kind: str, namespace: str) -> dict[str, Any]:
 @pytest.fixture
 def kube_system_daemonset(api_client: client.ApiClient) -> Iterator[str]:
     name = "stigg-lp-agent"
-    body = least_privilege.an_app_deployment("DaemonSet", "kube-system", name)
+    body = least_privilege.an_app_deployment("DaemonSet", "kube-system", name, opt_in=True)
     rest.apply(api_client, "apps/v1", "daemonsets", body, manager="kubectl", force=True)
     try:
         yield name
@@ -109,7 +109,7 @@ def kube_system_daemonset(api_client: client.ApiClient) -> Iterator[str]:
 def test_the_opt_in_and_the_rollout_stamp_are_admitted(
     api_client: client.ApiClient, operator_identity: client.ApiClient, namespace: str, kind: str
 ) -> None:
-    workload = _create(api_client, kind, namespace)
+    workload = _create(api_client, kind, namespace, opt_in=True)
     ref = workloads.ref_of(workload)
     opt_in = workloads.opt_in_apply(workload)
     assert opt_in is not None
@@ -125,8 +125,7 @@ def test_the_opt_in_and_the_rollout_stamp_are_admitted(
     )
     assert workloads.rollout_stamp(stamped) == "wiring-1"
     # The user removes the opt-in: the operator's apply of nothing removes its fields, admitted.
-    withdrawn_by_user = least_privilege.an_app_deployment(kind, namespace)
-    withdrawn_by_user["metadata"].pop("annotations")
+    withdrawn_by_user = least_privilege.an_app_deployment(kind, namespace)  # no opt-in annotation
     rest.apply(api_client, "apps/v1", PLURALS[kind], withdrawn_by_user, manager="kubectl", force=True)
     current = rest.get(api_client, "apps/v1", PLURALS[kind], namespace, ref.name)
     assert current is not None
