@@ -1,29 +1,34 @@
 """Pure reconciliation: effective configuration → the desired ConfigMap, its copies, and status.
 
-No I/O: ``reconciler`` reads what exists (the resource, cluster-default, whether the Secrets
-exist, how many Pods carry the sidecar), calls these functions, and writes what they return.
+No I/O: ``reconciler`` reads what exists (the resource, cluster-default, the injected Pods and
+their sidecars' states), calls these functions, and writes what they return.
 ``owner_reference`` is the one way an object the operator makes for a resource names it as its
 owner (its defaults ConfigMap, Standalone mode's objects), so deleting the resource deletes them.
 A copy of cluster-default's ConfigMap (``configmap_copy``) is owned by nobody (an owner
 reference cannot cross namespaces) and marked with ``keys.COPY_ANNOTATION`` instead.
 
-Status: ``Ready`` is True when the defaults ConfigMap is rendered and every referenced Secret
-exists; otherwise False with a reason a person can act on (``SecretNotFound``,
-``InvalidSpec``, ``ConfigMapRejected``), and ``Degraded`` says the same the other way round.
+Status: ``Ready`` is True when the defaults ConfigMap is rendered and no sidecar is held for
+want of a referenced Secret; otherwise False with a reason a person can act on
+(``SecretNotFound``, ``SecretKeyNotFound``, ``InvalidSpec``, ``ConfigMapRejected``), and
+``Degraded`` says the same the other way round. The operator reads no Secret (no RBAC for it):
+``secret_evidence`` judges them from the sidecar containers' states the kubelet reports
+(``workloads.SidecarState``), so before any Pod runs a Secret is only unverified.
 Beside them, ``Note`` conditions inform without making the resource unready:
 ``DefaultsInEnv`` (``defaults_env_note``) says whether injected sidecars also get the defaults
 in their env (``ENTITLEMENTS_FALLBACK``, within ``limits.ENV_DEFAULTS_BUDGET``) or from the
-mounted ConfigMap only. ``lastTransitionTime`` moves only when a condition's status changes.
+mounted ConfigMap only; ``SecretsVerified`` whether a started sidecar proved the Secrets.
+``lastTransitionTime`` moves only when a condition's status changes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from stigg_operator import keys, limits, model
+from stigg_operator import keys, limits, model, workloads
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +48,7 @@ class Note:
 
 
 DEFAULTS_IN_ENV = "DefaultsInEnv"
+SECRETS_VERIFIED = "SecretsVerified"
 
 
 def defaults_env_note(config: model.EffectiveConfig) -> Note:
@@ -136,19 +142,74 @@ def secret_refs(config: model.EffectiveConfig) -> list[tuple[str, model.SecretKe
     return refs
 
 
-def missing_secret_problem(
-    config: model.EffectiveConfig, existing: Mapping[str, Mapping[str, str] | None]
-) -> Problem | None:
-    """``existing`` maps Secret names to their data keys (None: no such Secret)."""
-    for field, ref in secret_refs(config):
-        data = existing.get(ref.name)
-        if data is None:
-            return Problem("SecretNotFound", f"{field}: Secret {config.namespace}/{ref.name} does not exist")
-        if ref.key not in data:
-            return Problem(
-                "SecretKeyNotFound", f"{field}: Secret {config.namespace}/{ref.name} has no key {ref.key!r}"
-            )
+# What the kubelet says of a container whose env names a missing Secret or key
+# (``CreateContainerConfigError``): kubelet/kuberuntime's ``makeEnvironmentVariables``.
+CONFIG_ERROR = "CreateContainerConfigError"
+_SECRET_NOT_FOUND = re.compile(r'secrets? "(?P<name>[^"]+)" not found')
+_KEY_NOT_FOUND = re.compile(r"couldn't find key (?P<key>\S+) in Secret (?P<namespace>[^/\s]+)/(?P<name>\S+)")
+
+
+def _refused(field: str, ref: model.SecretKeyRef, pods: Sequence[workloads.InjectedPod]) -> Problem | None:
+    """The first Pod whose sidecar the kubelet holds for want of ``ref``'s Secret or key, as a
+    problem naming the field, the Secret (in that Pod's namespace) and the Pod."""
+    for missing_key in (False, True):
+        pattern = _KEY_NOT_FOUND if missing_key else _SECRET_NOT_FOUND
+        waiting = [
+            pod
+            for pod in pods
+            if pod.sidecar.waiting_reason == CONFIG_ERROR
+            and (match := pattern.search(pod.sidecar.waiting_message))
+            and match["name"] == ref.name
+            and (not missing_key or (match["key"] == ref.key and match["namespace"] == pod.namespace))
+        ]
+        if not waiting:
+            continue
+        pod = waiting[0]
+        what = f"has no key {ref.key!r}" if missing_key else "does not exist"
+        more = f" (and {len(waiting) - 1} more Pods)" if len(waiting) > 1 else ""
+        return Problem(
+            "SecretKeyNotFound" if missing_key else "SecretNotFound",
+            f"{field}: Secret {pod.namespace}/{ref.name} {what}: the sidecar of Pod "
+            f"{pod.namespace}/{pod.name}{more} cannot start ({CONFIG_ERROR}: {pod.sidecar.waiting_message})",
+        )
     return None
+
+
+def secret_evidence(
+    config: model.EffectiveConfig, pods: Sequence[workloads.InjectedPod]
+) -> tuple[Problem | None, Note]:
+    """Whether the Secrets the sidecar reads exist, from the only evidence the operator has (it
+    reads no Secret): the sidecar containers' states in the Pods ``pods`` (those injected from
+    the resource, and Standalone mode's shared Pods). A sidecar the kubelet holds in
+    ``CreateContainerConfigError`` for a referenced Secret or key is a problem
+    (``SecretNotFound``, ``SecretKeyNotFound``); the ``SecretsVerified`` note is True once a
+    sidecar of the current wiring started, and False (``Unverified``) until then, saying so."""
+    refs = secret_refs(config)
+    if not refs:
+        return None, Note(SECRETS_VERIFIED, True, "NoSecrets", "the sidecar reads no Secret")
+    for field, ref in refs:
+        problem = _refused(field, ref, pods)
+        if problem is not None:
+            return problem, Note(SECRETS_VERIFIED, False, problem.reason, problem.message)
+    names = ", ".join(f"{ref.name} (key {ref.key})" for _, ref in refs)
+    wiring = config.wiring_hash()
+    started = next((pod for pod in pods if pod.sidecar.started and pod.wiring == wiring), None)
+    if started is not None:
+        return None, Note(
+            SECRETS_VERIFIED,
+            True,
+            "SidecarStarted",
+            f"the sidecar of Pod {started.namespace}/{started.name} started with the current "
+            f"configuration: Secret {names} present in namespace {started.namespace}",
+        )
+    return None, Note(
+        SECRETS_VERIFIED,
+        False,
+        "Unverified",
+        f"Secret {names} unverified: the operator reads no Secret, and no sidecar of the current "
+        "configuration has started yet; one the kubelet cannot start for want of a Secret or key "
+        "makes the resource Ready=False (SecretNotFound, SecretKeyNotFound)",
+    )
 
 
 def _condition(  # noqa: PLR0917 -- the fields of one condition
@@ -190,9 +251,7 @@ def status(
     ``notes`` informational conditions after Ready and Degraded."""
     previous = {str(c.get("type")): c for c in previous_conditions}
     if problem is None:
-        ready = _condition(
-            "Ready", True, "Reconciled", "defaults rendered; Secrets present", generation, previous, now
-        )
+        ready = _condition("Ready", True, "Reconciled", "defaults rendered", generation, previous, now)
         degraded = _condition("Degraded", False, "Reconciled", "", generation, previous, now)
     else:
         ready = _condition("Ready", False, problem.reason, problem.message, generation, previous, now)

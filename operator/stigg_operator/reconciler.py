@@ -1,12 +1,15 @@
 """The I/O around ``reconcile``: one StiggEntitlements resource brought in line, and its status written.
 
-``reconcile_one`` reads what the pure functions need (cluster-default from kopf's index, whether
-the referenced Secrets exist and hold their keys), renders the defaults ConfigMap (owned by the
-resource: deleting the resource deletes it; someone else's ConfigMap of that name is never
-taken over, ``ConfigMapConflict``; one the apiserver refuses is ``ConfigMapRejected``, in its
-words), keeps up what the resource implies beyond it (``upkeep``: cluster-default's copies,
-standalone objects, rollouts, Pods missing their sidecar), and writes the status
-(``reconcile.status``, with the informational ``DefaultsInEnv``). ``reconcile_with_dependents``
+``reconcile_one`` reads what the pure functions need (cluster-default from kopf's index, the
+Pods running the resource's sidecar: the injected ones from kopf's index, Standalone mode's
+shared ones listed by label; their sidecars' states are the evidence that the referenced Secrets
+exist, ``reconcile.secret_evidence``, since the operator may not read Secrets), renders the
+defaults ConfigMap (owned by the resource: deleting the resource deletes it; someone else's
+ConfigMap of that name is never taken over, ``ConfigMapConflict``; one the apiserver refuses
+is ``ConfigMapRejected``, in its words), keeps up what the resource implies beyond it
+(``upkeep``: cluster-default's copies, standalone objects, rollouts, Pods missing their
+sidecar), and writes the status (``reconcile.status``, with the informational
+``DefaultsInEnv`` and ``SecretsVerified``). ``reconcile_with_dependents``
 is what a change to a resource triggers: that resource, and, for cluster-default, every
 resource that inherits from it.
 Called from the kopf adapters (``adapters.resources``) and the periodic refresh (``refresh``),
@@ -22,8 +25,8 @@ from typing import Any
 
 from kubernetes import client
 
-from stigg_operator import keys, model, reconcile, settings, upkeep, webhookconfig
-from stigg_operator.kube import configmaps, events, rest, secrets, status
+from stigg_operator import keys, model, reconcile, settings, standalone, upkeep, webhookconfig, workloads
+from stigg_operator.kube import configmaps, events, pods, rest, status
 
 logger = logging.getLogger(__name__)
 
@@ -96,11 +99,8 @@ def reconcile_one(  # noqa: PLR0917 -- one resource's coordinates, then the two 
     extra: dict[str, Any] = {}
     notes: list[reconcile.Note] = []
     if effective is not None:
-        found = {
-            ref.name: secrets.data_keys(api, namespace, ref.name)
-            for _, ref in reconcile.secret_refs(effective)
-        }
-        problem = reconcile.missing_secret_problem(effective, found)
+        problem, secrets_note = reconcile.secret_evidence(effective, _sidecar_pods(api, effective, injected))
+        notes.append(secrets_note)
         body = reconcile.configmap(effective, resource["uid"])
         where = f"{namespace}/{effective.configmap_name}"
         try:
@@ -141,6 +141,18 @@ def reconcile_one(  # noqa: PLR0917 -- one resource's coordinates, then the two 
     )
     status.patch(api, namespace, name, body_status)
     return effective if problem is None else None
+
+
+def _sidecar_pods(
+    api: client.ApiClient, effective: model.EffectiveConfig, injected: Index
+) -> list[workloads.InjectedPod]:
+    """The Pods running the resource's sidecar: those injected from it (kopf's index) and, in
+    Standalone mode, the shared Deployment's (which the index, selecting injected Pods, lacks)."""
+    found = list(injected.get(effective.ref, []))
+    if effective.is_standalone:
+        shared = pods.labelled(api, effective.namespace, standalone.selector(effective))
+        found += [pod for body in shared if (pod := workloads.injected_pod(body)) is not None]
+    return found
 
 
 def report_failure(namespace: str, name: str, uid: str, error: BaseException, ledger: upkeep.Ledger) -> None:

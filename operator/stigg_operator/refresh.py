@@ -5,8 +5,9 @@ then nothing this replica did in an earlier term counts (every resource is recon
 looking for objects a previous mode left, as a resumed operator would; the failure policies are
 registered again; workloads whose template lacks their opt-in, the index ``opt_ins``, are
 synced), so whatever happened while another replica led, or none did, is caught up. Every
-``status_interval_seconds`` it counts injected Pods and re-checks Secrets for every
-resource (a Secret created later turns its resource Ready), through ``reconciler``; every
+``status_interval_seconds`` it counts injected Pods and reads their sidecars' states for every
+resource (a referenced Secret a sidecar waits for is reported, and cleared once it starts),
+through ``reconciler``; every
 ``drift_interval_seconds`` it also looks for opted-in Pods missing their sidecar
 (``upkeep.find_missing``: a list of every opted-in namespace's Pods) and hands each resource
 its own. A task of the operator's own rather than a kopf timer: timers put a finalizer on every

@@ -17,7 +17,7 @@ value stops the start with a ``SettingsError`` naming the variable.
 | STIGG_OPERATOR_CERT_RENEW_BEFORE_HOURS | 720 | hours before expiry to renew a serving certificate |
 | STIGG_OPERATOR_FAILURE_POLICY | Fail | the webhook's failurePolicy (Fail or Ignore) |
 | STIGG_OPERATOR_SIDECAR_IMAGE | ghcr.io/stigg-entitlements/sidecar:0.1.0 | the image injected by default |
-| STIGG_OPERATOR_STATUS_INTERVAL_SECONDS | 10 | how often injected Pods are counted and Secrets re-checked |
+| STIGG_OPERATOR_STATUS_INTERVAL_SECONDS | 10 | how often every status is refreshed (injected Pods) |
 | STIGG_OPERATOR_DRIFT_INTERVAL_SECONDS | 60 | how often opted-in Pods are searched for a missing sidecar |
 | STIGG_OPERATOR_LIVENESS_ENDPOINT | (unset) | kopf's liveness endpoint, e.g. http://0.0.0.0:8080/healthz |
 | STIGG_OPERATOR_READINESS_ENDPOINT | (unset) | /readyz, e.g. http://0.0.0.0:8081/readyz (see readiness.py) |
@@ -107,7 +107,7 @@ class Settings:
     status_interval_seconds: float = env.var(
         "STIGG_OPERATOR_STATUS_INTERVAL_SECONDS",
         10.0,
-        "how often injected Pods are counted and Secrets re-checked",
+        "how often every status is refreshed (injected Pods)",
         parse=_interval(3600),
     )
     drift_interval_seconds: float = env.var(

@@ -161,14 +161,44 @@ def owner_of(pod: Mapping[str, Any]) -> WorkloadRef | None:
 
 
 @dataclasses.dataclass(frozen=True)
+class SidecarState:
+    """What the kubelet last said of a Pod's sidecar container: started (running, or its startup
+    probe passed), or waiting with the kubelet's reason and message (``CreateContainerConfigError``,
+    ``secret "k" not found``). Neither: not reported yet (no kubelet has seen the Pod)."""
+
+    started: bool = False
+    waiting_reason: str = ""
+    waiting_message: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class InjectedPod:
-    """What the operator's index keeps of a Pod carrying the sidecar."""
+    """What the operator's index keeps of a Pod carrying the sidecar: which resource and wiring,
+    its workload, and its sidecar's state (the operator's only evidence that Secrets exist)."""
 
     namespace: str
     name: str
     resource: str  # "<namespace>/<name>" of the StiggEntitlements it was injected from
     wiring: str
     owner: WorkloadRef | None
+    sidecar: SidecarState = SidecarState()
+
+
+def sidecar_state(pod: Mapping[str, Any]) -> SidecarState:
+    """The sidecar container's state in the Pod's status: a native sidecar is among the init
+    containers' statuses, Standalone mode's shared container among the containers'."""
+    status = pod.get("status") or {}
+    for entry in [*(status.get("initContainerStatuses") or ()), *(status.get("containerStatuses") or ())]:
+        if entry.get("name") != keys.SIDECAR_CONTAINER:
+            continue
+        state = entry.get("state") or {}
+        waiting = state.get("waiting") or {}
+        return SidecarState(
+            started=bool(entry.get("started")) or "running" in state,
+            waiting_reason=str(waiting.get("reason") or ""),
+            waiting_message=str(waiting.get("message") or ""),
+        )
+    return SidecarState()
 
 
 def injected_pod(pod: Mapping[str, Any]) -> InjectedPod | None:
@@ -178,7 +208,12 @@ def injected_pod(pod: Mapping[str, Any]) -> InjectedPod | None:
         return None
     resource, _, wiring = recorded.partition("@")
     return InjectedPod(
-        str(metadata.get("namespace")), str(metadata.get("name")), resource, wiring, owner_of(pod)
+        str(metadata.get("namespace")),
+        str(metadata.get("name")),
+        resource,
+        wiring,
+        owner_of(pod),
+        sidecar_state(pod),
     )
 
 

@@ -4,7 +4,9 @@
   (spec, uid, generation, status conditions, mode, defaults copies);
 * ``injected``: every Pod labelled ``sidecar.stigg.io/injected=true`` (the label selector is
   the registration's) by the resource it was injected from → ``workloads.InjectedPod`` (its
-  wiring hash and owning workload).
+  wiring hash, owning workload and its sidecar's state, the evidence of a missing Secret);
+* ``opt_ins`` (``workload_events.pending_opt_in``, registered there): workloads whose Pod
+  template does not carry their opt-in yet, for a new leader to catch up on.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ starts, the apiserver may already call the webhook (its configuration outlives t
 while kopf is still listing StiggEntitlements into that index: a Pod of a well-configured
 namespace would be denied. ``serving_candidates`` reads what could serve a namespace (its own
 resources and cluster-default) from the API, in the index's own shape (``reconciler.entry``),
-so the webhook can confirm a miss before denying. A hit never comes here.
+so the webhook can confirm a miss before denying. A hit never comes here. Both are lists (of
+the namespace, and of the operator's namespace for cluster-default): the operator's RBAC grants
+``list`` and ``watch`` on StiggEntitlements, as kopf needs, and no ``get``.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ def serving_candidates(
 ) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """The namespace's StiggEntitlements and cluster-default, keyed as the index keys them."""
     found = rest.list_items(api, API_VERSION, keys.PLURAL, namespace=namespace)
-    default = rest.get(api, API_VERSION, keys.PLURAL, operator_namespace, keys.CLUSTER_DEFAULT_NAME)
-    if default is not None:
-        found.append(default)
+    if namespace != operator_namespace:  # listed, not got: the RBAC grants list and watch only
+        listed = rest.list_items(api, API_VERSION, keys.PLURAL, namespace=operator_namespace)
+        found += [body for body in listed if body["metadata"]["name"] == keys.CLUSTER_DEFAULT_NAME]
     return {
         (body["metadata"]["namespace"], body["metadata"]["name"]): [reconciler.entry(body)] for body in found
     }

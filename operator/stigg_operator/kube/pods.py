@@ -1,4 +1,6 @@
-"""Pods: the opted-in ones (for the drift scan), one by name, and deleting one (for a repair).
+"""Pods: the opted-in ones (for the drift scan), those of a label selector (Standalone mode's
+shared sidecars, whose states are the evidence of their Secrets), one by name, and deleting one
+(for a repair).
 
 Opted in means in a namespace labelled ``sidecar.stigg.io/injection=enabled``, or labelled
 ``sidecar.stigg.io/inject=true`` anywhere; ``skipped`` namespaces (system ones, the operator's)
@@ -7,7 +9,7 @@ are never listed. Whether such a Pod is missing its sidecar is ``workloads.missi
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Mapping, Set
 from typing import Any
 
 from kubernetes import client
@@ -32,6 +34,12 @@ def opted_in(api: client.ApiClient, skipped: Set[str]) -> tuple[set[str], list[d
         if pod["metadata"]["namespace"] not in skipped:
             pods.setdefault(pod["metadata"]["uid"], pod)
     return namespaces, list(pods.values())
+
+
+def labelled(api: client.ApiClient, namespace: str, labels: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The namespace's Pods carrying every label of ``labels``."""
+    selector = ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
+    return rest.list_items(api, "v1", "pods", namespace=namespace, label_selector=selector)
 
 
 def get(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any] | None:

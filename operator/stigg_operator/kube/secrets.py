@@ -1,8 +1,9 @@
-"""Secrets: whether those a resource references exist (get by name, never list), and the
-webhook's certificate Secret (read with its resourceVersion; created the first time, then
-replaced carrying the version read, so replicas racing to renew it cannot overwrite each other).
+"""Secrets: the webhook's certificate Secret only (read with its resourceVersion; created the
+first time, then replaced carrying the version read, so replicas racing to renew it cannot
+overwrite each other).
 
-The operator never reads a referenced Secret's values: ``data_keys`` keeps only the key names.
+The operator reads no other Secret, and its RBAC grants no other: whether the Secrets a resource
+references exist is judged from its sidecars' container states (``reconcile.secret_evidence``).
 The certificate Secret is not applied: the RBAC lets the operator ``update`` that one Secret by
 name (and ``create`` the first time), never ``patch`` it.
 """
@@ -12,17 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from kubernetes import client
-
-
-def data_keys(api: client.ApiClient, namespace: str, name: str) -> Mapping[str, str] | None:
-    """The Secret's data keys (values blanked), or None if there is no such Secret."""
-    try:
-        secret = client.CoreV1Api(api).read_namespaced_secret(name, namespace)
-    except client.ApiException as error:
-        if error.status == 404:
-            return None
-        raise
-    return dict.fromkeys(secret.data or {}, "")
 
 
 class Conflict(Exception):

@@ -1,9 +1,10 @@
-"""A StiggEntitlements whose API key Secret does not exist: the webhook still admits and injects
-the Pod (it never reads Secrets), the real kubelet holds the sidecar in ``waiting`` with
-``CreateContainerConfigError`` naming the Secret (and the app container behind it), and the
-resource's status says ``Ready=False`` with ``SecretNotFound``. Once the Secret is created, the
-kubelet's retry starts the sidecar, the Pod becomes Ready and answers through it, and the
-status turns Ready."""
+"""A StiggEntitlements whose API key Secret does not exist: before any Pod its status says the
+Secret is unverified (the operator reads no Secret); the webhook still admits and injects the
+Pod, the real kubelet holds the sidecar in ``waiting`` with ``CreateContainerConfigError``
+naming the Secret (and the app container behind it), and from that container state the
+resource's status says ``Ready=False`` with ``SecretNotFound``, naming the Secret and the Pod.
+Once the Secret is created, the kubelet's retry starts the sidecar, the Pod becomes Ready and
+answers through it, and the status turns Ready with the Secret verified."""
 
 from __future__ import annotations
 
@@ -39,17 +40,14 @@ def test_a_missing_api_key_secret_blocks_the_sidecar_until_it_exists(
 ) -> None:
     local, ns = deployed, keyless_namespace
 
-    # The operator reports the missing Secret on the resource.
-    ready = waiting.wait_for(
-        lambda: conftest.condition(conftest.entitlements_status(local, ns), "Ready") or None,
-        what="a Ready condition on the StiggEntitlements",
+    # No Pod yet: the operator reads no Secret, so it cannot know, and says so.
+    verified = waiting.wait_for(
+        lambda: conftest.condition(conftest.entitlements_status(local, ns), "SecretsVerified") or None,
+        what="a SecretsVerified condition on the StiggEntitlements",
         timeout=30,
     )
-    assert ready["status"] == "False", ready
-    assert ready["reason"] == "SecretNotFound", ready
-    assert f"Secret {ns}/{SECRET} does not exist" in ready["message"], ready
-    degraded = conftest.condition(conftest.entitlements_status(local, ns), "Degraded")
-    assert (degraded["status"], degraded["reason"]) == ("True", "SecretNotFound"), degraded
+    assert (verified["status"], verified["reason"]) == ("False", "Unverified"), verified
+    assert verified["message"].startswith(f"Secret {SECRET} "), verified
 
     # The webhook admits the Pod anyway, with the sidecar reading the key from that Secret.
     pod = conftest.app_pod("shop", image_refs["sidecar"])
@@ -75,6 +73,18 @@ def test_a_missing_api_key_secret_blocks_the_sidecar_until_it_exists(
     assert "running" not in statuses["app"]["state"], statuses["app"]  # held behind the sidecar
     assert conftest.condition(live["status"], "Ready")["status"] == "False"
 
+    # The operator reports it on the resource, from that container state.
+    def unready() -> dict[str, Any] | None:
+        condition = conftest.condition(conftest.entitlements_status(local, ns), "Ready")
+        return condition if condition.get("status") == "False" else None
+
+    ready = waiting.wait_for(unready, what="the StiggEntitlements Ready=False", timeout=60)
+    assert ready["reason"] == "SecretNotFound", ready
+    expected = f"Secret {ns}/{SECRET} does not exist: the sidecar of Pod {ns}/shop cannot start"
+    assert expected in ready["message"], ready
+    degraded = conftest.condition(conftest.entitlements_status(local, ns), "Degraded")
+    assert (degraded["status"], degraded["reason"]) == ("True", "SecretNotFound"), degraded
+
     # The Secret arrives: the kubelet retries, the sidecar starts, the Pod becomes Ready.
     local.apply(conftest.api_key_secret(ns, SECRET))
     local.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/shop", "--timeout=120s")
@@ -97,3 +107,5 @@ def test_a_missing_api_key_secret_blocks_the_sidecar_until_it_exists(
     assert ready["reason"] == "Reconciled", ready
     degraded = conftest.condition(conftest.entitlements_status(local, ns), "Degraded")
     assert degraded["status"] == "False", degraded
+    verified = conftest.condition(conftest.entitlements_status(local, ns), "SecretsVerified")
+    assert (verified["status"], verified["reason"]) == ("True", "SidecarStarted"), verified

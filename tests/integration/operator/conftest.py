@@ -4,6 +4,7 @@ real process (``python -m stigg_operator``) whose webhook the real apiserver cal
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import subprocess
 import threading
@@ -12,7 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kubernetes import client
+import yaml
+from kubernetes import client, config
 
 from stigg_devkit import operator_launcher as launcher
 from stigg_devkit import waiting
@@ -67,17 +69,30 @@ def ensure_namespace(core: client.CoreV1Api, name: str) -> None:
             raise
 
 
+# With STIGG_TEST_OPERATOR_IDENTITY=serviceaccount, the ``operator`` fixture runs the operator
+# with a token of its ServiceAccount, under exactly the manifests' RBAC and admission policies
+# (``operator_identity``), instead of the cluster's admin: every module using the fixture then
+# shows the operator's real work admitted by them (for example test_workload_opt_in,
+# test_rollout_on_change, test_cluster_default).
+IDENTITY_ENV = "STIGG_TEST_OPERATOR_IDENTITY"
+
+
 @pytest.fixture(scope="module")
 def operator(
     local_cluster: cluster.LocalCluster,
     api_client: client.ApiClient,
     crd: None,
     tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Operator]:
     """The operator running against the session's cluster; its webhook is removed afterwards."""
     core = client.CoreV1Api(api_client)
     ensure_namespace(core, OPERATOR_NAMESPACE)
-    running = Operator(local_cluster, tmp_path_factory.mktemp("operator") / "operator.log", {})
+    folder = tmp_path_factory.mktemp("operator")
+    running = Operator(local_cluster, folder / "operator.log", {})
+    if os.environ.get(IDENTITY_ENV) == "serviceaccount":
+        request.getfixturevalue("operator_identity")
+        running.env["KUBECONFIG"] = str(service_account_kubeconfig(local_cluster, folder / "kubeconfig"))
     running.start(api_client)
     try:
         yield running
@@ -240,3 +255,118 @@ def lease_holder(api: client.ApiClient) -> str | None:
     """Who holds the operator's Lease now (None: no one, or no Lease)."""
     found = leases.read(api, OPERATOR_NAMESPACE, LEASE)
     return found[0].get("holderIdentity") if found else None
+
+
+AS_OPERATOR = f"system:serviceaccount:{OPERATOR_NAMESPACE}:stigg-operator"
+POLICY_MANIFESTS = ("configmap-policy.yaml", "admission-policy.yaml")
+
+
+def impersonating(local: cluster.LocalCluster, user: str = AS_OPERATOR) -> client.ApiClient:
+    """An API client of the cluster's admin that acts as ``user`` (``Impersonate-User``): the
+    apiserver authorizes and admits each request as that user, a ServiceAccount's groups included."""
+    api = config.new_client_from_config(config_file=str(local.kubeconfig_path))
+    api.set_default_header("Impersonate-User", user)
+    return api
+
+
+def refusal(call: Any) -> tuple[int, str]:
+    """The status and message of a request that must be refused (``call()`` raising)."""
+    try:
+        call()
+    except client.ApiException as error:
+        return error.status, str(json.loads(error.body or "{}").get("message", error.reason))
+    raise AssertionError("the request was admitted")
+
+
+def _policies_enforced(as_operator: client.ApiClient) -> str | None:
+    """Whether the apiserver enforces every policy yet (they load asynchronously): a request each
+    must refuse, as a dry run, is refused with its words. None if so, else what it said."""
+    core, apps = client.CoreV1Api(as_operator), client.AppsV1Api(as_operator)
+    admission = client.AdmissionregistrationV1Api(as_operator)
+    probe = client.V1ObjectMeta(
+        name="probe-stigg-defaults", labels={"app.kubernetes.io/managed-by": "stigg-operator"}
+    )
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "probe"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "probe"}},
+            "template": {
+                "metadata": {"labels": {"app": "probe"}},
+                "spec": {"containers": [{"name": "app", "image": "example/probe:1"}]},
+            },
+        },
+    }
+    kube_system_configmap = client.V1ConfigMap(metadata=probe)
+    service = {"metadata": {"name": "probe"}, "spec": {"ports": [{"port": 80}]}}
+    webhook = {"metadata": {"name": "probe"}}
+    probes = [
+        (lambda: core.create_namespaced_config_map("kube-system", kube_system_configmap, dry_run="All"),
+         "never writes in the system namespace"),
+        (lambda: apps.create_namespaced_deployment("default", deployment, dry_run="All"),
+         "may create or delete only a Deployment"),
+        (lambda: core.create_namespaced_service("default", service, dry_run="All"),
+         "may write only the Services a StiggEntitlements"),
+        (lambda: admission.create_mutating_webhook_configuration(webhook, dry_run="All"),
+         "registers only the MutatingWebhookConfiguration"),
+    ]  # fmt: skip
+    for call, words in probes:
+        try:
+            call()
+        except client.ApiException as error:
+            if words not in (error.body or ""):
+                return f"not yet {words!r}: {error.body}"
+            continue
+        return f"not yet {words!r}: admitted"
+    return None
+
+
+@pytest.fixture(scope="session")
+def operator_identity(
+    local_cluster: cluster.LocalCluster, api_client: client.ApiClient, crd: None
+) -> Iterator[client.ApiClient]:
+    """The operator's ServiceAccount with exactly the manifests' RBAC and admission policies
+    applied (left in place: they judge that identity only); an API client impersonating it,
+    once the apiserver enforces them all."""
+    ensure_namespace(client.CoreV1Api(api_client), OPERATOR_NAMESPACE)
+    manifests = ROOT / "manifests"
+    files = ("serviceaccount.yaml", "rbac.yaml", *POLICY_MANIFESTS)
+    local_cluster.kubectl("apply", *(arg for name in files for arg in ("-f", str(manifests / name))))
+    as_operator = impersonating(local_cluster)
+    try:
+        said: list[str | None] = []
+        try:
+            waiting.wait_for(
+                lambda: said.append(_policies_enforced(as_operator)) or said[-1] is None,
+                what="the admission policies enforced",
+            )
+        except AssertionError as error:
+            raise AssertionError(f"{error}: {said[-1]}") from None
+        yield as_operator
+    finally:
+        as_operator.close()
+
+
+def service_account_kubeconfig(local: cluster.LocalCluster, path: pathlib.Path) -> pathlib.Path:
+    """A kubeconfig with a token of the operator's ServiceAccount and nothing else."""
+    token = local.kubectl(
+        "create", "token", "stigg-operator", "-n", OPERATOR_NAMESPACE, "--duration=1h"
+    ).strip()
+    kubeconfig = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "local",
+                "cluster": {"server": local.server, "certificate-authority": str(local.ca_file)},
+            }
+        ],
+        "users": [{"name": "stigg-operator", "user": {"token": token}}],
+        "contexts": [{"name": "operator", "context": {"cluster": "local", "user": "stigg-operator"}}],
+        "current-context": "operator",
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        yaml.safe_dump(kubeconfig, handle)
+    return path

@@ -31,7 +31,6 @@ from __future__ import annotations
 import concurrent.futures
 import copy
 import json
-import os
 import pathlib
 import re
 import shlex
@@ -74,7 +73,6 @@ ALLOWED = [
     "create configmaps -n shop",
     "patch configmaps/shop-stigg-defaults -n shop",
     "delete configmaps/shop-stigg-defaults -n shop",
-    "get secrets/stigg-api-key -n shop",
     "list pods --all-namespaces",
     "watch pods --all-namespaces",
     "create events -n shop",
@@ -106,6 +104,9 @@ ALLOWED = [
 DENIED = [
     "'*' '*' --all-namespaces",
     "'*' '*' -n shop",
+    "get secrets/stigg-api-key -n shop",
+    "get secrets/bootstrap-token-abcdef -n kube-system",
+    f"get secrets/another-secret -n {NAMESPACE}",
     "list secrets --all-namespaces",
     f"list secrets -n {NAMESPACE}",
     "watch secrets -n shop",
@@ -162,7 +163,6 @@ EXPECTED_ELSEWHERE: dict[RuleKey, set[str]] = {
     (SE, ()): {"list", "watch", "patch"},
     (f"{SE}/status", ()): {"patch"},
     ("configmaps", ()): {"get", "create", "patch", "delete"},
-    ("secrets", ()): {"get"},
     ("pods", ()): {"get", "list", "watch", "delete"},
     ("namespaces", ()): {"list", "watch"},
     ("deployments.apps", ()): {"get", "list", "watch", "patch", "create", "delete"},
@@ -180,11 +180,23 @@ EXPECTED_ELSEWHERE: dict[RuleKey, set[str]] = {
 }
 EXPECTED_IN_NAMESPACE: dict[RuleKey, set[str]] = {
     **EXPECTED_ELSEWHERE,
-    ("secrets", ()): {"get", "create"},
+    ("secrets", ()): {"create"},
     ("secrets", (CERT_SECRET,)): {"get", "update"},
     ("leases.coordination.k8s.io", ()): {"create"},
     ("leases.coordination.k8s.io", ("stigg-operator",)): {"get", "update"},
 }
+
+
+# The admission policies (configmap-policy.yaml, admission-policy.yaml), each with its binding.
+POLICIES = (
+    "configmaps",
+    "system-namespaces",
+    "workloads",
+    "sidecar-image",
+    "standalone-objects",
+    "entitlements",
+    "webhook-config",
+)
 
 
 def _render(local: cluster.LocalCluster, path: pathlib.Path) -> list[dict[str, Any]]:
@@ -226,12 +238,12 @@ def _effective_rules(local: cluster.LocalCluster, user: str, namespace: str) -> 
 
 
 @pytest.fixture(scope="module")
-def operator_rbac(local_cluster: cluster.LocalCluster, crd: None, operator_namespace: str) -> None:
-    """The ServiceAccount and its RBAC really applied (not the Deployment): left in place. With
-    the CRD, so that ``kubectl auth can-i`` knows its resources."""
-    local_cluster.kubectl(
-        "apply", "-f", str(MANIFESTS / "serviceaccount.yaml"), "-f", str(MANIFESTS / "rbac.yaml")
-    )
+def operator_rbac(
+    local_cluster: cluster.LocalCluster, operator_identity: client.ApiClient, operator_namespace: str
+) -> None:
+    """The ServiceAccount, its RBAC and the admission policies judging it really applied, and
+    enforced (``conftest.operator_identity``; not the Deployment): left in place. With the CRD, so
+    that ``kubectl auth can-i`` knows its resources."""
 
     def bound() -> bool:  # the ClusterRole's rules apply everywhere, the Role's in its namespace
         here, elsewhere = (_effective_rules(local_cluster, AS_OPERATOR, ns) for ns in (NAMESPACE, "shop"))
@@ -252,8 +264,12 @@ def test_manifests_render_with_consistent_names(
             ("ClusterRoleBinding", "stigg-operator"),
             ("Role", "stigg-operator"),
             ("RoleBinding", "stigg-operator"),
-            ("ValidatingAdmissionPolicy", "stigg-operator-configmaps"),
-            ("ValidatingAdmissionPolicyBinding", "stigg-operator-configmaps"),
+            *(
+                (kind, f"stigg-operator-{policy}")
+                for policy in POLICIES
+                for kind in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
+            ),
+            ("ConfigMap", "stigg-operator-sidecar-images"),
             ("Service", "stigg-operator"),
             ("Deployment", "stigg-operator"),
             ("PodDisruptionBudget", "stigg-operator"),
@@ -273,6 +289,15 @@ def test_manifests_render_with_consistent_names(
             assert obj["metadata"]["namespace"] == NAMESPACE, obj["metadata"]
     labels = _one(rendered, "Namespace")["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+    # Every admission policy judges the operator's ServiceAccount only, and denies.
+    for obj in rendered:
+        if obj["kind"] == "ValidatingAdmissionPolicy":
+            conditions = {c["name"]: c["expression"] for c in obj["spec"]["matchConditions"]}
+            assert conditions["is-the-stigg-operator"] == f"request.userInfo.username == '{AS_OPERATOR}'"
+            assert obj["spec"]["failurePolicy"] == "Fail"
+        if obj["kind"] == "ValidatingAdmissionPolicyBinding":
+            assert obj["spec"]["validationActions"] == ["Deny"]
 
     deployment = _one(rendered, "Deployment")
     assert deployment["spec"]["replicas"] == 2, "no single point of failure for a Fail webhook"
@@ -423,28 +448,6 @@ def test_rbac_allows_what_the_operator_does_and_nothing_more(local_cluster: clus
     assert not problems, "\n".join(problems)
 
 
-def _service_account_kubeconfig(local: cluster.LocalCluster, path: pathlib.Path) -> pathlib.Path:
-    """A kubeconfig with a token of the operator's ServiceAccount and nothing else."""
-    token = local.kubectl("create", "token", SERVICE_ACCOUNT, "-n", NAMESPACE, "--duration=1h").strip()
-    kubeconfig = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": "local",
-                "cluster": {"server": local.server, "certificate-authority": str(local.ca_file)},
-            }
-        ],
-        "users": [{"name": SERVICE_ACCOUNT, "user": {"token": token}}],
-        "contexts": [{"name": "operator", "context": {"cluster": "local", "user": SERVICE_ACCOUNT}}],
-        "current-context": "operator",
-    }
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        yaml.safe_dump(kubeconfig, handle)
-    return path
-
-
 def _operator(local: cluster.LocalCluster, kubeconfig: pathlib.Path, log: pathlib.Path) -> conftest.Operator:
     """The operator as conftest starts it, but as the ServiceAccount, logging every API request
     (the kubernetes client's urllib3 DEBUG lines) and serving kopf's liveness endpoint."""
@@ -538,7 +541,7 @@ def test_operator_runs_with_its_service_account_only(
 ) -> None:
     core = client.CoreV1Api(api_client)
     admission = client.AdmissionregistrationV1Api(api_client)
-    kubeconfig = _service_account_kubeconfig(local_cluster, tmp_path / "kubeconfig-stigg-operator")
+    kubeconfig = conftest.service_account_kubeconfig(local_cluster, tmp_path / "kubeconfig-stigg-operator")
     as_operator = config.new_client_from_config(config_file=str(kubeconfig))
     try:
         review = client.AuthenticationV1Api(as_operator).create_self_subject_review(
@@ -582,12 +585,16 @@ def test_operator_runs_with_its_service_account_only(
     for expected in [
         ("POST", f"/api/v1/namespaces/{NAMESPACE}/secrets", 201),
         ("POST", "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations", 201),
-        ("GET", f"/api/v1/namespaces/{DEMO}/secrets/stigg-server-api-key", 200),
         # The defaults ConfigMap is created by server-side apply (a PATCH answered 201 Created).
         ("PATCH", f"/api/v1/namespaces/{DEMO}/configmaps/{keys.configmap_name(DEMO)}", 201),
         ("PATCH", f"/apis/{keys.GROUP}/{keys.VERSION}/namespaces/{DEMO}/{keys.PLURAL}/{DEMO}/status", 200),
     ]:
         assert expected in requests, expected
+    # No Secret read but its own: the sample's API key Secret is judged from Pods (none ran here).
+    assert {path for _, path, _ in requests if "/secrets" in path} == {
+        f"/api/v1/namespaces/{NAMESPACE}/secrets",
+        f"/api/v1/namespaces/{NAMESPACE}/secrets/{CERT_SECRET}",
+    }
 
     # Restart over a corrupt certificate Secret: both it and the webhook configuration are replaced.
     core.replace_namespaced_secret(

@@ -76,27 +76,6 @@ def test_configmap_status_update_and_delete(
     )
 
 
-def test_missing_secret_then_created(
-    api_client: client.ApiClient, namespace: str, operator: conftest.Operator
-) -> None:
-    client.CustomObjectsApi(api_client).create_namespaced_custom_object(
-        keys.GROUP, keys.VERSION, namespace, keys.PLURAL,
-        conftest.make_resource("shop", {"apiKeySecretRef": {"name": "not-yet"}}),
-    )  # fmt: skip
-    ready = waiting.wait_for(
-        lambda: conftest.condition(conftest.resource_status(api_client, namespace, "shop"), "Ready"),
-        what="a Ready condition",
-    )
-    assert (ready["status"], ready["reason"]) == ("False", "SecretNotFound")
-    assert ready["message"] == f"spec.apiKeySecretRef: Secret {namespace}/not-yet does not exist"
-    degraded = conftest.condition(conftest.resource_status(api_client, namespace, "shop"), "Degraded")
-    assert degraded is not None
-    assert (degraded["status"], degraded["reason"]) == ("True", "SecretNotFound")
-
-    conftest.make_secret(api_client, namespace, "not-yet")
-    conftest.wait_ready(api_client, namespace, "shop", what="Ready=True once the Secret exists")
-
-
 def test_someone_elses_configmap_is_never_taken_over(
     api_client: client.ApiClient, namespace: str, operator: conftest.Operator
 ) -> None:

@@ -1,6 +1,6 @@
 """What reconciliation writes, computed without a cluster: the defaults ConfigMap (owned by the
 resource through the one owner-reference helper), cluster-default's copies (owned by nobody,
-marked as copies), which Secrets are checked, and the status with its conditions."""
+marked as copies), which Secrets the sidecar reads, and the status with its conditions."""
 
 from __future__ import annotations
 
@@ -62,24 +62,12 @@ def test_a_copy_is_marked_with_its_source_and_owned_by_nobody() -> None:
     assert reconcile.copy_source(body) == f"{injector_pods.NAMESPACE}/{body['metadata']['name']}"
 
 
-def test_the_secrets_checked_and_what_a_missing_one_says() -> None:
+def test_the_secrets_the_sidecar_reads() -> None:
     config = _config(injector_pods.full_spec())
     assert [(field, ref.name) for field, ref in reconcile.secret_refs(config)] == [
         ("spec.apiKeySecretRef", "stigg-api-key"),
         ("spec.cache.redis.passwordSecretRef", "redis-auth"),
     ]
-    present = {"stigg-api-key": {"server-key": ""}, "redis-auth": {"redis-password": ""}}
-    assert reconcile.missing_secret_problem(config, present) is None
-    assert reconcile.missing_secret_problem(config, {**present, "redis-auth": None}) == reconcile.Problem(
-        "SecretNotFound",
-        f"spec.cache.redis.passwordSecretRef: Secret {injector_pods.NAMESPACE}/redis-auth does not exist",
-    )
-    assert reconcile.missing_secret_problem(
-        config, {**present, "stigg-api-key": {"other": ""}}
-    ) == reconcile.Problem(
-        "SecretKeyNotFound",
-        f"spec.apiKeySecretRef: Secret {injector_pods.NAMESPACE}/stigg-api-key has no key 'server-key'",
-    )
     assert reconcile.secret_refs(_config({"offline": True})) == [], "offline without a key: nothing to check"
 
 
