@@ -76,33 +76,40 @@ def _ready(pod: Any) -> bool:
 
 
 def deploy(local: cluster.LocalCluster) -> None:
-    """The CRDs and `demo/overlay` as users apply them, then the namespace `bench` opted in, with an
-    offline StiggEntitlements the operator has seen."""
+    """The CRDs and `demo/overlay` as users apply them, then the namespace `bench` opted in, with
+    the demo app's code and an offline StiggEntitlements the operator has seen."""
     local.kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
     local.kubectl(
         "wait", "--for=condition=Established", "crd/stiggentitlements.sidecar.stigg.io", "--timeout=30s"
     )
     local.kubectl("apply", "-k", str(ROOT / "demo" / "overlay"))
     local.kubectl("-n", "stigg-system", "rollout", "status", "deployment/stigg-operator", "--timeout=180s")
-    local.kubectl("create", "namespace", NAMESPACE)
-    local.kubectl("label", "namespace", NAMESPACE, "sidecar.stigg.io/injection=enabled")
+    opted_in(local, NAMESPACE)
     local.kubectl(
         "-n", NAMESPACE, "create", "configmap", "demo-app", f"--from-file={ROOT / 'demo' / 'app.py'}"
     )
+
+
+def opted_in(local: cluster.LocalCluster, name: str) -> str:
+    """A new namespace opted in to injection, with an offline StiggEntitlements ``bench`` the
+    operator has seen; its name."""
+    local.kubectl("create", "namespace", name)
+    local.kubectl("label", "namespace", name, "sidecar.stigg.io/injection=enabled")
     resource = {
         "apiVersion": "sidecar.stigg.io/v1alpha1",
         "kind": "StiggEntitlements",
-        "metadata": {"name": "bench", "namespace": NAMESPACE},
+        "metadata": {"name": "bench", "namespace": name},
         "spec": {"offline": True, "defaults": {"feature-sso": {"hasAccess": True}}},
     }
     local.kubectl("apply", "-f", "-", input_text=json.dumps(resource))
     deadline = time.monotonic() + 60
     while '"observedGeneration":1' not in local.kubectl(
-        "-n", NAMESPACE, "get", "stiggentitlements", "bench", "-o", "jsonpath={.status}"
+        "-n", name, "get", "stiggentitlements", "bench", "-o", "jsonpath={.status}"
     ).replace(" ", ""):
         if time.monotonic() > deadline:
-            raise SystemExit("the operator did not see the resource")
+            raise SystemExit(f"the operator did not see the resource in {name}")
         time.sleep(0.2)
+    return name
 
 
 def _wait_ready(core: client.CoreV1Api, names: list[str], timeout: float = 300) -> dict[str, float]:

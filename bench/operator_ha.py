@@ -60,28 +60,6 @@ def _ready(pod: Any) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
 
 
-def _namespace(local: cluster.LocalCluster, name: str) -> str:
-    """A fresh namespace per phase, opted in, with an offline resource the operator has seen (so
-    no phase waits for the deletion of the previous one's hundreds of Pods)."""
-    local.kubectl("create", "namespace", name)
-    local.kubectl("label", "namespace", name, "sidecar.stigg.io/injection=enabled")
-    resource = {
-        "apiVersion": "sidecar.stigg.io/v1alpha1",
-        "kind": "StiggEntitlements",
-        "metadata": {"name": "bench", "namespace": name},
-        "spec": {"offline": True, "defaults": {"feature-sso": {"hasAccess": True}}},
-    }
-    local.kubectl("apply", "-f", "-", input_text=json.dumps(resource))
-    deadline = time.monotonic() + 60
-    while '"observedGeneration":1' not in local.kubectl(
-        "-n", name, "get", "stiggentitlements", "bench", "-o", "jsonpath={.status}"
-    ).replace(" ", ""):
-        if time.monotonic() > deadline:
-            raise SystemExit(f"the operator did not see the resource in {name}")
-        time.sleep(0.2)
-    return name
-
-
 def _phase(  # noqa: PLR0917 -- where, how many, and what disrupts it
     core: client.CoreV1Api,
     local: cluster.LocalCluster,
@@ -92,7 +70,7 @@ def _phase(  # noqa: PLR0917 -- where, how many, and what disrupts it
     rate: float | None = None,
 ) -> tuple[list[admission_burst.Outcome], dict[str, Any]]:
     notes: dict[str, Any] = {}
-    namespace = _namespace(local, f"ha-{prefix}")
+    namespace = node_pods.opted_in(local, f"ha-{prefix}")  # fresh: no waiting for the last one's deletion
     thread = None
     if disrupt is not None:
         thread = threading.Thread(target=disrupt, args=(notes,))

@@ -180,9 +180,10 @@ INJECTION_SPEC = {
 }
 
 
-def setup_namespace(api: client.ApiClient, namespace: str, label: bool = True) -> None:
+def setup_namespace(api: client.ApiClient, namespace: str, label: bool = True, wait: bool = True) -> None:
     """Opt ``namespace`` in (unless ``label`` is false), with the API key Secret and a
-    StiggEntitlements ``shop`` (``INJECTION_SPEC``) that the operator has seen."""
+    StiggEntitlements ``shop`` (``INJECTION_SPEC``) that the operator has seen (unless ``wait``
+    is false: a replica that does not lead writes no status)."""
     if label:
         client.CoreV1Api(api).patch_namespace(
             namespace, {"metadata": {"labels": {keys.NAMESPACE_INJECTION_LABEL: "enabled"}}}
@@ -191,6 +192,8 @@ def setup_namespace(api: client.ApiClient, namespace: str, label: bool = True) -
     client.CustomObjectsApi(api).create_namespaced_custom_object(
         keys.GROUP, keys.VERSION, namespace, keys.PLURAL, make_resource("shop", INJECTION_SPEC)
     )
+    if not wait:
+        return
     # The webhook reads kopf's index: wait until the operator has seen the resource.
     waiting.wait_for(
         lambda: resource_status(api, namespace, "shop").get("observedGeneration") == 1,

@@ -53,20 +53,8 @@ def test_a_follower_admits_writes_nothing_and_takes_over(
     api_client: client.ApiClient, namespace: str, follower: tuple[conftest.Operator, conftest.LeaseHolder]
 ) -> None:
     operator, holder = follower
-    core, custom, apps = (
-        client.CoreV1Api(api_client),
-        client.CustomObjectsApi(api_client),
-        client.AppsV1Api(api_client),
-    )
-    core.patch_namespace(namespace, {"metadata": {"labels": {keys.NAMESPACE_INJECTION_LABEL: "enabled"}}})
-    conftest.make_secret(api_client, namespace)
-    custom.create_namespaced_custom_object(
-        keys.GROUP,
-        keys.VERSION,
-        namespace,
-        keys.PLURAL,
-        conftest.make_resource("shop", conftest.INJECTION_SPEC),
-    )
+    core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
+    conftest.setup_namespace(api_client, namespace, wait=False)
     apps.create_namespaced_deployment(namespace, _deployment("web"))
 
     # Created after the follower started: its webhook injects from an index that saw it.

@@ -4,15 +4,16 @@ killed with SIGKILL, it cannot release, and the other takes over once the Lease 
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
 import signal
 import time
+from collections.abc import Iterator
 
 from kubernetes import client
 
 from stigg_devkit import waiting
 from stigg_localcluster import cluster
-from stigg_operator import keys
 from tests.integration.operator import conftest
 
 LONG_LEASE = {"STIGG_OPERATOR_LEASE_DURATION_SECONDS": "30"}
@@ -25,16 +26,23 @@ def _identity(log: str) -> str:
     return line.split("leading now, as ", 1)[1].split(" ", 1)[0]
 
 
+@contextlib.contextmanager
 def _replicas(
     local: cluster.LocalCluster, api: client.ApiClient, tmp: pathlib.Path, env: dict[str, str]
-) -> tuple[conftest.Operator, conftest.Operator]:
+) -> Iterator[tuple[conftest.Operator, conftest.Operator]]:
+    """Two replicas, the first leading; both stopped, and the webhook removed, afterwards."""
     conftest.ensure_namespace(client.CoreV1Api(api), conftest.OPERATOR_NAMESPACE)
     first = conftest.Operator(local, tmp / "first.log", env)
-    first.start(api)
-    waiting.wait_for(lambda: "leading now" in first.log(), what="the first replica to lead")
     second = conftest.Operator(local, tmp / "second.log", env)
-    second.start(api)
-    return first, second
+    try:
+        first.start(api)
+        waiting.wait_for(lambda: "leading now" in first.log(), what="the first replica to lead")
+        second.start(api)
+        yield first, second
+    finally:
+        first.stop()
+        second.stop()
+        second.remove_webhook(api)
 
 
 def test_sigterm_hands_the_lease_over_at_once(
@@ -44,8 +52,7 @@ def test_sigterm_hands_the_lease_over_at_once(
     namespace: str,
     tmp_path: pathlib.Path,
 ) -> None:
-    first, second = _replicas(local_cluster, api_client, tmp_path, LONG_LEASE)
-    try:
+    with _replicas(local_cluster, api_client, tmp_path, LONG_LEASE) as (first, second):
         assert conftest.lease_holder(api_client) == _identity(first.log())
         assert "leading now" not in second.log(), "one leader at a time"
 
@@ -57,20 +64,8 @@ def test_sigterm_hands_the_lease_over_at_once(
         assert took < 15, f"took over after {took:.1f} s: by expiry (30 s), not by the release"
         assert conftest.lease_holder(api_client) == _identity(second.log())
 
-        custom = client.CustomObjectsApi(api_client)
-        conftest.make_secret(api_client, namespace)
-        custom.create_namespaced_custom_object(
-            keys.GROUP,
-            keys.VERSION,
-            namespace,
-            keys.PLURAL,
-            conftest.make_resource("shop", conftest.INJECTION_SPEC),
-        )
+        conftest.setup_namespace(api_client, namespace, label=False)  # waits for the new leader's status
         conftest.wait_ready(api_client, namespace, "shop", what="the new leader to reconcile")
-    finally:
-        first.stop()
-        second.stop()
-        second.remove_webhook(api_client)
 
 
 def test_sigkill_is_taken_over_when_the_lease_expires(
@@ -80,8 +75,7 @@ def test_sigkill_is_taken_over_when_the_lease_expires(
     namespace: str,
     tmp_path: pathlib.Path,
 ) -> None:
-    first, second = _replicas(local_cluster, api_client, tmp_path, SHORT_LEASE)
-    try:
+    with _replicas(local_cluster, api_client, tmp_path, SHORT_LEASE) as (first, second):
         killed_identity = _identity(first.log())
         assert first.process is not None
         first.process.send_signal(signal.SIGKILL)
@@ -89,7 +83,3 @@ def test_sigkill_is_taken_over_when_the_lease_expires(
         assert conftest.lease_holder(api_client) == killed_identity, "a killed leader releases nothing"
         waiting.wait_for(lambda: "leading now" in second.log(), what="the second replica to lead", timeout=20)
         assert conftest.lease_holder(api_client) == _identity(second.log())
-    finally:
-        first.stop()
-        second.stop()
-        second.remove_webhook(api_client)
