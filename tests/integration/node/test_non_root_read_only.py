@@ -81,19 +81,25 @@ def test_the_injected_sidecar_runs_as_non_root_on_a_read_only_root(
 
 def test_the_operator_runs_as_non_root_on_a_read_only_root(deployed: kube.Cluster) -> None:
     local, ns = deployed, conftest.OPERATOR_NAMESPACE
-    (pod,) = local.get("-n", ns, "pods", "-l", "app.kubernetes.io/name=stigg-operator")["items"]
-    pod_context = pod["spec"]["securityContext"]
-    assert pod_context["runAsUser"] == UID
-    assert pod_context["runAsGroup"] == UID
-    assert pod_context["runAsNonRoot"] is True
-    (operator,) = pod["spec"]["containers"]
-    context = operator["securityContext"]
-    assert context["readOnlyRootFilesystem"] is True
-    assert context["allowPrivilegeEscalation"] is False
-    assert context["capabilities"] == {"drop": ["ALL"]}
-    (tmp,) = [m for m in operator["volumeMounts"] if m["name"] == "tmp"]
-    assert tmp["mountPath"] == "/tmp"  # noqa: S108 -- the operator's one writable path, an emptyDir
+    pods = [
+        p
+        for p in local.get("-n", ns, "pods", "-l", "app.kubernetes.io/name=stigg-operator")["items"]
+        if not p["metadata"].get("deletionTimestamp")
+    ]
+    assert len(pods) == 2, "both replicas"
+    for pod in pods:
+        pod_context = pod["spec"]["securityContext"]
+        assert pod_context["runAsUser"] == UID
+        assert pod_context["runAsGroup"] == UID
+        assert pod_context["runAsNonRoot"] is True
+        (operator,) = pod["spec"]["containers"]
+        context = operator["securityContext"]
+        assert context["readOnlyRootFilesystem"] is True
+        assert context["allowPrivilegeEscalation"] is False
+        assert context["capabilities"] == {"drop": ["ALL"]}
+        (tmp,) = [m for m in operator["volumeMounts"] if m["name"] == "tmp"]
+        assert tmp["mountPath"] == "/tmp"  # noqa: S108 -- the operator's one writable path, an emptyDir
 
-    _assert_confined(_probe(local, ns, pod["metadata"]["name"], operator["name"], "/tmp"))  # noqa: S108
-    (status,) = pod["status"]["containerStatuses"]
-    assert status["user"]["linux"]["uid"] == UID, status  # as the kubelet reports it too
+        _assert_confined(_probe(local, ns, pod["metadata"]["name"], operator["name"], "/tmp"))  # noqa: S108
+        (status,) = pod["status"]["containerStatuses"]
+        assert status["user"]["linux"]["uid"] == UID, status  # as the kubelet reports it too
