@@ -54,6 +54,13 @@ class RunningOperator:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, api: client.ApiClient, timeout: float = 60.0) -> None:
+        """Start the process; return once its webhook listens and the configuration points at it."""
+        self.launch()
+        self.wait_up(api, timeout)
+
+    def launch(self) -> None:
+        """Start the process and return at once (from the thread that will outlive it: the child
+        is tied to its parent thread)."""
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 childproc.tied([sys.executable, "-m", "stigg_operator"]),
@@ -63,6 +70,12 @@ class RunningOperator:
                 env=self.env,
                 start_new_session=True,
             )
+
+    def wait_up(self, api: client.ApiClient, timeout: float = 60.0, *, pointed: bool = True) -> None:
+        """Wait until the webhook listens and the configuration exists (and, if ``pointed``,
+        points at this process; of replicas started together, only the last one's does)."""
+        if self.process is None:
+            raise OperatorStartError("wait_up() before launch()")
         admission = client.AdmissionregistrationV1Api(api)
         deadline = time.monotonic() + timeout
         while True:
@@ -72,7 +85,7 @@ class RunningOperator:
                 registered = admission.read_mutating_webhook_configuration(self.webhook_config)
                 urls = {hook.client_config.url for hook in registered.webhooks or []}
                 url = self.env.get("STIGG_OPERATOR_WEBHOOK_URL")
-                if (url is None or urls == {f"{url}/inject"}) and self._port_open():
+                if (url is None or not pointed or urls == {f"{url}/inject"}) and self._port_open():
                     return
             except client.ApiException:
                 pass

@@ -26,7 +26,13 @@ def test_the_operator_runs_as_a_pod_of_its_image(deployed: kube.Cluster, image_r
         assert pod["status"]["phase"] == "Running"
         (status,) = pod["status"]["containerStatuses"]
         assert status["ready"] is True
-        assert status["restartCount"] == 0
+        assert status["restartCount"] == 0, (
+            status.get("lastState"),
+            deployed.kubectl(
+                "-n", conftest.OPERATOR_NAMESPACE, "logs", pod["metadata"]["name"], "--previous", "--tail=60",
+                check=False,
+            ),
+        )  # fmt: skip
     holder = deployed.get("-n", conftest.OPERATOR_NAMESPACE, "lease", "stigg-operator")["spec"][
         "holderIdentity"
     ]

@@ -336,6 +336,9 @@ def test_manifests_render_with_consistent_names(
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports["webhook"] == operator_settings.webhook_port == 9443
     liveness = urllib.parse.urlsplit(values["STIGG_OPERATOR_LIVENESS_ENDPOINT"])
+    assert container["startupProbe"]["httpGet"] == container["livenessProbe"]["httpGet"], (
+        "liveness once started"
+    )
     probe = container["livenessProbe"]["httpGet"]
     assert (probe["path"], ports[probe["port"]]) == (liveness.path, liveness.port)
     readiness = urllib.parse.urlsplit(values["STIGG_OPERATOR_READINESS_ENDPOINT"])
