@@ -3,6 +3,7 @@ real process (``python -m stigg_operator``) whose webhook the real apiserver cal
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
@@ -373,3 +374,43 @@ def service_account_kubeconfig(local: cluster.LocalCluster, path: pathlib.Path) 
     with os.fdopen(fd, "w") as handle:
         yaml.safe_dump(kubeconfig, handle)
     return path
+
+
+@contextlib.contextmanager
+def cluster_default(api: client.ApiClient, spec: dict[str, Any]) -> Iterator[str]:
+    """cluster-default with ``spec``, once the operator indexed it (its status is written after
+    kopf indexed it: from then on the webhook sees this spec); its uid. Deleted afterwards, and
+    waited until gone, so that the next test's starts from nothing."""
+    custom = client.CustomObjectsApi(api)
+    created = custom.create_namespaced_custom_object(
+        keys.GROUP,
+        keys.VERSION,
+        OPERATOR_NAMESPACE,
+        keys.PLURAL,
+        make_resource(keys.CLUSTER_DEFAULT_NAME, spec),
+    )
+    waiting.wait_for(
+        lambda: (
+            resource_status(api, OPERATOR_NAMESPACE, keys.CLUSTER_DEFAULT_NAME).get("observedGeneration") == 1
+        ),
+        what="the operator to index cluster-default",
+    )
+    try:
+        yield str(created["metadata"]["uid"])
+    finally:
+        custom.delete_namespaced_custom_object(
+            keys.GROUP, keys.VERSION, OPERATOR_NAMESPACE, keys.PLURAL, keys.CLUSTER_DEFAULT_NAME
+        )
+        waiting.wait_for(lambda: not _cluster_default_exists(custom), what="cluster-default to be gone")
+
+
+def _cluster_default_exists(custom: client.CustomObjectsApi) -> bool:
+    try:
+        custom.get_namespaced_custom_object(
+            keys.GROUP, keys.VERSION, OPERATOR_NAMESPACE, keys.PLURAL, keys.CLUSTER_DEFAULT_NAME
+        )
+    except client.ApiException as error:
+        if error.status == 404:
+            return False
+        raise
+    return True

@@ -24,40 +24,8 @@ CLUSTER_SPEC = {
 
 @pytest.fixture
 def cluster_default(api_client: client.ApiClient, operator: conftest.Operator) -> Iterator[None]:
-    custom = client.CustomObjectsApi(api_client)
-    custom.create_namespaced_custom_object(
-        keys.GROUP, keys.VERSION, conftest.OPERATOR_NAMESPACE, keys.PLURAL,
-        conftest.make_resource(keys.CLUSTER_DEFAULT_NAME, CLUSTER_SPEC),
-    )  # fmt: skip
-    # Its status is written after kopf indexed it: from then on the webhook sees this spec.
-    waiting.wait_for(
-        lambda: (
-            conftest.resource_status(api_client, conftest.OPERATOR_NAMESPACE, keys.CLUSTER_DEFAULT_NAME).get(
-                "observedGeneration"
-            )
-            == 1
-        ),
-        what="the operator to index cluster-default",
-    )
-    try:
+    with conftest.cluster_default(api_client, CLUSTER_SPEC):
         yield
-    finally:
-        custom.delete_namespaced_custom_object(
-            keys.GROUP, keys.VERSION, conftest.OPERATOR_NAMESPACE, keys.PLURAL, keys.CLUSTER_DEFAULT_NAME
-        )
-        waiting.wait_for(lambda: not _exists(custom), what="cluster-default to be gone")
-
-
-def _exists(custom: client.CustomObjectsApi) -> bool:
-    try:
-        custom.get_namespaced_custom_object(
-            keys.GROUP, keys.VERSION, conftest.OPERATOR_NAMESPACE, keys.PLURAL, keys.CLUSTER_DEFAULT_NAME
-        )
-    except client.ApiException as error:
-        if error.status == 404:
-            return False
-        raise
-    return True
 
 
 def _defaults(api: client.ApiClient, namespace: str, name: str) -> object:

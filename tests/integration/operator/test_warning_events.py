@@ -35,36 +35,9 @@ QUOTA = {"count/configmaps": "1"}
 
 @pytest.fixture
 def cluster_default(api_client: client.ApiClient, operator: conftest.Operator) -> Iterator[str]:
-    """cluster-default, indexed by the operator; its uid (the Events' involvedObject)."""
-    custom = client.CustomObjectsApi(api_client)
-    created = custom.create_namespaced_custom_object(
-        keys.GROUP, keys.VERSION, conftest.OPERATOR_NAMESPACE, keys.PLURAL,
-        conftest.make_resource(keys.CLUSTER_DEFAULT_NAME, CLUSTER_SPEC),
-    )  # fmt: skip
-    waiting.wait_for(
-        lambda: _status(api_client).get("observedGeneration") == 1,
-        what="the operator to index cluster-default",
-    )
-    try:
-        yield str(created["metadata"]["uid"])
-    finally:
-        custom.delete_namespaced_custom_object(
-            keys.GROUP, keys.VERSION, conftest.OPERATOR_NAMESPACE, keys.PLURAL, keys.CLUSTER_DEFAULT_NAME
-        )
-        waiting.wait_for(lambda: not _exists(custom), what="cluster-default to be gone")
-
-
-def _exists(custom: client.CustomObjectsApi) -> bool:
-    """Whether cluster-default still exists."""
-    try:
-        custom.get_namespaced_custom_object(
-            keys.GROUP, keys.VERSION, conftest.OPERATOR_NAMESPACE, keys.PLURAL, keys.CLUSTER_DEFAULT_NAME
-        )
-    except client.ApiException as error:
-        if error.status == 404:
-            return False
-        raise
-    return True
+    """cluster-default's uid (its Events are told apart from earlier tests' by it)."""
+    with conftest.cluster_default(api_client, CLUSTER_SPEC) as uid:
+        yield uid
 
 
 def _status(api: client.ApiClient) -> dict[str, Any]:
