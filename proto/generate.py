@@ -1,12 +1,13 @@
 """Regenerate the Python code for the gRPC contract: ``make proto`` (or ``python proto/generate.py``).
 
-Compiles ``proto/stigg/sidecar/v1/sidecar.proto`` with ``grpc_tools.protoc`` (messages, gRPC
-stubs, and mypy-protobuf type stubs) into ``sidecar/stigg_sidecar/v1/``, the one folder that
-holds generated code. The descriptor keeps its upstream file name
-(``stigg/sidecar/v1/sidecar.proto``) so that reflection and descriptor pools agree with Stigg's
-SDKs; only the Python import path is rewritten from ``stigg.sidecar.v1`` to
-``stigg_sidecar.v1``. ``--check`` regenerates into a scratch folder and fails if anything
-differs from what is committed.
+Compiles ``proto/stigg/sidecar/v1/sidecar.proto`` (Stigg's contract) and
+``proto/stigg_sidecar/mirror/v1/mirror.proto`` (this project's mirror protocol) with
+``grpc_tools.protoc`` (messages, gRPC stubs, and mypy-protobuf type stubs) into
+``sidecar/stigg_sidecar/v1/``, the one folder that holds generated code. The descriptors keep
+their file names (``stigg/sidecar/v1/sidecar.proto``) so that reflection and descriptor pools
+agree with Stigg's SDKs; only the Python import paths are rewritten, from ``stigg.sidecar.v1``
+and ``stigg_sidecar.mirror.v1`` to ``stigg_sidecar.v1``. ``--check`` regenerates into a
+scratch folder and fails if anything differs from what is committed.
 """
 
 from __future__ import annotations
@@ -22,19 +23,24 @@ import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "proto"
-SOURCES = ("stigg/sidecar/v1/sidecar.proto",)
+SOURCES = ("stigg/sidecar/v1/sidecar.proto", "stigg_sidecar/mirror/v1/mirror.proto")
+GENERATED = ("stigg/sidecar/v1", "stigg_sidecar/mirror/v1")  # protoc's output folders
 TARGET = ROOT / "sidecar" / "stigg_sidecar" / "v1"
-INIT = '''"""GENERATED CODE: do not edit. Regenerate with ``make proto`` from ``proto/stigg/sidecar/v1``.
+INIT = '''"""GENERATED CODE: do not edit. Regenerate with ``make proto`` from ``proto/``.
 
-The Stigg-compatible wire contract (proto package ``stigg.sidecar.v1``): ``sidecar_pb2`` holds
-the messages, ``sidecar_pb2_grpc`` the service stubs; the ``.pyi`` files type both.
+The wire contracts: Stigg's (proto package ``stigg.sidecar.v1``: ``sidecar_pb2`` holds the
+messages, ``sidecar_pb2_grpc`` the service stubs) and this project's mirror protocol (package
+``stigg_sidecar.mirror.v1``: ``mirror_pb2``, ``mirror_pb2_grpc``); the ``.pyi`` files type them.
 """
 '''
 
 
 def _rewrite_imports(path: pathlib.Path) -> None:
     text = path.read_text()
-    text = text.replace("from stigg.sidecar.v1 import ", "from stigg_sidecar.v1 import ")
+    for package in ("stigg.sidecar.v1", "stigg_sidecar.mirror.v1"):
+        text = text.replace(f"from {package} import ", "from stigg_sidecar.v1 import ")
+        text = text.replace(f"import {package}.", "import stigg_sidecar.v1.")
+        text = text.replace(f"{package}.sidecar_pb2.", "stigg_sidecar.v1.sidecar_pb2.")
     path.write_text(text)
 
 
@@ -61,14 +67,14 @@ def generate(out_dir: pathlib.Path) -> None:
             check=True,
             capture_output=True,
         )
-        generated = pathlib.Path(scratch) / "stigg" / "sidecar" / "v1"
         out_dir.mkdir(parents=True, exist_ok=True)
         for stale in out_dir.iterdir():
             if stale.is_file():
                 stale.unlink()
-        for path in sorted(generated.iterdir()):
-            _rewrite_imports(path)
-            shutil.copyfile(path, out_dir / path.name)
+        for folder in GENERATED:
+            for path in sorted((pathlib.Path(scratch) / folder).iterdir()):
+                _rewrite_imports(path)
+                shutil.copyfile(path, out_dir / path.name)
         (out_dir / "__init__.py").write_text(INIT)
 
 

@@ -12,6 +12,9 @@
   the store *started* asking). A live event stream keeps entries current from the moment it
   subscribed, so ``get(key, fresh_since=t)`` counts an entry as of ``t`` or later as fresh
   whatever its TTL; ``held_before(t)`` lists the others, which a resync must refresh.
+* **Watched**: a ``listener``, when set, is called after every change of an entry with the
+  new entry, or None when it left (evicted, invalidated): the one place that sees every
+  write, so a mirror (``mirror.hub``) cannot miss one.
 
 Nothing here awaits, so on one event loop no locks are needed.
 """
@@ -65,6 +68,7 @@ class Cache(Generic[K, V]):
         self._entries: collections.OrderedDict[K, Entry[V]] = collections.OrderedDict()
         self._bytes = 0
         self.stats = Stats()
+        self.listener: Callable[[K, Entry[V] | None], None] | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -103,21 +107,30 @@ class Cache(Generic[K, V]):
         entry = self._entries.get(key)
         return None if entry is None else entry.value
 
+    def entry(self, key: K) -> Entry[V] | None:
+        """The cached entry with its expiry and as-of moment, like ``peek``."""
+        return self._entries.get(key)
+
     def put(self, key: K, value: V, *, size: int, ttl: float, as_of: float | None = None) -> None:
         """Store ``value`` (replacing any entry for ``key``), then evict down to ``max_bytes``.
 
         ``size`` is what the value and key hold; the entry counts ``ENTRY_OVERHEAD`` more."""
-        self.invalidate(key)
+        held = self._pop(key)
         size += ENTRY_OVERHEAD
         if size > self.max_bytes:
-            return  # would evict everything else and still not fit
+            if held is not None:  # would evict everything else and still not fit
+                self._changed(key, None)
+            return
         now = self._clock()
-        self._entries[key] = Entry(value, size, now + ttl, now if as_of is None else as_of)
+        entry = Entry(value, size, now + ttl, now if as_of is None else as_of)
+        self._entries[key] = entry
         self._bytes += size
+        self._changed(key, entry)
         while self._bytes > self.max_bytes:
-            _, evicted = self._entries.popitem(last=False)
+            evicted_key, evicted = self._entries.popitem(last=False)
             self._bytes -= evicted.size
             self.stats.evictions += 1
+            self._changed(evicted_key, None)
 
     def update(self, key: K, change: Callable[[V], V]) -> bool:
         """Replace a cached value in place (same size and expiry: for changes that keep the
@@ -125,20 +138,31 @@ class Cache(Generic[K, V]):
         entry = self._entries.get(key)
         if entry is None:
             return False
-        self._entries[key] = dataclasses.replace(entry, value=change(entry.value))
+        entry = self._entries[key] = dataclasses.replace(entry, value=change(entry.value))
+        self._changed(key, entry)
         return True
 
     def expire(self, key: K) -> None:
         """Make an entry stale (it still answers if a reload fails) and as of long ago."""
         entry = self._entries.get(key)
         if entry is not None:
-            self._entries[key] = dataclasses.replace(entry, expires_at=-math.inf, as_of=-math.inf)
+            entry = self._entries[key] = dataclasses.replace(entry, expires_at=-math.inf, as_of=-math.inf)
+            self._changed(key, entry)
 
     def held_before(self, moment: float) -> list[K]:
         """The keys whose entries are current only as of before ``moment``."""
         return [key for key, entry in self._entries.items() if entry.as_of < moment]
 
     def invalidate(self, key: K) -> None:
+        if self._pop(key) is not None:
+            self._changed(key, None)
+
+    def _pop(self, key: K) -> Entry[V] | None:
         entry = self._entries.pop(key, None)
         if entry is not None:
             self._bytes -= entry.size
+        return entry
+
+    def _changed(self, key: K, entry: Entry[V] | None) -> None:
+        if self.listener is not None:
+            self.listener(key, entry)

@@ -155,6 +155,20 @@ class Metrics:
         self.resynced_entries = prom.Counter(
             "sidecar_stream_resynced_entries", "Entries refreshed by resyncs", registry=r
         )
+        self.mirror_streams = prom.Gauge(
+            "sidecar_mirror_streams", "Mirror streams (mirrored client processes) following", registry=r
+        )
+        self.mirror_subscriptions = prom.Gauge(
+            "sidecar_mirror_subscriptions", "Customers followed, summed over the mirror streams", registry=r
+        )
+        self.mirror_changes = prom.Counter(
+            "sidecar_mirror_changes", "Changes of followed customers sent to mirror streams", registry=r
+        )
+        self.mirror_dropped_streams = prom.Counter(
+            "sidecar_mirror_dropped_streams",
+            "Mirror streams ended because their client read too slowly",
+            registry=r,
+        )
         self.breaker_open = prom.Gauge(
             "sidecar_upstream_breaker_open", "1 while the upstream circuit breaker is open", registry=r
         )

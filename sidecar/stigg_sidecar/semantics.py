@@ -24,10 +24,14 @@ from collections.abc import Sequence
 from stigg_sidecar import model
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(slots=True)
 class Decision:
     """The answer to one check. ``entitlement`` (a feature's) or ``credit`` (a currency's) is
-    what the answer describes, when known."""
+    what the answer describes, when known.
+
+    Treated as immutable (``as_fallback`` copies) but not frozen: one is built per check, and a
+    frozen dataclass's ``__init__`` costs five times as much (``object.__setattr__`` per field),
+    which an in-process check (``mirror``) would pay on every call."""
 
     has_access: bool
     denied_reason: model.DeniedReason | None

@@ -51,6 +51,8 @@ from stigg_sidecar import (
     store,
     writes,
 )
+from stigg_sidecar.mirror import hub
+from stigg_sidecar.mirror import service as mirror_service
 from stigg_sidecar.upstream import breaker, stigg, stream
 from stigg_sidecar.v1 import sidecar_pb2
 
@@ -142,6 +144,14 @@ class Sidecar:
             usage_outbox=self.outbox,
             wake_drainer=self.drainer.wake if self.drainer is not None else _nothing,
         )
+        self.mirror: hub.Hub | None = None
+        if config.mirror_enabled:
+            self.mirror = hub.Hub(
+                self.store,
+                self.metrics,
+                buffer=config.mirror_buffer,
+                heartbeat=config.mirror_heartbeat_seconds,
+            )
         self.follower: realtime.Follower | None = None
         self.stream: stream.StreamClient | None = None
         if config.ws_enabled and upstream is not None:
@@ -190,11 +200,15 @@ class Sidecar:
                 config.grpc_max_connections,
             )
         server = grpc.aio.server(options=grpc_options(config, max_connections))
-        servicer.add_to_server(servicer.SidecarServicer(self.checker, self.writer, self.metrics), server)
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
-        reflection.enable_server_reflection(
-            (SERVICE_NAME, reflection.SERVICE_NAME, health.SERVICE_NAME), server
+        servicer.add_to_server(
+            servicer.SidecarServicer(self.checker, self.writer, self.metrics, self.mirror), server
         )
+        services = [SERVICE_NAME, reflection.SERVICE_NAME, health.SERVICE_NAME]
+        if self.mirror is not None:
+            mirror_service.add_to_server(mirror_service.MirrorServicer(self.mirror), server)
+            services.append(mirror_service.SERVICE_NAME)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        reflection.enable_server_reflection(services, server)
         self.grpc_port = server.add_insecure_port(f"{config.bind_address}:{config.grpc_port}")
         await server.start()
         self.grpc_server = server
@@ -228,6 +242,8 @@ class Sidecar:
         within the grace period; then everything is released."""
         self.serving = False
         await self.health.enter_graceful_shutdown()
+        if self.mirror is not None:
+            self.mirror.shutdown()  # mirrored clients ask over gRPC while calls are still taken
         await asyncio.sleep(self.settings.shutdown_delay_seconds)
         if self.grpc_server is not None:
             await self.grpc_server.stop(self.settings.shutdown_grace_seconds)
@@ -274,6 +290,8 @@ class Sidecar:
         self.metrics.cache_bytes.set(self.store.bytes)
         self.metrics.cache_entries.set(len(self.store))
         self.metrics.defaults_loaded.set(len(self.defaults))
+        if self.mirror is not None:
+            self.metrics.mirror_subscriptions.set(self.mirror.subscriptions)
         if self.outbox is not None:
             stats = await self.outbox.stats()
             self.metrics.outbox_depth.set(stats.depth)

@@ -24,6 +24,8 @@ from google.protobuf import empty_pb2, message_factory
 from google.protobuf import message as protobuf_message
 
 from stigg_sidecar import checker, metrics, model, outbox, semantics, wire, writes
+from stigg_sidecar.mirror import hub
+from stigg_sidecar.mirror import service as mirror_service
 from stigg_sidecar.upstream import base
 from stigg_sidecar.v1 import sidecar_pb2 as pb
 from stigg_sidecar.v1 import sidecar_pb2_grpc as pb_grpc
@@ -99,11 +101,26 @@ def add_to_server(servicer: SidecarServicer, server: grpc.aio.Server) -> None:
 
 class SidecarServicer(pb_grpc.SidecarServiceServicer):
     def __init__(
-        self, checks: checker.Checker, writer: writes.Writer, sidecar_metrics: metrics.Metrics
+        self,
+        checks: checker.Checker,
+        writer: writes.Writer,
+        sidecar_metrics: metrics.Metrics,
+        mirror: hub.Hub | None = None,
     ) -> None:
         self.checker = checks
         self.writer = writer
         self.metrics = sidecar_metrics
+        self.mirror = mirror
+
+    def _tell_sequence(self, context: Context) -> None:
+        """A write from a mirrored client names its Follow stream: answer with that stream's
+        sequence number now, after the write was applied (``mirror.proto``: reads of own writes)."""
+        if self.mirror is None:
+            return
+        stream_id = mirror_service.stream_id_of(context)
+        sequence = None if stream_id is None else self.mirror.sequence(stream_id)
+        if sequence is not None:
+            context.set_trailing_metadata(((mirror_service.SEQUENCE_METADATA, str(sequence)),))
 
     def _count(self, method: str, decision: semantics.Decision) -> None:
         outcome = "fallback" if decision.is_fallback else "granted" if decision.has_access else "denied"
@@ -161,24 +178,14 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
     ) -> pb.GetBooleanEntitlementResponse:
         kind = model.CheckKind.BOOLEAN
         decision, feature_id = await self._decide(context, "GetBooleanEntitlement", request, kind)
-        entitlement = (
-            wire.boolean(decision.entitlement)
-            if decision.entitlement
-            else pb.BooleanEntitlement(feature=wire.placeholder_feature(feature_id, kind))
-        )
-        return pb.GetBooleanEntitlementResponse(**wire.common(decision), entitlement=entitlement)
+        return wire.boolean_response(decision, feature_id)
 
     async def GetNumericEntitlement(
         self, request: pb.GetNumericEntitlementRequest, context: Context
     ) -> pb.GetNumericEntitlementResponse:
         kind = model.CheckKind.NUMERIC
         decision, feature_id = await self._decide(context, "GetNumericEntitlement", request, kind)
-        entitlement = (
-            wire.numeric(decision.entitlement)
-            if decision.entitlement
-            else pb.NumericEntitlement(feature=wire.placeholder_feature(feature_id, kind))
-        )
-        return pb.GetNumericEntitlementResponse(**wire.common(decision), entitlement=entitlement)
+        return wire.numeric_response(decision, feature_id)
 
     async def GetMeteredEntitlement(
         self, request: pb.GetMeteredEntitlementRequest, context: Context
@@ -187,14 +194,7 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
         decision, feature_id = await self._decide(
             context, "GetMeteredEntitlement", request, kind, usage_field="requested_usage"
         )
-        entitlement = (
-            wire.metered(decision.entitlement)
-            if decision.entitlement
-            else pb.MeteredEntitlement(feature=wire.placeholder_feature(feature_id, kind))
-        )
-        return pb.GetMeteredEntitlementResponse(
-            **wire.common(decision), requested_usage=decision.requested_usage, entitlement=entitlement
-        )
+        return wire.metered_response(decision, feature_id)
 
     async def GetEnumEntitlement(
         self, request: pb.GetEnumEntitlementRequest, context: Context
@@ -203,14 +203,7 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
         decision, feature_id = await self._decide(
             context, "GetEnumEntitlement", request, kind, values_field="requested_values"
         )
-        entitlement = (
-            wire.enum(decision.entitlement)
-            if decision.entitlement
-            else pb.EnumEntitlement(feature=wire.placeholder_feature(feature_id, kind))
-        )
-        return pb.GetEnumEntitlementResponse(
-            **wire.common(decision), requested_values=list(decision.requested_values), entitlement=entitlement
-        )
+        return wire.enum_response(decision, feature_id)
 
     async def GetEntitlement(
         self, request: pb.GetEntitlementRequest, context: Context
@@ -223,15 +216,14 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
             usage_field="requested_usage",
             values_field="requested_values",
         )
-        oneof = wire.any_entitlement(decision.entitlement) if decision.entitlement else wire.OneOf()
-        return pb.GetEntitlementResponse(**wire.common(decision), **oneof)
+        return wire.entitlement_response(decision)
 
     async def GetEntitlementV2(
         self, request: pb.GetEntitlementV2Request, context: Context
     ) -> pb.GetEntitlementV2Response:
         if request.HasField("currency_id") and not request.HasField("feature_id"):
             credit = await self._decide_credit(context, request)
-            return pb.GetEntitlementV2Response(entitlement=wire.entitlement_v2(credit))
+            return wire.entitlement_v2_response(credit)
         decision, _ = await self._decide(
             context,
             "GetEntitlementV2",
@@ -240,7 +232,7 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
             usage_field="requested_usage",
             values_field="requested_values",
         )
-        return pb.GetEntitlementV2Response(entitlement=wire.entitlement_v2(decision))
+        return wire.entitlement_v2_response(decision)
 
     async def _decide_credit(
         self, context: Context, request: pb.GetEntitlementV2Request
@@ -282,10 +274,7 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
             self.metrics.check["GetEntitlements", "fallback"].inc()
             return pb.GetEntitlementsResponse(entitlements=self._default_entitlements())
         self.metrics.check["GetEntitlements", "granted" if state.denied_reason is None else "denied"].inc()
-        reason = wire.reason(state.denied_reason)
-        return pb.GetEntitlementsResponse(
-            entitlements=wire.granted_entitlements(state), access_denied_reason=reason
-        )
+        return wire.entitlements_response(state)
 
     def _default_entitlements(self) -> list[pb.Entitlement]:
         return [
@@ -312,12 +301,7 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
         self.metrics.check[
             "GetEntitlementsStateV2", "granted" if state.denied_reason is None else "denied"
         ].inc()
-        decisions = [semantics.evaluate_entitlement(e) for e in state.entitlements.values()]
-        decisions += [semantics.evaluate_credit_entitlement(c) for c in state.credits.values()]
-        reason = wire.reason(state.denied_reason)
-        return pb.GetEntitlementsStateV2Response(
-            entitlements=[wire.entitlement_v2(d) for d in decisions], access_denied_reason=reason
-        )
+        return wire.entitlements_state_v2_response(state)
 
     # -- writes and control -----------------------------------------------------------------------
     async def ReloadEntitlements(
@@ -344,6 +328,7 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
             await _abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
         except (base.UpstreamError, model.Offline) as error:
             await _upstream_failed(context, error)
+        self._tell_sequence(context)
         return wire.usage_result(result)
 
     async def ReportUsageBulk(
@@ -360,6 +345,7 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
             await _abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
         except (base.UpstreamError, model.Offline) as error:
             await _upstream_failed(context, error)
+        self._tell_sequence(context)
         return pb.ReportUsageBulkResponse(usages=[wire.usage_result(r) for r in results])
 
     async def ReportEvents(self, request: pb.ReportEventsRequest, context: Context) -> empty_pb2.Empty:

@@ -38,6 +38,9 @@ in an error.
 | SIDECAR_GRPC_MAX_CONCURRENT_STREAMS | 1000 | calls in flight on one gRPC connection (more are refused) |
 | SIDECAR_HTTP_MAX_CONNECTIONS | 64 | HTTP connections held at once (more are closed at once) |
 | SIDECAR_HTTP_REQUEST_TIMEOUT_SECONDS | 10 | an HTTP request head (or unread body) must arrive within |
+| SIDECAR_MIRROR_ENABLED | true | serve the mirror protocol (in-process replicas for mirrored clients) |
+| SIDECAR_MIRROR_BUFFER | 10000 | messages buffered per mirror stream (a client slower than that is dropped) |
+| SIDECAR_MIRROR_HEARTBEAT_SECONDS | 1 | a mirror stream hears from the sidecar at least this often |
 | SIDECAR_DEFAULTS_DIR | (unset) | directory of defaults files (a mounted ConfigMap) |
 | SIDECAR_DEFAULTS_POLL_SECONDS | 2 | how often the defaults directory is checked |
 | SIDECAR_CACHE_TTL_SECONDS | 300 | freshness of a cached customer |
@@ -204,6 +207,24 @@ class Settings:
         10.0,
         "an HTTP request head (or unread body) must arrive within",
         parse=env.number("seconds", 3600),
+    )
+    mirror_enabled: bool = env.var(
+        "SIDECAR_MIRROR_ENABLED",
+        True,
+        "serve the mirror protocol (in-process replicas for mirrored clients)",
+        parse=env.boolean,
+    )
+    mirror_buffer: int = env.var(
+        "SIDECAR_MIRROR_BUFFER",
+        10_000,
+        "messages buffered per mirror stream (a client slower than that is dropped)",
+        parse=env.integer(16, 10**6),
+    )
+    mirror_heartbeat_seconds: float = env.var(
+        "SIDECAR_MIRROR_HEARTBEAT_SECONDS",
+        1.0,
+        "a mirror stream hears from the sidecar at least this often",
+        parse=env.number("seconds", 60),
     )
     defaults_dir: pathlib.Path | None = env.var(
         "SIDECAR_DEFAULTS_DIR", None, "directory of defaults files (a mounted ConfigMap)", parse=env.path

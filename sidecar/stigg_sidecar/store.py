@@ -37,6 +37,8 @@ stream follower (``realtime``) all go through its methods, never through its par
   what the upstream said, never the local view with pending usage replayed in: whoever reads
   it replays its own pending usage on top. An event never creates a Redis entry no replica
   asked for; it only replaces one.
+* **Observed**: an ``Observer`` (``observe``; the mirror's hub) hears every change of a held
+  entry, from the cache itself, and every change of the stream's liveness.
 
 Runs on one event loop; nothing awaits between reading and writing the cache.
 """
@@ -51,6 +53,7 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
 
 from stigg_sidecar import cache, footprint, metrics, model, pending, shared_cache
 from stigg_sidecar.upstream import base
@@ -61,6 +64,18 @@ REFETCHES = 3  # how many times an overtaken fetch is repeated before its answer
 WRITE_QUEUE_LIMIT = 10_000  # event writes to Redis waiting at most
 
 SharedWrite = Callable[[shared_cache.SharedCache], Awaitable[None]]
+
+
+class Observer(Protocol):
+    """Who hears of every change of what the store holds (``EntitlementStore.observe``)."""
+
+    def entry_changed(
+        self, key: model.CustomerKey, entry: cache.Entry[model.EntitlementState] | None
+    ) -> None:
+        """A held entry changed (``entry``: the new one) or left the cache (None)."""
+
+    def stream_changed(self, live_since: float | None) -> None:
+        """The stream went live at ``live_since`` (on the store's clock), or down (None)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -129,7 +144,13 @@ class EntitlementStore:
         self._doubt_wait = doubt_wait
         self._doubts: dict[model.CustomerKey, asyncio.Event] = {}  # first loads waiting for answers
         self._writes: asyncio.Queue[SharedWrite] = asyncio.Queue(WRITE_QUEUE_LIMIT)
+        self._observer: Observer | None = None
         self.loads = 0  # load flights started (one per key however many callers wait)
+
+    def observe(self, observer: Observer) -> None:
+        """Tell ``observer`` of every change from now on (one observer per store)."""
+        self._observer = observer
+        self._cache.listener = observer.entry_changed
 
     # -- what is held -------------------------------------------------------------------------
 
@@ -156,6 +177,15 @@ class EntitlementStore:
     def peek(self, key: model.CustomerKey) -> model.EntitlementState | None:
         """The held state, fresh or not, without touching the LRU order or the statistics."""
         return self._cache.peek(key)
+
+    def entry(self, key: model.CustomerKey) -> cache.Entry[model.EntitlementState] | None:
+        """The held entry with its expiry and as-of moment, like ``peek``."""
+        return self._cache.entry(key)
+
+    @property
+    def live_since(self) -> float | None:
+        """When the live stream subscribed (entries current as of then are fresh), or None."""
+        return self._live_since
 
     def held_before(self, moment: float) -> list[model.CustomerKey]:
         """The keys whose entries are current only as of before ``moment`` (a resync's list)."""
@@ -359,10 +389,14 @@ class EntitlementStore:
     def stream_live(self, since: float) -> None:
         """The stream subscribed at ``since``: entries current as of then stay fresh."""
         self._live_since = since
+        if self._observer is not None:
+            self._observer.stream_changed(since)
 
     def stream_down(self) -> None:
         """The stream dropped: every entry is back under its TTL."""
         self._live_since = None
+        if self._observer is not None:
+            self._observer.stream_changed(None)
 
     def replace_entitlements(self, state: model.EntitlementState, *, keep_credits: bool = False) -> bool:
         """An event: the customer's entitlements as the upstream says now (``keep_credits``: and

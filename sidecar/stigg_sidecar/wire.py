@@ -352,6 +352,76 @@ def granted_entitlements(state: model.EntitlementState) -> list[pb.Entitlement]:
     return [pb.Entitlement(**any_entitlement(e)) for e in state.entitlements.values() if e.is_granted]
 
 
+# -- answers: what the servicer sends and a mirrored client builds in-process ------------------
+
+
+def boolean_response(decision: semantics.Decision, feature_id: str) -> pb.GetBooleanEntitlementResponse:
+    entitlement = (
+        boolean(decision.entitlement)
+        if decision.entitlement
+        else pb.BooleanEntitlement(feature=placeholder_feature(feature_id, model.CheckKind.BOOLEAN))
+    )
+    return pb.GetBooleanEntitlementResponse(**common(decision), entitlement=entitlement)
+
+
+def numeric_response(decision: semantics.Decision, feature_id: str) -> pb.GetNumericEntitlementResponse:
+    entitlement = (
+        numeric(decision.entitlement)
+        if decision.entitlement
+        else pb.NumericEntitlement(feature=placeholder_feature(feature_id, model.CheckKind.NUMERIC))
+    )
+    return pb.GetNumericEntitlementResponse(**common(decision), entitlement=entitlement)
+
+
+def metered_response(decision: semantics.Decision, feature_id: str) -> pb.GetMeteredEntitlementResponse:
+    entitlement = (
+        metered(decision.entitlement)
+        if decision.entitlement
+        else pb.MeteredEntitlement(feature=placeholder_feature(feature_id, model.CheckKind.METERED))
+    )
+    return pb.GetMeteredEntitlementResponse(
+        **common(decision), requested_usage=decision.requested_usage, entitlement=entitlement
+    )
+
+
+def enum_response(decision: semantics.Decision, feature_id: str) -> pb.GetEnumEntitlementResponse:
+    entitlement = (
+        enum(decision.entitlement)
+        if decision.entitlement
+        else pb.EnumEntitlement(feature=placeholder_feature(feature_id, model.CheckKind.ENUM))
+    )
+    return pb.GetEnumEntitlementResponse(
+        **common(decision), requested_values=list(decision.requested_values), entitlement=entitlement
+    )
+
+
+def entitlement_response(decision: semantics.Decision, feature_id: str = "") -> pb.GetEntitlementResponse:
+    oneof = any_entitlement(decision.entitlement) if decision.entitlement else OneOf()
+    return pb.GetEntitlementResponse(**common(decision), **oneof)
+
+
+def entitlement_v2_response(
+    decision: semantics.Decision, feature_id: str = ""
+) -> pb.GetEntitlementV2Response:
+    return pb.GetEntitlementV2Response(entitlement=entitlement_v2(decision))
+
+
+def entitlements_response(state: model.EntitlementState) -> pb.GetEntitlementsResponse:
+    """GetEntitlements for a known state: the granted entitlements, or the customer's denial."""
+    return pb.GetEntitlementsResponse(
+        entitlements=granted_entitlements(state), access_denied_reason=reason(state.denied_reason)
+    )
+
+
+def entitlements_state_v2_response(state: model.EntitlementState) -> pb.GetEntitlementsStateV2Response:
+    """GetEntitlementsStateV2 for a known state: every feature's and currency's decision."""
+    decisions = [semantics.evaluate_entitlement(e) for e in state.entitlements.values()]
+    decisions += [semantics.evaluate_credit_entitlement(c) for c in state.credits.values()]
+    return pb.GetEntitlementsStateV2Response(
+        entitlements=[entitlement_v2(d) for d in decisions], access_denied_reason=reason(state.denied_reason)
+    )
+
+
 def usage_result(result: model.UsageResult) -> pb.ReportUsageResponse:
     return pb.ReportUsageResponse(
         measurement_id=result.measurement_id,
