@@ -27,8 +27,6 @@ import math
 import pathlib
 from collections.abc import Mapping, Sequence
 
-import yaml
-
 from stigg_sidecar import model, semantics
 
 logger = logging.getLogger(__name__)
@@ -187,6 +185,8 @@ def _signature(directory: pathlib.Path) -> tuple[tuple[str, int, int], ...]:
 
 def load_directory(directory: pathlib.Path) -> dict[str, FeatureDefault]:
     """Merge every defaults file in ``directory`` (later file names win per feature)."""
+    import yaml  # noqa: PLC0415 -- only for defaults files: the clients import this module (wire)
+
     table: dict[str, FeatureDefault] = {}
     for path in sorted(directory.iterdir()):
         if path.suffix not in _SUFFIXES or path.name.startswith("."):

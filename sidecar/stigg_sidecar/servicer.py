@@ -24,6 +24,7 @@ from google.protobuf import empty_pb2, message_factory
 from google.protobuf import message as protobuf_message
 
 from stigg_sidecar import checker, metrics, model, outbox, semantics, wire, writes
+from stigg_sidecar.mirror import codec as mirror_codec
 from stigg_sidecar.mirror import hub
 from stigg_sidecar.mirror import service as mirror_service
 from stigg_sidecar.upstream import base
@@ -120,7 +121,7 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
         stream_id = mirror_service.stream_id_of(context)
         sequence = None if stream_id is None else self.mirror.sequence(stream_id)
         if sequence is not None:
-            context.set_trailing_metadata(((mirror_service.SEQUENCE_METADATA, str(sequence)),))
+            context.set_trailing_metadata(((mirror_codec.SEQUENCE_METADATA, str(sequence)),))
 
     def _count(self, method: str, decision: semantics.Decision) -> None:
         outcome = "fallback" if decision.is_fallback else "granted" if decision.has_access else "denied"

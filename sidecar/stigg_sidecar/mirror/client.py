@@ -40,7 +40,7 @@ import grpc
 from google.protobuf import empty_pb2
 
 from stigg_sidecar import client, model, semantics, wire
-from stigg_sidecar.mirror import answers, replica, service
+from stigg_sidecar.mirror import answers, codec, replica
 from stigg_sidecar.v1 import mirror_pb2 as mpb
 from stigg_sidecar.v1 import mirror_pb2_grpc as mpb_grpc
 from stigg_sidecar.v1 import sidecar_pb2 as pb
@@ -101,7 +101,7 @@ def _unsubscribe(keys: Sequence[replica.Key]) -> mpb.FollowRequest:
 
 def _sequence_of(trailing: Sequence[tuple[str, str | bytes]] | None) -> int | None:
     for key, value in trailing or ():
-        if key == service.SEQUENCE_METADATA:
+        if key == codec.SEQUENCE_METADATA:
             return int(value)
     return None
 
@@ -296,7 +296,7 @@ class MirroredSidecarClient(_Mirroring):
                 requests.put(_subscribe(keys))
             self._requests = requests
             call = self._mirror.Follow(
-                iter(requests.get, None), metadata=((service.STREAM_METADATA, stream_id),)
+                iter(requests.get, None), metadata=((codec.STREAM_METADATA, stream_id),)
             )
             self._call = call
             try:
@@ -469,7 +469,7 @@ class MirroredSidecarClient(_Mirroring):
 
     def _write(self, method: Any, request: Any, timeout: float | None) -> Any:
         stream_id = self.replica.stream_id
-        metadata = () if stream_id is None else ((service.STREAM_METADATA, stream_id),)
+        metadata = () if stream_id is None else ((codec.STREAM_METADATA, stream_id),)
         response, call = method.with_call(
             request, timeout=self.timeout if timeout is None else timeout, metadata=metadata
         )
@@ -577,7 +577,7 @@ class AsyncMirroredSidecarClient(_Mirroring):
             if keys:
                 requests.put_nowait(_subscribe(keys))
             self._requests = requests
-            call = self._mirror.Follow(_drain(requests), metadata=((service.STREAM_METADATA, stream_id),))
+            call = self._mirror.Follow(_drain(requests), metadata=((codec.STREAM_METADATA, stream_id),))
             try:
                 async for message in call:
                     applied = self.replica.apply(message)
@@ -747,7 +747,7 @@ class AsyncMirroredSidecarClient(_Mirroring):
 
     async def _write(self, method: Any, request: Any, timeout: float | None) -> Any:
         stream_id = self.replica.stream_id
-        metadata = () if stream_id is None else ((service.STREAM_METADATA, stream_id),)
+        metadata = () if stream_id is None else ((codec.STREAM_METADATA, stream_id),)
         call = method(request, timeout=self.timeout if timeout is None else timeout, metadata=metadata)
         response = await call
         return response, stream_id, _sequence_of(await call.trailing_metadata())

@@ -20,6 +20,11 @@ from stigg_sidecar import model, wire
 from stigg_sidecar.v1 import mirror_pb2 as mpb
 from stigg_sidecar.v1 import sidecar_pb2 as pb
 
+# Metadata (``mirror.proto``): a Follow call's stream id, which a write names to read its own
+# write; the write's answer carries that stream's sequence number after the write.
+STREAM_METADATA = "stigg-mirror-stream"
+SEQUENCE_METADATA = "stigg-mirror-sequence"
+
 STATE = mpb.FollowResponse.STATE_FIELD_NUMBER
 ABSENT = mpb.FollowResponse.ABSENT_FIELD_NUMBER
 STATUS = mpb.FollowResponse.STATUS_FIELD_NUMBER

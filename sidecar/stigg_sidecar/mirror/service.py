@@ -31,8 +31,6 @@ from stigg_sidecar import wire
 from stigg_sidecar.mirror import codec, hub
 from stigg_sidecar.v1 import mirror_pb2 as mpb
 
-STREAM_METADATA = "stigg-mirror-stream"
-SEQUENCE_METADATA = "stigg-mirror-sequence"
 MAX_STREAM_ID = 64
 SERVICE_NAME = mpb.DESCRIPTOR.services_by_name["MirrorService"].full_name
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -56,7 +54,7 @@ def _parse(data: bytes) -> mpb.FollowRequest | _Refused:
 def stream_id_of(context: Context) -> str | None:
     """The ``stigg-mirror-stream`` a call names, if any."""
     for key, value in context.invocation_metadata() or ():
-        if key == STREAM_METADATA:
+        if key == codec.STREAM_METADATA:
             return str(value)
     return None
 
@@ -72,7 +70,7 @@ class MirrorServicer:
         if len(stream_id) > MAX_STREAM_ID:
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
-                f"{STREAM_METADATA}: must be at most {MAX_STREAM_ID} characters, got {len(stream_id)}",
+                f"{codec.STREAM_METADATA}: must be at most {MAX_STREAM_ID} characters, got {len(stream_id)}",
             )
         stream = self.hub.open(stream_id)
         refused: asyncio.Future[_Refused] = asyncio.get_running_loop().create_future()
