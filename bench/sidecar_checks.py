@@ -8,12 +8,16 @@ What it runs (all real processes, all on 127.0.0.1):
   from a dict, so the ratio sidecar/floor shows what the sidecar itself costs;
 * the load generator: a Go program (tests/go/stiggclient/loadgen), so the client does not take
   Python CPU from the server it measures. Servers are pinned to core 0, the load generator to
-  core 1: "per core" figures mean exactly one core of server.
+  core 1: "per core" figures mean exactly one core of server;
+* ghz (``bench/ghz_load.py``: built by ``go install`` on first use), the standard gRPC load
+  generator, beside ours with the same call and pinning, so the figures compare with published
+  gRPC benchmarks.
 
 Measured, each ``--repeats`` times (median and range reported): closed-loop throughput and
 latency at ``--concurrency`` calls in flight with the server's CPU seconds per call; open-loop
 latency at a fixed ``--rate`` (2,000 checks/s, the target's load); the sidecar's resident
-memory with the warmed cache. Writes ``bench/results/sidecar-checks.md``.
+memory with the warmed cache; with ghz, the closed loop and a fixed ``--ghz-rates`` rate
+(1,000/s). Writes ``bench/results/sidecar-checks.md``.
 
     python bench/sidecar_checks.py [--customers 2000] [--repeats 3] [--seconds 8]
 """
@@ -25,6 +29,7 @@ import json
 import os
 import pathlib
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -37,6 +42,7 @@ import yaml
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import ghz_load  # noqa: E402
 from stigg_devkit import childproc, sidecar_launcher  # noqa: E402
 from stigg_emulator import catalog, launcher  # noqa: E402
 from tests.integration.sidecar import go_client  # noqa: E402
@@ -70,10 +76,14 @@ def _load(loadgen: pathlib.Path, target: str, **options: object) -> dict[str, fl
     # Pinned by taskset rather than a preexec_fn (which would fork with gRPC's handlers: childproc).
     argv = ["taskset", "-c", str(CLIENT_CORE), str(loadgen), "-target", target]
     argv += [f"-{k}={v}" for k, v in options.items()]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     completed = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=300)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     result: dict[str, float] = json.loads(completed.stdout)
     if result["errors"]:
         raise SystemExit(f"load generator saw {result['errors']} errors against {target}")
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    result["client_cpu_us_per_call"] = cpu / result["calls"] * 1e6
     return result
 
 
@@ -103,6 +113,121 @@ def _cell(rows: list[dict[str, float]], key: str, digits: int = 0) -> str:
     return f"{median:,.{digits}f} ({low:,.{digits}f}-{high:,.{digits}f})"
 
 
+Rows = dict[str, list[dict[str, float]]]
+
+
+def _ghz_command(
+    binary: str, target: str, data: str, args: argparse.Namespace, *, concurrency: int, rps: int = 0
+) -> list[str]:
+    return ghz_load.command(
+        binary, target, data, core=CLIENT_CORE, concurrency=concurrency, seconds=args.seconds, rps=rps
+    )
+
+
+def _measure_ghz(
+    ghz: pathlib.Path, data: pathlib.Path, targets: dict[str, tuple[str, int]], args: argparse.Namespace
+) -> tuple[Rows, dict[int, Rows]]:
+    """ghz closed loop at ``--concurrency``, then at each of ``--ghz-rates`` (at most 64 in flight)."""
+    print(f"ghz, closed loop, {args.concurrency} in flight", flush=True)
+    closed = _measure_interleaved(
+        targets,
+        lambda t: ghz_load.run(
+            _ghz_command(str(ghz), t, str(data), args, concurrency=args.concurrency), ROOT
+        ),
+        args.repeats,
+    )
+    opened: dict[int, Rows] = {}
+    for rate in args.ghz_rates:
+        print(f"ghz at {rate}/s", flush=True)
+        opened[rate] = _measure_interleaved(
+            targets,
+            lambda t, r=rate: ghz_load.run(
+                _ghz_command(str(ghz), t, str(data), args, concurrency=64, rps=r), ROOT
+            ),
+            args.repeats,
+        )
+    return closed, opened
+
+
+def _ratios(rows: Rows) -> tuple[float, float]:
+    """Sidecar / floor: throughput and p50 latency, of the medians."""
+    floor, side = rows["floor (trivial grpc.aio)"], rows["sidecar"]
+    return (
+        _summary(side, "throughput")[0] / _summary(floor, "throughput")[0],
+        _summary(side, "p50_us")[0] / _summary(floor, "p50_us")[0],
+    )
+
+
+def _ghz_lines(args: argparse.Namespace, ours: Rows, closed: Rows, opened: dict[int, Rows]) -> list[str]:
+    ghz_tp, ghz_p50 = _ratios(closed)
+    ours_tp, ours_p50 = _ratios(ours)
+    gobin = f"~/.cache/stigg-bench/ghz-{ghz_load.VERSION}"
+    lines = [
+        "## ghz, the standard gRPC load generator",
+        "",
+        f"[ghz](https://{ghz_load.MODULE}) {ghz_load.VERSION}, built by the benchmark with "
+        f"`{ghz_load.install_command(gobin)}`, makes the same call over the same {args.customers} "
+        f"cached customers (a JSON array of requests, sent round-robin) on one connection, pinned to "
+        f"core {CLIENT_CORE} like ours. Client CPU is the load generator's own (user + system) per call.",
+        "",
+        f"### Closed loop, {args.concurrency} calls in flight: ghz and ours side by side",
+        "",
+        "| server | load generator | checks/s | p50 µs | p90 µs | p99 µs | server CPU µs/call | "
+        "client CPU µs/call |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        *(
+            f"| {name} | {generator} | {_cell(rows, 'throughput')} | {_cell(rows, 'p50_us')} | "
+            f"{_cell(rows, 'p90_us')} | {_cell(rows, 'p99_us')} | {_cell(rows, 'cpu_us_per_call')} | "
+            f"{_cell(rows, 'client_cpu_us_per_call')} |"
+            for name in ours
+            for generator, rows in (("ghz", closed[name]), ("ours", ours[name]))
+        ),
+        "",
+        f"Sidecar / floor with ghz: throughput {ghz_tp:.2f}x, p50 latency {ghz_p50:.2f}x "
+        f"(with ours: {ours_tp:.2f}x and {ours_p50:.2f}x).",
+        "",
+    ]
+    for rate, by_server in opened.items():
+        lines += [
+            f"### ghz at a fixed rate of {rate:,}/s (`--rps`, at most 64 in flight)",
+            "",
+            "ghz times each call from when it was sent, not from when it was due: unlike ours above, "
+            "its latency leaves out the queueing of a server that falls behind.",
+            "",
+            "| server | achieved checks/s | p50 µs | p90 µs | p99 µs | max µs | server CPU µs/call |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+            *(
+                f"| {name} | {_cell(rows, 'throughput')} | {_cell(rows, 'p50_us')} | "
+                f"{_cell(rows, 'p90_us')} | {_cell(rows, 'p99_us')} | {_cell(rows, 'max_us')} | "
+                f"{_cell(rows, 'cpu_us_per_call')} |"
+                for name, rows in by_server.items()
+            ),
+            "",
+        ]
+    example = json.dumps(ghz_load.requests(1))[:-1]
+    lines += [
+        "### The ghz command lines",
+        "",
+        f"From the repository's root, the servers pinned to core {SERVER_CORE} (`taskset -cp {SERVER_CORE} "
+        f"PID`), `requests.json` the array `{example}, ...]` of customer-0 to "
+        f"customer-{args.customers - 1} and `PORT` the server's:",
+        "",
+        "```sh",
+        " ".join(_ghz_command("ghz", "127.0.0.1:PORT", "requests.json", args, concurrency=args.concurrency)),
+        *(
+            " ".join(_ghz_command("ghz", "127.0.0.1:PORT", "requests.json", args, concurrency=64, rps=r))
+            for r in opened
+        ),
+        "```",
+        "",
+    ]
+    return lines
+
+
+def _loadavg(values: tuple[float, float, float]) -> str:
+    return ", ".join(f"{v:.2f}" for v in values)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=2000)
@@ -115,11 +240,21 @@ def main() -> int:
         default=[1000, 2000],
         help="open-loop rates",
     )
+    parser.add_argument(
+        "--ghz-rates",
+        type=lambda text: [int(r) for r in text.split(",") if r],
+        default=[1000],
+        help="ghz's fixed rates (--rps); empty for none",
+    )
     args = parser.parse_args()
 
+    load_before = os.getloadavg()
     loadgen = go_client.ensure_built("loadgen")
+    ghz = ghz_load.ensure_built()
     scratch = pathlib.Path(tempfile.mkdtemp(prefix="bench-sidecar-"))
     _catalog(scratch / "catalog.yaml", args.customers)
+    ghz_data = scratch / "requests.json"
+    ghz_data.write_text(json.dumps(ghz_load.requests(args.customers)))
     emulator = launcher.start(catalog_path=scratch / "catalog.yaml", latency_ms=0, api_key="bench-key")
     sidecar = sidecar_launcher.start(
         {
@@ -175,15 +310,15 @@ def main() -> int:
                 ),
                 args.repeats,
             )
+        ghz_closed, ghz_opened = _measure_ghz(ghz, ghz_data, targets, args)
         misses = sidecar.metric("sidecar_cache_misses_total")
     finally:
         childproc.stop(echo, 10)
         sidecar.stop()
         emulator.stop()
 
-    floor, side = "floor (trivial grpc.aio)", "sidecar"
-    ratio_tp = _summary(closed[side], "throughput")[0] / _summary(closed[floor], "throughput")[0]
-    ratio_p50 = _summary(closed[side], "p50_us")[0] / _summary(closed[floor], "p50_us")[0]
+    ratio_tp, ratio_p50 = _ratios(closed)
+    load_after = os.getloadavg()
     lines = [
         "# Sidecar: cache-hit checks over loopback gRPC",
         "",
@@ -191,7 +326,8 @@ def main() -> int:
         f"Servers pinned to core {SERVER_CORE}, the Go load generator to core {CLIENT_CORE}. "
         f"GetBooleanEntitlement over {args.customers} distinct customers, all cached "
         f"({int(entries)} cache entries; cache misses in all: {int(misses)}, i.e. the warm-up only). "
-        f"{args.repeats} runs of {args.seconds} s each: median (min-max).",
+        f"{args.repeats} runs of {args.seconds} s each: median (min-max). Load average (1, 5, 15 min) "
+        f"at the start {_loadavg(load_before)}, at the end {_loadavg(load_after)}.",
         "",
         f"## Closed loop, {args.concurrency} calls in flight (throughput on one server core)",
         "",
@@ -217,6 +353,7 @@ def main() -> int:
             for name, rows in by_server.items()
         ),
         "",
+        *_ghz_lines(args, closed, ghz_closed, ghz_opened),
         "## Memory",
         "",
         f"Sidecar resident set after warming {args.customers} customers: {rss:.1f} MiB "
