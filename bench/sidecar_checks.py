@@ -17,7 +17,7 @@ Measured, each ``--repeats`` times (median and range reported): closed-loop thro
 latency at ``--concurrency`` calls in flight with the server's CPU seconds per call; open-loop
 latency at a fixed ``--rate`` (2,000 checks/s, the target's load); the sidecar's resident
 memory with the warmed cache; with ghz, the closed loop and a fixed ``--ghz-rates`` rate
-(1,000/s). Writes ``bench/results/sidecar-checks.md``.
+(1,000/s), in the same rounds as ours at the same load. Writes ``bench/results/sidecar-checks.md``.
 
     python bench/sidecar_checks.py [--customers 2000] [--repeats 3] [--seconds 8]
 """
@@ -87,19 +87,24 @@ def _load(loadgen: pathlib.Path, target: str, **options: object) -> dict[str, fl
     return result
 
 
+Rows = dict[str, list[dict[str, float]]]
+
+
 def _measure_interleaved(
-    targets: dict[str, tuple[str, int]], run: Callable[[str], dict[str, float]], repeats: int
-) -> dict[str, list[dict[str, float]]]:
-    """Run every target once per round, ``repeats`` rounds, so machine noise hits all alike."""
-    rows: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
+    targets: dict[str, tuple[str, int]], runs: dict[str, Callable[[str], dict[str, float]]], repeats: int
+) -> dict[str, Rows]:
+    """Each run (by load generator) against every target once per round, ``repeats`` rounds, so
+    machine noise hits all alike; the rows by load generator, then by target."""
+    rows: dict[str, Rows] = {generator: {name: [] for name in targets} for generator in runs}
     for attempt in range(repeats):
-        for name, (target, pid) in targets.items():
-            cpu_before = _cpu_seconds(pid)
-            result = run(target)
-            result["cpu_us_per_call"] = (_cpu_seconds(pid) - cpu_before) / result["calls"] * 1e6
-            rows[name].append(result)
-            shown = {k: round(v, 1) for k, v in result.items()}
-            print(f"  round {attempt + 1}, {name}: {json.dumps(shown)}", flush=True)
+        for generator, run in runs.items():
+            for name, (target, pid) in targets.items():
+                cpu_before = _cpu_seconds(pid)
+                result = run(target)
+                result["cpu_us_per_call"] = (_cpu_seconds(pid) - cpu_before) / result["calls"] * 1e6
+                rows[generator][name].append(result)
+                shown = {k: round(v, 1) for k, v in result.items()}
+                print(f"  round {attempt + 1}, {generator}, {name}: {json.dumps(shown)}", flush=True)
     return rows
 
 
@@ -113,9 +118,6 @@ def _cell(rows: list[dict[str, float]], key: str, digits: int = 0) -> str:
     return f"{median:,.{digits}f} ({low:,.{digits}f}-{high:,.{digits}f})"
 
 
-Rows = dict[str, list[dict[str, float]]]
-
-
 def _ghz_command(
     binary: str, target: str, data: str, args: argparse.Namespace, *, concurrency: int, rps: int = 0
 ) -> list[str]:
@@ -124,29 +126,45 @@ def _ghz_command(
     )
 
 
-def _measure_ghz(
-    ghz: pathlib.Path, data: pathlib.Path, targets: dict[str, tuple[str, int]], args: argparse.Namespace
-) -> tuple[Rows, dict[int, Rows]]:
-    """ghz closed loop at ``--concurrency``, then at each of ``--ghz-rates`` (at most 64 in flight)."""
-    print(f"ghz, closed loop, {args.concurrency} in flight", flush=True)
-    closed = _measure_interleaved(
-        targets,
-        lambda t: ghz_load.run(
-            _ghz_command(str(ghz), t, str(data), args, concurrency=args.concurrency), ROOT
-        ),
-        args.repeats,
-    )
-    opened: dict[int, Rows] = {}
-    for rate in args.ghz_rates:
-        print(f"ghz at {rate}/s", flush=True)
-        opened[rate] = _measure_interleaved(
-            targets,
-            lambda t, r=rate: ghz_load.run(
-                _ghz_command(str(ghz), t, str(data), args, concurrency=64, rps=r), ROOT
-            ),
-            args.repeats,
+def _measure(
+    loadgen: pathlib.Path,
+    ghz: tuple[pathlib.Path, pathlib.Path],
+    targets: dict[str, tuple[str, int]],
+    args: argparse.Namespace,
+) -> dict[str, dict[int, Rows]]:
+    """The rows of ``ours`` and ``ghz`` (its binary and requests file) by rate, 0 for the closed loop
+    at ``--concurrency`` (an open loop has at most 64 calls in flight); at a rate both run, they run
+    in the same rounds."""
+
+    def ours(rate: int) -> Callable[[str], dict[str, float]]:
+        concurrency = 64 if rate else args.concurrency
+        options = {"rate": rate} if rate else {}
+        return lambda t: _load(
+            loadgen,
+            t,
+            customers=args.customers,
+            concurrency=concurrency,
+            **options,
+            duration=f"{args.seconds}s",
         )
-    return closed, opened
+
+    def theirs(rate: int) -> Callable[[str], dict[str, float]]:
+        concurrency = 64 if rate else args.concurrency
+        binary, data = (str(path) for path in ghz)
+        return lambda t: ghz_load.run(
+            _ghz_command(binary, t, data, args, concurrency=concurrency, rps=rate), ROOT
+        )
+
+    measured: dict[str, dict[int, Rows]] = {"ours": {}, "ghz": {}}
+    for rate in [0, *sorted({*args.rates, *args.ghz_rates})]:
+        runs = {"ours": ours(rate)} if rate == 0 or rate in args.rates else {}
+        if rate == 0 or rate in args.ghz_rates:
+            runs["ghz"] = theirs(rate)
+        phase = f"open loop at {rate}/s" if rate else f"closed loop, {args.concurrency} in flight"
+        print(f"{phase}: {' and '.join(runs)}", flush=True)
+        for generator, rows in _measure_interleaved(targets, runs, args.repeats).items():
+            measured[generator][rate] = rows
+    return measured
 
 
 def _ratios(rows: Rows) -> tuple[float, float]:
@@ -307,35 +325,15 @@ def main() -> int:
 
         targets = {"floor (trivial grpc.aio)": (f"127.0.0.1:{echo_port}", echo.pid), "sidecar": (
             sidecar.grpc_target, sidecar.process.pid)}  # fmt: skip
-        print(f"closed loop, {args.concurrency} in flight", flush=True)
-        closed = _measure_interleaved(
-            targets,
-            lambda t: _load(
-                loadgen,
-                t,
-                customers=args.customers,
-                concurrency=args.concurrency,
-                duration=f"{args.seconds}s",
-            ),
-            args.repeats,
-        )
-        opened: dict[int, dict[str, list[dict[str, float]]]] = {}
-        for rate in args.rates:
-            print(f"open loop at {rate}/s", flush=True)
-            opened[rate] = _measure_interleaved(
-                targets,
-                lambda t, r=rate: _load(
-                    loadgen, t, customers=args.customers, concurrency=64, rate=r, duration=f"{args.seconds}s"
-                ),
-                args.repeats,
-            )
-        ghz_closed, ghz_opened = _measure_ghz(ghz, ghz_data, targets, args)
+        measured = _measure(loadgen, (ghz, ghz_data), targets, args)
         misses = sidecar.metric("sidecar_cache_misses_total")
     finally:
         childproc.stop(echo, 10)
         sidecar.stop()
         emulator.stop()
 
+    closed, ghz_closed = measured["ours"].pop(0), measured["ghz"].pop(0)
+    opened, ghz_opened = measured["ours"], measured["ghz"]
     ratio_tp, ratio_p50 = _ratios(closed)
     load_after = os.getloadavg()
     lines = [
