@@ -291,10 +291,10 @@ class MirroredSidecarClient(_Mirroring):
         while not self._closing.is_set():
             stream_id = uuid.uuid4().hex
             requests: queue.SimpleQueue[mpb.FollowRequest | None] = queue.SimpleQueue()
+            self._requests = requests  # before begin: a key wanted meanwhile is sent on this stream
             keys = self.replica.begin(stream_id)
             if keys:
                 requests.put(_subscribe(keys))
-            self._requests = requests
             call = self._mirror.Follow(
                 iter(requests.get, None), metadata=((codec.STREAM_METADATA, stream_id),)
             )
@@ -573,10 +573,10 @@ class AsyncMirroredSidecarClient(_Mirroring):
         while not self._closing:
             stream_id = uuid.uuid4().hex
             requests: asyncio.Queue[mpb.FollowRequest | None] = asyncio.Queue()
+            self._requests = requests
             keys = self.replica.begin(stream_id)
             if keys:
                 requests.put_nowait(_subscribe(keys))
-            self._requests = requests
             call = self._mirror.Follow(_drain(requests), metadata=((codec.STREAM_METADATA, stream_id),))
             try:
                 async for message in call:
