@@ -86,6 +86,7 @@ bench: cluster-bin system-deps images
 	$(BIN)/python bench/admission.py
 	$(BIN)/python bench/stream_propagation.py
 	$(BIN)/python bench/mirror_checks.py
+	$(BIN)/python bench/resync_stampede.py
 	$(BIN)/python bench/cache_memory.py
 	$(BIN)/python bench/usage_consistency.py
 	$(BIN)/python bench/fault_soak.py

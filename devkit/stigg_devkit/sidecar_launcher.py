@@ -1,7 +1,8 @@
 """Run the sidecar as a child process (``python -m stigg_sidecar``), for tests, benchmarks and the demo.
 
 ``start`` picks free loopback ports for gRPC and HTTP, starts the sidecar in a session of its
-own with the given environment (and nothing else from the parent's, but ``PATH``), logs to a
+own with the given environment (and nothing else from the parent's, but ``PATH`` and
+``PYTHONPATH``, so that a checkout run with its own ``PYTHONPATH`` runs its own sidecar), logs to a
 file, and returns once ``/readyz`` answers 200. The child dies with its parent
 (``childproc.tied``), so an interrupted run cannot leak it. ``RunningSidecar``
 reads probes and metrics, and stops the process with SIGTERM (SIGKILL after a grace period).
@@ -81,6 +82,7 @@ def start(
     grpc_port, http_port = childproc.free_port(), childproc.free_port()
     full_env = {
         "PATH": os.environ.get("PATH", ""),
+        **({"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}),
         "SIDECAR_BIND_ADDRESS": "127.0.0.1",
         "GRPC_PORT": str(grpc_port),
         "SIDECAR_HTTP_PORT": str(http_port),

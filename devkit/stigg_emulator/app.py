@@ -41,6 +41,9 @@ on invalid input):
 
     GET  /_emulator/healthz              {"status":"UP"}
     GET  /_emulator/requests             counters; POST /_emulator/requests/reset zeroes them
+    GET  /_emulator/requests/arrivals    {"arrivals": [epoch seconds, ...], "forgotten": N}: when
+                                         the last requests arrived, in order (``?endpoint=`` one
+                                         endpoint's, e.g. edge:entitlements-state; ``?since=T``)
     GET  /_emulator/faults               PUT it with any of {latencyMs, jitterMs, errorRate, outage,
                                          writeOutage, legacyOnly, seed} (``faults``)
     PUT  /_emulator/customers/{id}       create or replace a customer (a catalog entry's fields)
@@ -105,6 +108,7 @@ def create_app(emulator: state.EmulatorState, *, api_key: str) -> web.Applicatio
     router.add_get("/_emulator/healthz", _healthz)
     router.add_get("/_emulator/requests", _get_requests)
     router.add_post("/_emulator/requests/reset", _reset_requests)
+    router.add_get("/_emulator/requests/arrivals", _get_arrivals)
     router.add_get("/_emulator/faults", _get_faults)
     router.add_put("/_emulator/faults", _put_faults)
     router.add_put("/_emulator/customers/{customerId}", _put_customer)
@@ -273,6 +277,19 @@ async def _healthz(request: web.Request) -> web.Response:
 
 async def _get_requests(request: web.Request) -> web.Response:
     return web.json_response(request.app[STATE].counters.as_json())
+
+
+async def _get_arrivals(request: web.Request) -> web.Response:
+    raw = request.query.get("since")
+    try:
+        since = float(raw) if raw else -math.inf
+    except ValueError:
+        since = math.nan
+    if math.isnan(since):
+        return _bad_request(f"since: expected a number of seconds since the epoch, got {graphql.shown(raw)}")
+    counters = request.app[STATE].counters
+    arrivals = counters.arrivals(request.query.get("endpoint") or None, since)
+    return web.json_response({"arrivals": arrivals, "forgotten": counters.forgotten})
 
 
 async def _reset_requests(request: web.Request) -> web.Response:

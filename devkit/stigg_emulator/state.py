@@ -18,7 +18,10 @@ upstream processes them asynchronously.
 
 Counters record each product request when it arrives, before faults and authentication, by
 endpoint (``edge:entitlements-state``, ``graphql:ReportUsage``, ...) and by customer, plus
-the status each was answered with, so a test can prove how many requests reached upstream.
+the status each was answered with, so a test can prove how many requests reached upstream;
+and the moment each arrived (the last ``ARRIVALS_KEPT``, wall-clock seconds, so that another
+process on the machine can compare them with its own clock), so a test or a benchmark can tell
+the rate the upstream saw (``arrivals``).
 
 ``reload`` re-reads the catalog file and discards customers and usage changed since (admin
 changes, reported usage); counters, events, idempotency keys and faults are kept. ``reset``
@@ -53,7 +56,9 @@ import collections
 import dataclasses
 import datetime
 import enum
+import math
 import pathlib
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -127,13 +132,20 @@ class UsageRecord:
     period_start: datetime.datetime | None  # the reset period this value belongs to, if any
 
 
-class RequestCounters:
-    """How many product requests arrived, by endpoint and customer, and how they were answered."""
+ARRIVALS_KEPT = 200_000  # request arrival times kept (about 90 bytes each), the oldest forgotten
 
-    def __init__(self) -> None:
+
+class RequestCounters:
+    """How many product requests arrived, by endpoint and customer, how they were answered, and
+    when the last ``ARRIVALS_KEPT`` of them arrived."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
         self.reset()
 
     def reset(self) -> None:
+        self._arrivals: collections.deque[tuple[float, str]] = collections.deque(maxlen=ARRIVALS_KEPT)
+        self.forgotten = 0  # arrivals older than the last ARRIVALS_KEPT
         self.total = 0
         self.by_endpoint: collections.Counter[str] = collections.Counter()
         self.by_customer: collections.Counter[str] = collections.Counter()
@@ -141,6 +153,9 @@ class RequestCounters:
         self.by_status: collections.Counter[int] = collections.Counter()
 
     def record(self, endpoint: str, customers: Iterable[str]) -> None:
+        if len(self._arrivals) == ARRIVALS_KEPT:
+            self.forgotten += 1
+        self._arrivals.append((self._clock(), endpoint))
         self.total += 1
         self.by_endpoint[endpoint] += 1
         per_customer = self.by_endpoint_and_customer.setdefault(endpoint, collections.Counter())
@@ -150,6 +165,11 @@ class RequestCounters:
 
     def record_status(self, status: int) -> None:
         self.by_status[status] += 1
+
+    def arrivals(self, endpoint: str | None = None, since: float = -math.inf) -> list[float]:
+        """When the kept requests (of ``endpoint``, if given) arrived at ``since`` or later, in
+        order, in seconds since the epoch."""
+        return [at for at, name in self._arrivals if at >= since and (endpoint is None or name == endpoint)]
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -153,6 +153,11 @@ class Cache(Generic[K, V]):
         """The keys whose entries are current only as of before ``moment``."""
         return [key for key, entry in self._entries.items() if entry.as_of < moment]
 
+    def as_of(self, key: K) -> float | None:
+        """The moment the entry's value was current as of; None if absent."""
+        entry = self._entries.get(key)
+        return None if entry is None else entry.as_of
+
     def invalidate(self, key: K) -> None:
         if self._pop(key) is not None:
             self._changed(key, None)

@@ -5,8 +5,8 @@
 * **connected(since)**: the stream is live. The store is told (``stream_live``), so entries
   current as of ``since`` stay fresh while events keep them so; every entry held from before
   ``since`` (fetched before the first connection, or before a gap, when events may have been
-  missed) is refreshed from the upstream in the background, a bounded number at a time, in up
-  to ``RESYNC_ROUNDS`` rounds for the ones whose refresh failed. Until refreshed, those entries
+  missed) is refreshed from the upstream in the background (the resync), in up to
+  ``RESYNC_ROUNDS`` rounds for the ones whose refresh failed. Until refreshed, those entries
   answer under their TTL as before.
 * **disconnected()**: the store is told (``stream_down``): every entry is back under its TTL,
   as with ``WS_ENABLED=false``. A running resync is cancelled (the next connection starts a new one).
@@ -20,6 +20,18 @@
   package, the sidecar cannot tell), while the held entries go on answering. Events for
   customers the sidecar does not hold change nothing locally.
 
+**A resync is spread** (``ResyncPolicy``), because every replica of a fleet reconnects at about
+the same moment after an upstream blip and would otherwise refetch everything it holds at once:
+it starts after a random delay within ``jitter`` seconds (``SIDECAR_RESYNC_JITTER_SECONDS``), so
+the replicas' resyncs do not begin together, then refreshes at most ``rate`` entries a second
+(``SIDECAR_RESYNC_RATE``, a ``pacing.TokenBucket``), at most ``concurrency`` at a time (half the
+upstream slots, so that on-demand loads always keep the other half, however slow the upstream).
+The most recently used entries go first; an entry refreshed meanwhile by other means (a check's
+load, an entitlements event) or evicted is skipped. Only this background work is paced: a check
+that misses still loads on demand at once, and held entries answer meanwhile. The same applies
+to the refresh of everything after a ``packagePublished`` to every customer, which reaches
+every replica at the same moment too.
+
 The store also writes each event to Redis, in order (see ``store``). This module decides what
 an event means and when to resync; the store holds the state.
 """
@@ -28,9 +40,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
 
-from stigg_sidecar import metrics, model, store
+from stigg_sidecar import metrics, model, pacing, store
 from stigg_sidecar.upstream import base, parse
 
 logger = logging.getLogger(__name__)
@@ -40,10 +56,40 @@ RESYNC_ROUNDS = 3
 RESYNC_RETRY_SECONDS = 1.0
 
 
+@dataclasses.dataclass(frozen=True)
+class ResyncPolicy:
+    """How a resync is spread: it starts after a random delay of up to ``jitter`` seconds, then
+    refreshes at most ``rate`` entries a second (0: no limit), at most ``concurrency`` at once."""
+
+    jitter: float = 0.0
+    rate: float = 0.0
+    concurrency: int = RESYNC_CONCURRENCY
+
+    def __post_init__(self) -> None:
+        if self.jitter < 0 or self.rate < 0 or self.concurrency < 1:
+            raise ValueError(f"invalid resync policy {self!r}")
+
+
+IMMEDIATE = ResyncPolicy()  # no jitter, no rate limit: every held entry at once, 16 at a time
+
+
 class Follower:
-    def __init__(self, entitlements: store.EntitlementStore, sidecar_metrics: metrics.Metrics) -> None:
+    def __init__(
+        self,
+        entitlements: store.EntitlementStore,
+        sidecar_metrics: metrics.Metrics,
+        resync: ResyncPolicy = IMMEDIATE,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        draw: pacing.Draw = random.uniform,
+    ) -> None:
         self._store = entitlements
         self._metrics = sidecar_metrics
+        self._policy = resync
+        self._clock = clock  # the rate limit's clock, how the resync waits, and its jitter's draw
+        self._sleep = sleep
+        self._draw = draw
         self._resync: asyncio.Task[None] | None = None
 
     # -- Listener ---------------------------------------------------------------------------
@@ -93,27 +139,61 @@ class Follower:
 
     async def _resync_from(self, since: float) -> None:
         self._metrics.resyncs.inc()
-        limit = asyncio.Semaphore(RESYNC_CONCURRENCY)
-
-        async def refresh(key: model.CustomerKey) -> bool:
-            async with limit:
-                refreshed = await self._refresh(key)
-            if refreshed:
-                self._metrics.resynced_entries.inc()
-            return refreshed
-
+        policy = self._policy
+        delay = pacing.start_delay(policy.jitter, self._draw)
+        if delay > 0:
+            logger.info("resync: starting in %.1fs (jitter up to %gs)", delay, policy.jitter)
+            await self._sleep(delay)
+        bucket = pacing.TokenBucket(policy.rate, clock=self._clock) if policy.rate > 0 else None
         for round_number in range(RESYNC_ROUNDS):
             keys = self._store.held_before(since)
             if not keys:
                 break
             if round_number:
-                await asyncio.sleep(RESYNC_RETRY_SECONDS)
-            results = await asyncio.gather(*(refresh(key) for key in keys))
-            logger.info("resync: refreshed %d of %d held entries", sum(results), len(keys))
+                await self._sleep(RESYNC_RETRY_SECONDS)
+            else:
+                logger.info(
+                    "resync: refreshing %d held entries%s",
+                    len(keys),
+                    f", {policy.rate:g} a second (about {len(keys) / policy.rate:.0f}s)" if bucket else "",
+                )
+            refreshed, tried = await self._refresh_all(keys, since, bucket)
+            logger.info("resync: refreshed %d of %d held entries", refreshed, tried)
         else:
             left = len(self._store.held_before(since))
             if left:
                 logger.warning("resync: %d entries could not be refreshed; they follow their TTL", left)
+
+    async def _refresh_all(
+        self, keys: list[model.CustomerKey], since: float, bucket: pacing.TokenBucket | None
+    ) -> tuple[int, int]:
+        """Refresh the keys still held from before ``since``, the most recently used first,
+        paced by ``bucket`` and the concurrency cap: (refreshed, tried)."""
+        slots = asyncio.Semaphore(self._policy.concurrency)
+        outcomes: list[bool] = []
+
+        async def refresh(key: model.CustomerKey) -> None:
+            try:
+                refreshed = await self._refresh(key)
+            finally:
+                slots.release()
+            if refreshed:
+                self._metrics.resynced_entries.inc()
+            outcomes.append(refreshed)
+
+        async with asyncio.TaskGroup() as group:
+            for key in reversed(keys):  # held_before lists the least recently used first
+                if not self._store.is_held_before(key, since):
+                    continue  # refreshed meanwhile (a check's load, an event), or evicted
+                await slots.acquire()
+                wait = bucket.reserve() if bucket is not None else 0.0
+                if wait > 0:
+                    await self._sleep(wait)
+                if not self._store.is_held_before(key, since):  # refreshed while this waited
+                    slots.release()
+                    continue
+                group.create_task(refresh(key))
+        return sum(outcomes), len(outcomes)
 
     def _cancel_resync(self) -> None:
         if self._resync is not None and not self._resync.done():

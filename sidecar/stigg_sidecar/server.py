@@ -155,7 +155,12 @@ class Sidecar:
         self.follower: realtime.Follower | None = None
         self.stream: stream.StreamClient | None = None
         if config.ws_enabled and upstream is not None:
-            self.follower = realtime.Follower(self.store, self.metrics)
+            resync = realtime.ResyncPolicy(
+                jitter=config.resync_jitter_seconds,
+                rate=config.resync_rate,
+                concurrency=max(1, config.upstream_concurrency // 2),  # the rest for checks' loads
+            )
+            self.follower = realtime.Follower(self.store, self.metrics, resync)
             self.stream = stream.StreamClient(
                 url=config.ws_url,
                 api_key=config.api_key,

@@ -58,6 +58,8 @@ in an error.
 | SIDECAR_OUTBOX_MAX_ITEMS | 100000 | reports and events the outbox holds at most (then RESOURCE_EXHAUSTED) |
 | SIDECAR_WS_KEEPALIVE_SECONDS | 10 | ping the stream after this long without a message; drop it after twice |
 | SIDECAR_WS_RECONNECT_MAX_SECONDS | 30 | the cap of the stream's reconnect backoff |
+| SIDECAR_RESYNC_JITTER_SECONDS | 5 | a resync starts after a random delay of up to this (0: at once) |
+| SIDECAR_RESYNC_RATE | 20 | entries a resync refreshes per second at most (0: no limit) |
 """
 
 from __future__ import annotations
@@ -306,6 +308,24 @@ class Settings:
     )
     ws_reconnect_max_seconds: float = env.var(
         "SIDECAR_WS_RECONNECT_MAX_SECONDS", 30.0, "the cap of the stream's reconnect backoff", parse=_SECONDS
+    )
+    # A resync (after every (re)connection of the stream) is spread so that a fleet's replicas,
+    # all dropped by the same upstream blip, do not refetch everything at once: each starts
+    # within the jitter window (100 replicas: one every 50 ms on average), short beside the TTL
+    # that held entries answer under meanwhile, then refreshes at most the rate a second: a
+    # cache of 2,000 customers in 100 s, a third of the default TTL (300 s), and the upstream
+    # sees at most 20 a second per replica instead of as many as its fetches in flight allow.
+    resync_jitter_seconds: float = env.var(
+        "SIDECAR_RESYNC_JITTER_SECONDS",
+        5.0,
+        "a resync starts after a random delay of up to this (0: at once)",
+        parse=env.number("seconds", 3600, zero=True),
+    )
+    resync_rate: float = env.var(
+        "SIDECAR_RESYNC_RATE",
+        20.0,
+        "entries a resync refreshes per second at most (0: no limit)",
+        parse=env.number("entries per second", 100_000, zero=True),
     )
 
     def __post_init__(self) -> None:

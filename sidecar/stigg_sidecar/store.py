@@ -191,6 +191,11 @@ class EntitlementStore:
         """The keys whose entries are current only as of before ``moment`` (a resync's list)."""
         return self._cache.held_before(moment)
 
+    def is_held_before(self, key: model.CustomerKey, moment: float) -> bool:
+        """Whether the key is held and current only as of before ``moment`` (still to resync)."""
+        as_of = self._cache.as_of(key)
+        return as_of is not None and as_of < moment
+
     # -- loads ----------------------------------------------------------------------------------
 
     def expired_for(self, key: model.CustomerKey) -> float:

@@ -18,10 +18,12 @@ resync).
 Keep-alive: when nothing arrives for ``keepalive`` seconds the client pings; if nothing arrives
 for another ``keepalive`` the connection is dead (a half-open TCP connection never says so) and
 is dropped. Any failure (refused, 5xx on the upgrade, closed, dead, a malformed message) leads
-to ``disconnected()`` and a reconnect after an exponential backoff with jitter, capped at
-``reconnect_max`` seconds and reset by a connection that reached its subscriptions. A refused
-API key (close 4401/4403) is logged without the key and retried at the cap. An event that
-cannot be parsed is logged and skipped; it does not cost the connection.
+to ``disconnected()`` and a reconnect after an exponential backoff with full jitter
+(``reconnect_delay``: uniform over the whole window, which doubles from ``backoff_base`` up to
+``reconnect_max`` seconds and is reset by a connection that reached its subscriptions), so that
+the replicas of a fleet, all dropped at the same moment, do not reconnect in lockstep. A
+refused API key (close 4401/4403) is logged without the key and retried with the capped window.
+An event that cannot be parsed is logged and skipped; it does not cost the connection.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import aiohttp
@@ -80,6 +83,16 @@ class Listener(Protocol):
     def disconnected(self) -> None: ...
 
 
+def reconnect_delay(
+    failures: int, *, base: float, cap: float, draw: Callable[[float, float], float] = random.uniform
+) -> float:
+    """Seconds to wait before reconnecting after ``failures`` failed attempts in a row: drawn
+    uniformly over ``[0, min(cap, base * 2**failures)]`` ("full jitter"). Drawing over the whole
+    window, rather than its upper half, spreads replicas that lost the stream together over all
+    of it, and keeps them spread as the window grows: their attempts are never in lockstep."""
+    return draw(0.0, min(cap, base * 2 ** min(failures, 16)))
+
+
 class StreamError(Exception):
     """The connection failed or broke; the message says how (never with the API key)."""
 
@@ -124,9 +137,9 @@ class StreamClient:
                     self._lost(_describe(error), refused_key=False)
                 if self._reached:
                     failures = 0
-                cap = min(self._reconnect_max, self._backoff_base * 2 ** min(failures, 16))
+                delay = reconnect_delay(failures, base=self._backoff_base, cap=self._reconnect_max)
                 failures += 1
-                await asyncio.sleep(cap / 2 + random.uniform(0, cap / 2))  # noqa: S311 -- jitter only
+                await asyncio.sleep(delay)
 
     def _lost(self, why: str, *, refused_key: bool) -> None:
         was_connected = self.connected

@@ -4,6 +4,7 @@ with the status it got; admin requests are not counted; a reset zeroes them."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 from tests.integration.emulator import upstream as upstream_client
 
@@ -74,3 +75,33 @@ async def test_reset_zeroes_the_counters(upstream: Upstream) -> None:
         "byEndpointAndCustomer": {},
         "byStatus": {},
     }
+
+
+async def test_arrival_times_by_endpoint_since_a_moment(upstream: Upstream) -> None:
+    began = time.time()
+    await upstream.edge("customer-pro")
+    await upstream.report_usage(customerId="customer-free", featureId="feature-api-calls", value=1)
+    await upstream.edge("customer-free")
+    ended = time.time()
+    status, body = await upstream.admin("GET", "requests/arrivals")
+    assert status == 200
+    assert body["forgotten"] == 0
+    assert len(body["arrivals"]) == 3
+    assert body["arrivals"] == sorted(body["arrivals"])
+    assert began <= body["arrivals"][0], "the wall clock, as ours"
+    assert body["arrivals"][-1] <= ended
+    _, edge = await upstream.admin("GET", "requests/arrivals?endpoint=edge:entitlements-state")
+    assert edge["arrivals"] == [body["arrivals"][0], body["arrivals"][2]]
+    since = body["arrivals"][1]
+    _, later = await upstream.admin(
+        "GET", f"requests/arrivals?endpoint=edge:entitlements-state&since={since}"
+    )
+    assert later["arrivals"] == [body["arrivals"][2]]
+    status, refused = await upstream.admin("GET", "requests/arrivals?since=yesterday")
+    assert (status, refused) == (
+        400,
+        {"error": 'since: expected a number of seconds since the epoch, got "yesterday"'},
+    )
+    await upstream.admin("POST", "requests/reset")
+    _, empty = await upstream.admin("GET", "requests/arrivals")
+    assert empty == {"arrivals": [], "forgotten": 0}

@@ -42,13 +42,15 @@ def upstream_env(emulator: launcher.RunningEmulator) -> dict[str, str]:
 
 
 def stream_env(emulator: launcher.RunningEmulator) -> dict[str, str]:
-    """``upstream_env`` with the real-time stream on, reconnecting within a second."""
+    """``upstream_env`` with the real-time stream on, reconnecting within a second and
+    resyncing within half a second of it (paced at the default rate)."""
     return {
         **upstream_env(emulator),
         "WS_ENABLED": "true",
         "WS_URL": emulator.ws_url,
         "SIDECAR_WS_RECONNECT_MAX_SECONDS": "1",
         "SIDECAR_WS_KEEPALIVE_SECONDS": "2",
+        "SIDECAR_RESYNC_JITTER_SECONDS": "0.5",
     }
 
 

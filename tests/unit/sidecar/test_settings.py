@@ -82,6 +82,10 @@ def test_secrets_never_appear_in_repr() -> None:
             {"SERVER_API_KEY": "k", "SIDECAR_CACHE_TTL_SECONDS": "0"},
             "SIDECAR_CACHE_TTL_SECONDS: must be more than 0",
         ),
+        (
+            {"SERVER_API_KEY": "k", "SIDECAR_RESYNC_RATE": "-1"},
+            "SIDECAR_RESYNC_RATE: must be at least 0 and at most 100000 entries per second",
+        ),
     ],
 )
 def test_invalid_values_name_the_variable(env: dict[str, str], message: str) -> None:
@@ -95,3 +99,12 @@ def test_offline_needs_no_api_key() -> None:
     s = settings.Settings.from_env({"OFFLINE": "true"})
     assert s.offline
     assert s.api_key == ""
+
+
+def test_a_resync_is_spread_by_default_and_can_be_made_immediate() -> None:
+    s = settings.Settings.from_env({"SERVER_API_KEY": "k"})
+    assert (s.resync_jitter_seconds, s.resync_rate) == (5.0, 20.0)
+    s = settings.Settings.from_env(
+        {"SERVER_API_KEY": "k", "SIDECAR_RESYNC_JITTER_SECONDS": "0", "SIDECAR_RESYNC_RATE": "0"}
+    )
+    assert (s.resync_jitter_seconds, s.resync_rate) == (0.0, 0.0)
