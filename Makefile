@@ -83,6 +83,7 @@ bench: cluster-bin system-deps images
 	$(BIN)/python bench/node_pods.py
 	$(BIN)/python bench/operator_ha.py
 	$(BIN)/python bench/sidecar_checks.py
+	$(BIN)/python bench/sidecar_memory.py
 	$(BIN)/python bench/admission.py
 	$(BIN)/python bench/stream_propagation.py
 	$(BIN)/python bench/mirror_checks.py
