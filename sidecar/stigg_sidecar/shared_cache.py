@@ -14,6 +14,9 @@ Redis is never on the critical path of an answer: every call has a short timeout
 error (Redis down, restarting, unreachable) counts in ``sidecar_redis_client_errors_total``,
 is logged once per outage, and degrades to in-process caching. The client reconnects by itself
 when Redis returns.
+
+Redis's client (redis-py, about 7 MiB of the process) is imported only when a ``SharedCache``
+is built, i.e. when Redis is configured; the codec needs none of it.
 """
 
 from __future__ import annotations
@@ -25,11 +28,6 @@ import logging
 import time
 from collections.abc import Callable
 from typing import Any
-
-import redis.asyncio as redis_asyncio
-import redis.exceptions
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from stigg_sidecar import footprint, metrics, model, settings
 
@@ -176,6 +174,13 @@ class SharedCache:
         self._ttl = None if config.keys_ttl_seconds < 0 else config.keys_ttl_seconds
         self._metrics = sidecar_metrics
         self._healthy = True
+        # Imported here, so that a sidecar without Redis never loads its client.
+        import redis.asyncio as redis_asyncio  # noqa: PLC0415
+        from redis.asyncio.retry import Retry  # noqa: PLC0415
+        from redis.backoff import NoBackoff  # noqa: PLC0415
+        from redis.exceptions import RedisError  # noqa: PLC0415
+
+        self._errors = (RedisError, OSError)
         self._client = redis_asyncio.Redis(
             host=config.host,
             port=config.port,
@@ -207,7 +212,7 @@ class SharedCache:
     async def get(self, key: model.CustomerKey) -> SharedEntry | None:
         try:
             raw = await self._client.get(self.key(key))
-        except (redis.exceptions.RedisError, OSError) as error:
+        except self._errors as error:
             self._failed("read", error)
             return None
         self._ok()
@@ -224,7 +229,7 @@ class SharedCache:
         entry = SharedEntry(state=state, fetched_at=time.time())
         try:
             await self._client.set(self.key(state.key), encode(entry), ex=self._ttl, xx=only_if_present)
-        except (redis.exceptions.RedisError, OSError) as error:
+        except self._errors as error:
             self._failed("write", error)
             return
         self._ok()
@@ -239,7 +244,7 @@ class SharedCache:
         updated = dataclasses.replace(entry, state=change(entry.state))
         try:
             await self._client.set(self.key(key), encode(updated), xx=True, keepttl=True)
-        except (redis.exceptions.RedisError, OSError) as error:
+        except self._errors as error:
             self._failed("write", error)
             return
         self._ok()
@@ -247,7 +252,7 @@ class SharedCache:
     async def delete(self, key: model.CustomerKey) -> None:
         try:
             await self._client.delete(self.key(key))
-        except (redis.exceptions.RedisError, OSError) as error:
+        except self._errors as error:
             self._failed("delete", error)
             return
         self._ok()
