@@ -185,19 +185,29 @@ def _signature(directory: pathlib.Path) -> tuple[tuple[str, int, int], ...]:
 
 def load_directory(directory: pathlib.Path) -> dict[str, FeatureDefault]:
     """Merge every defaults file in ``directory`` (later file names win per feature)."""
-    import yaml  # noqa: PLC0415 -- only for defaults files: the clients import this module (wire)
-
     table: dict[str, FeatureDefault] = {}
     for path in sorted(directory.iterdir()):
         if path.suffix not in _SUFFIXES or path.name.startswith("."):
             continue
         text = path.read_text()
         try:
-            document = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError) as error:
+            document = json.loads(text) if path.suffix == ".json" else _load_yaml(text)
+        except ValueError as error:  # json.JSONDecodeError, or _load_yaml's
             raise DefaultsError(f"{path.name}: not valid {path.suffix[1:].upper()}: {error}") from None
         table.update(parse_table(document, where=f"{path.name}: "))
     return table
+
+
+def _load_yaml(text: str) -> object:
+    """``yaml.safe_load``, a ``YAMLError`` raised as ``ValueError``. PyYAML is imported only when a
+    YAML file is read: the clients import this module (wire), and the operator renders
+    ``defaults.json``, so most sidecars never need it either."""
+    import yaml  # noqa: PLC0415
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ValueError(str(error)) from None
 
 
 class Defaults:

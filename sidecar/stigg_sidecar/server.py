@@ -27,6 +27,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import grpc
 from aiohttp import web
@@ -36,7 +37,6 @@ from grpc_reflection.v1alpha import reflection
 from stigg_sidecar import (
     cache,
     checker,
-    deadletters,
     defaults,
     descriptors,
     logs,
@@ -53,8 +53,11 @@ from stigg_sidecar import (
 )
 from stigg_sidecar.mirror import hub
 from stigg_sidecar.mirror import service as mirror_service
-from stigg_sidecar.upstream import breaker, stigg, stream
+from stigg_sidecar.upstream import breaker, stigg
 from stigg_sidecar.v1 import sidecar_pb2
+
+if TYPE_CHECKING:
+    from stigg_sidecar.upstream import stream
 
 logger = logging.getLogger(__name__)
 SERVICE_NAME = sidecar_pb2.DESCRIPTOR.services_by_name["SidecarService"].full_name
@@ -155,6 +158,9 @@ class Sidecar:
         self.follower: realtime.Follower | None = None
         self.stream: stream.StreamClient | None = None
         if config.ws_enabled and upstream is not None:
+            # Imported only with the stream on: its WebSocket client is aiohttp's.
+            from stigg_sidecar.upstream import stream  # noqa: PLC0415
+
             resync = realtime.ResyncPolicy(
                 jitter=config.resync_jitter_seconds,
                 rate=config.resync_rate,
@@ -333,6 +339,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The ``stigg-sidecar`` command: the sidecar, or ``stigg-sidecar dead-letters ...``."""
     args = sys.argv[1:] if argv is None else list(argv)
     if args[:1] == ["dead-letters"]:
+        from stigg_sidecar import deadletters  # noqa: PLC0415 -- a command of its own (argparse)
+
         return deadletters.main(args[1:])
     if args:
         print(

@@ -1,7 +1,7 @@
 """A sidecar loads only what its configuration needs (``bench/results/sidecar-memory.md``): a
-started sidecar without Redis has not imported Redis's client, and one with Redis has (so the
-check is not vacuous). Each runs in an interpreter of its own, since a module once imported
-stays in ``sys.modules``."""
+started sidecar without Redis has not imported Redis's client, nor PyYAML without a YAML
+defaults file; with them it has (so the check is not vacuous). Each runs in an interpreter of
+its own, since a module once imported stays in ``sys.modules``."""
 
 from __future__ import annotations
 
@@ -56,8 +56,17 @@ def _loaded(tmp_path: pathlib.Path, env: dict[str, str]) -> set[str]:
 def test_without_redis_its_client_is_never_imported(tmp_path: pathlib.Path, ws_enabled: str) -> None:
     loaded = _loaded(tmp_path, {"WS_ENABLED": ws_enabled, "WS_URL": "ws://127.0.0.1:9"})
     assert "grpc" in loaded
-    assert "redis" not in loaded
+    assert not loaded & {"redis", "yaml"}
 
 
 def test_with_redis_its_client_is_imported(tmp_path: pathlib.Path) -> None:
     assert "redis" in _loaded(tmp_path, {"WS_ENABLED": "false", **REDIS})
+
+
+def test_json_defaults_need_no_yaml_and_yaml_ones_load_it(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "defaults").mkdir()
+    (tmp_path / "defaults" / "defaults.json").write_text('{"feature-a": {"hasAccess": true}}')
+    env = {"WS_ENABLED": "false", "SIDECAR_DEFAULTS_DIR": str(tmp_path / "defaults")}
+    assert "yaml" not in _loaded(tmp_path, env)
+    (tmp_path / "defaults" / "more.yaml").write_text("feature-b: {hasAccess: true}\n")
+    assert "yaml" in _loaded(tmp_path, env)
