@@ -8,7 +8,7 @@ path are bound once here, so a check pays a plain counter increment.
 
 from __future__ import annotations
 
-import prometheus_client as prom
+from stigg_sidecar import promtext as prom
 
 CHECK_METHODS = (
     "GetEntitlements",

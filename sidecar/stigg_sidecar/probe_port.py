@@ -22,8 +22,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 
-import prometheus_client as prom
 from aiohttp import web
+
+from stigg_sidecar import promtext
 
 Handler = Callable[[], Awaitable[web.Response]]
 
@@ -40,7 +41,7 @@ class ProbePort:
         *,
         max_connections: int,
         request_timeout: float,
-        refused: prom.Counter,
+        refused: promtext.Counter,
     ) -> None:
         self._routes = dict(routes)
         self._server = web.Server(
@@ -84,7 +85,7 @@ class _Gate:
     """The protocol factory: one aiohttp handler per connection while fewer than ``cap`` are
     open, else a protocol that closes the connection at once."""
 
-    def __init__(self, server: web.Server, cap: int, refused: prom.Counter) -> None:
+    def __init__(self, server: web.Server, cap: int, refused: promtext.Counter) -> None:
         self._server = server
         self._cap = cap
         self._refused = refused
