@@ -30,7 +30,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import grpc
-from aiohttp import web
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -278,10 +277,10 @@ class Sidecar:
 
     # -- HTTP -----------------------------------------------------------------------------------
 
-    async def _livez(self) -> web.Response:
-        return web.json_response({"status": "UP"})
+    async def _livez(self) -> probe_port.Response:
+        return probe_port.json_response({"status": "UP"})
 
-    async def _readyz(self) -> web.Response:
+    async def _readyz(self) -> probe_port.Response:
         ready = self.serving and self.defaults.loaded
         body: dict[str, object] = {"status": "UP" if ready else "DOWN", "defaults": len(self.defaults)}
         if self.defaults.last_error:
@@ -295,9 +294,9 @@ class Sidecar:
         else:
             body["stream"] = "live" if self.stream.connected else "connecting"
             body["streamProtocol"] = self.stream.protocol  # v2 (Stigg's current) or legacy
-        return web.json_response(body, status=200 if ready else 503)
+        return probe_port.json_response(body, status=200 if ready else 503)
 
-    async def _metrics(self) -> web.Response:
+    async def _metrics(self) -> probe_port.Response:
         self.metrics.cache_bytes.set(self.store.bytes)
         self.metrics.cache_entries.set(len(self.store))
         self.metrics.defaults_loaded.set(len(self.defaults))
@@ -308,7 +307,7 @@ class Sidecar:
             self.metrics.outbox_depth.set(stats.depth)
             self.metrics.outbox_oldest_age.set(stats.oldest_age)
             self.metrics.outbox_dead_letters.set(stats.dead_letters)
-        return web.Response(body=self.metrics.exposition(), content_type="text/plain", charset="utf-8")
+        return probe_port.Response(self.metrics.exposition(), content_type="text/plain; charset=utf-8")
 
 
 def _nothing() -> None:
