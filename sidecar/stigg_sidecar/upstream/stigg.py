@@ -6,10 +6,11 @@
 * Writes: the GraphQL mutations ``ReportUsage`` / ``ReportUsageBulk`` (each report carrying an
   idempotency key, so a retried request is not counted twice) and ``ReportEvent``.
 
-Every request has a timeout; network errors, timeouts, 429 and 5xx are retried a bounded
-number of times with full-jitter exponential backoff; a 4xx is not retried. The circuit
-breaker counts requests that failed after their retries, and while open refuses at once with
-``BreakerOpen``. The API key is sent in a header only: never logged, never in errors.
+Requests go over ``httpclient`` (connections kept alive, at most 64). Every request has a
+timeout; network errors, timeouts, 429 and 5xx are retried a bounded number of times with
+full-jitter exponential backoff; a 4xx is not retried. The circuit breaker counts requests that
+failed after their retries, and while open refuses at once with ``BreakerOpen``. The API key is
+sent in a header only: never logged, never in errors.
 """
 
 from __future__ import annotations
@@ -24,10 +25,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import aiohttp
-
 from stigg_sidecar import metrics, model
-from stigg_sidecar.upstream import base, breaker, parse
+from stigg_sidecar.upstream import base, breaker, httpclient, parse
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +78,7 @@ class _Retryable(Exception):
 def _may_have_applied(error: Exception) -> bool:
     """Whether a failed attempt may have been applied: not if no connection was made, nor if
     the upstream answered an error status (other than a gateway's timeout)."""
-    if isinstance(error, aiohttp.ClientConnectorError):
+    if isinstance(error, httpclient.ConnectError):
         return False
     return not isinstance(error, _Retryable) or error.status == 504
 
@@ -102,19 +101,16 @@ class StiggUpstream:
         self._api_url = api_url.rstrip("/")
         self._edge_enabled = edge_enabled
         self._edge_api_url = edge_api_url.rstrip("/")
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timeout = timeout
         self._retries = retries
         self._backoff_base = backoff_base
         self.breaker = circuit
         self._metrics = sidecar_metrics
-        self._session: aiohttp.ClientSession | None = None
+        self._session: httpclient.Client | None = None
 
-    def _client(self) -> aiohttp.ClientSession:
+    def _client(self) -> httpclient.Client:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=64, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(
-                headers=self._headers, connector=connector, raise_for_status=False
-            )
+            self._session = httpclient.Client(self._headers, limit=64)
         return self._session
 
     async def close(self) -> None:
@@ -142,7 +138,7 @@ class StiggUpstream:
                     await asyncio.sleep(random.uniform(0, self._backoff_base * 2 ** (attempt - 1)))  # noqa: S311
                 try:
                     return await self._attempt(method, url, params, body)
-                except (aiohttp.ClientError, TimeoutError, _Retryable) as error:
+                except (httpclient.ClientError, TimeoutError, _Retryable) as error:
                     problem = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
                     reached = reached or _may_have_applied(error)
                     logger.debug("upstream %s attempt %d failed: %s", operation, attempt + 1, problem)
@@ -157,12 +153,10 @@ class StiggUpstream:
             self._metrics.upstream_latency.labels(operation).observe(time.perf_counter() - started)
 
     async def _attempt(self, method: str, url: str, params: Mapping[str, str] | None, body: Any) -> bytes:
-        data = None if body is None else json.dumps(body)
-        async with self._client().request(
-            method, url, params=params, data=data, timeout=self._timeout
-        ) as response:
-            content = await response.read()
-            status = response.status
+        data = None if body is None else json.dumps(body).encode()
+        async with asyncio.timeout(self._timeout):
+            response = await self._client().request(method, url, params=params, data=data)
+        content, status = response.body, response.status
         if status == 429 or status >= 500:
             raise _Retryable(f"HTTP {status}", status)
         # The upstream answered: it is reachable, whatever it thinks of the request.
