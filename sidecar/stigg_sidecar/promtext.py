@@ -5,10 +5,10 @@ The subset of ``prometheus_client`` the sidecar uses, with its interface (``Coll
 byte for byte: the same ``# HELP`` and ``# TYPE`` lines, ``_total`` counters, cumulative
 ``_bucket`` lines with ``le``, ``_count`` and ``_sum``, and the ``_created`` gauges of counters
 and histograms, samples in the order their children were created, label pairs sorted by name,
-values formatted as Go formats floats (a unit test compares the two). ``prometheus_client``
-itself costs the process about 4 MiB: its package imports an HTTP server, a WSGI server,
-``urllib.request`` and the ``email`` package, none of which the sidecar needs
-(``bench/results/sidecar-memory.md``).
+values formatted as Go formats floats (a unit test holds prometheus_client 0.26's text for the
+same metrics). ``prometheus_client`` itself costs the process about 4 MiB: its package imports
+an HTTP server, a WSGI server, ``urllib.request`` and the ``email`` package, none of which the
+sidecar needs (``bench/results/sidecar-memory.md``).
 
 Metrics are updated from the event loop's thread only, so a value is a plain float: no lock.
 """

@@ -34,7 +34,6 @@ SIDECAR = Distribution(
             "google",
             "aiohttp",
             "redis",
-            "prometheus_client",
             "yaml",
         }
     ),

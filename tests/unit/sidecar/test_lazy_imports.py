@@ -1,7 +1,8 @@
 """A sidecar loads only what its configuration needs (``bench/results/sidecar-memory.md``): a
 started sidecar without Redis has not imported Redis's client, nor PyYAML without a YAML
-defaults file; with them it has (so the check is not vacuous). Each runs in an interpreter of
-its own, since a module once imported stays in ``sys.modules``."""
+defaults file, nor aiohttp with the real-time stream off, nor ever prometheus_client; with them
+configured it has (so the check is not vacuous). Each runs in an interpreter of its own, since a
+module once imported stays in ``sys.modules``."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ import json
 import pathlib
 import subprocess
 import sys
-
-import pytest
 
 PROGRAM = """
 import asyncio, json, sys
@@ -52,11 +51,16 @@ def _loaded(tmp_path: pathlib.Path, env: dict[str, str]) -> set[str]:
     return set(json.loads(result.stdout.splitlines()[-1]))
 
 
-@pytest.mark.parametrize("ws_enabled", ["false", "true"])
-def test_without_redis_its_client_is_never_imported(tmp_path: pathlib.Path, ws_enabled: str) -> None:
-    loaded = _loaded(tmp_path, {"WS_ENABLED": ws_enabled, "WS_URL": "ws://127.0.0.1:9"})
+def test_without_redis_or_the_stream_neither_client_is_imported(tmp_path: pathlib.Path) -> None:
+    loaded = _loaded(tmp_path, {"WS_ENABLED": "false"})
     assert "grpc" in loaded
-    assert not loaded & {"redis", "yaml"}
+    assert not loaded & {"redis", "aiohttp", "yaml", "prometheus_client"}
+
+
+def test_the_stream_loads_aiohttp_for_its_websocket_and_nothing_of_redis(tmp_path: pathlib.Path) -> None:
+    loaded = _loaded(tmp_path, {"WS_ENABLED": "true", "WS_URL": "ws://127.0.0.1:9"})
+    assert "aiohttp" in loaded
+    assert not loaded & {"redis", "yaml", "prometheus_client"}
 
 
 def test_with_redis_its_client_is_imported(tmp_path: pathlib.Path) -> None:
