@@ -6,7 +6,8 @@
 * Writes: the GraphQL mutations ``ReportUsage`` / ``ReportUsageBulk`` (each report carrying an
   idempotency key, so a retried request is not counted twice) and ``ReportEvent``.
 
-Requests go over ``httpclient`` (connections kept alive, at most 64). Every request has a
+Requests go over ``httpclient`` (connections kept alive, at most 64; a redirect is not
+followed, since the API key would go along, but refused naming its target). Every request has a
 timeout; network errors, timeouts, 429 and 5xx are retried a bounded number of times with
 full-jitter exponential backoff; a 4xx is not retried. The circuit breaker counts requests that
 failed after their retries, and while open refuses at once with ``BreakerOpen``. The API key is
@@ -157,6 +158,7 @@ class StiggUpstream:
         async with asyncio.timeout(self._timeout):
             response = await self._client().request(method, url, params=params, data=data)
         content, status = response.body, response.status
+        location = response.headers.get("location", "")
         if status == 429 or status >= 500:
             raise _Retryable(f"HTTP {status}", status)
         # The upstream answered: it is reachable, whatever it thinks of the request.
@@ -167,6 +169,12 @@ class StiggUpstream:
             raise base.UpstreamRejected(f"the upstream refused the API key (HTTP {status})", status=status)
         if status >= 400:
             raise base.UpstreamRejected(f"the upstream rejected the request (HTTP {status})", status=status)
+        if status >= 300:  # not followed: the API key would go wherever it points
+            raise base.UpstreamRejected(
+                f"the upstream redirected the request (HTTP {status} to {location[:200]!r}): "
+                "set the API's URL to where it points",
+                status=status,
+            )
         return content
 
     def _skipped(self, typename: str) -> None:

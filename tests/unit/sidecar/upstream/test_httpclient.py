@@ -1,6 +1,6 @@
 """The upstream's HTTP client against scripted loopback servers: keep-alive reuse, the answer's
 framings and encodings, keep-alive's race (a GET sent again, a POST not), the errors it tells
-apart, the body bound, and HTTPS with the host name checked."""
+apart, the body bound, HTTPS with the host name checked, and a redirect refused."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import gzip
 import pathlib
+import re
 import ssl
 import zlib
 from collections.abc import AsyncIterator, Callable
@@ -15,7 +16,8 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from stigg_operator import pki
-from stigg_sidecar.upstream import httpclient
+from stigg_sidecar import metrics, model
+from stigg_sidecar.upstream import base, breaker, httpclient, stigg
 
 
 class _Close(bytes):
@@ -220,3 +222,27 @@ def test_a_header_with_a_line_break_is_refused_without_its_value() -> None:
     with pytest.raises(ValueError, match="X-API-KEY") as raised:
         httpclient.Client({"X-API-KEY": "sk-a\r\nX-Evil: 1"})
     assert "sk-a" not in str(raised.value)
+
+
+async def test_the_upstream_refuses_a_redirect_naming_its_target_without_following_it() -> None:
+    redirect = b"HTTP/1.1 301 Moved\r\nLocation: https://elsewhere.example/v1\r\nContent-Length: 0\r\n\r\n"
+    async with _serve(lambda _n, _r: redirect) as (server, port):
+        url = f"http://127.0.0.1:{port}"
+        upstream = stigg.StiggUpstream(
+            api_key="sk-test",
+            api_url=url,
+            edge_enabled=True,
+            edge_api_url=url,
+            timeout=2,
+            retries=2,
+            circuit=breaker.Breaker(failures=2, reset_after=60),
+            sidecar_metrics=metrics.Metrics(),
+        )
+        try:
+            with pytest.raises(
+                base.UpstreamRejected, match=re.escape("HTTP 301 to 'https://elsewhere.example/v1'")
+            ):
+                await upstream.fetch(model.CustomerKey("customer-1"))
+        finally:
+            await upstream.close()
+    assert len(server.requests) == 1, "not retried, not followed"
