@@ -65,6 +65,10 @@ class CheckKind(enum.Enum):
     METERED = "metered"
     ENUM = "enum"
 
+    # Members are singletons compared by identity: hash them so too, in C (Enum's own
+    # ``__hash__`` is a Python call, paid by every in-process check that keys on a kind).
+    __hash__ = object.__hash__
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Feature:

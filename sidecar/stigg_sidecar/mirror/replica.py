@@ -23,7 +23,10 @@ shows it). The usage is the sidecar's total after the write, not an increment, s
 shows the write at once and never counts it twice.
 
 Memory is bounded: at most ``max_customers`` are held or awaited; beyond that the least
-recently used are forgotten and returned for the client to unsubscribe.
+recently used are forgotten and returned for the client to unsubscribe. Recency is tracked
+the CLOCK way (second chance), an approximation of LRU: a check only marks the state it read
+(``used``), and eviction passes over marked states once, unmarking them, before it forgets
+one; a check never reorders the table, which would touch its neighbours' memory too.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ class Held:
     # The rules' answers for this state to checks without requested usage or values, by
     # (feature, kind): the state is immutable, so they are decided once (``decided``).
     decisions: dict[tuple[str, model.CheckKind], semantics.Decision] = dataclasses.field(default_factory=dict)
+    used: bool = False  # read by a check since it came, or since eviction last passed over it
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -148,10 +152,7 @@ class Replica:
             return None
         if not ((held.epoch and held.epoch == self._live_epoch) or now < held.fresh_until):
             return None
-        try:  # noqa: SIM105 -- the hot path: contextlib.suppress costs more than the check
-            self._held.move_to_end(key)
-        except KeyError:  # evicted meanwhile by the stream's reader
-            pass
+        held.used = True
         return held
 
     def heard_within(self) -> bool:
@@ -231,9 +232,16 @@ class Replica:
         over = len(self._held) + len(self._wanted) - self.max_customers
         if over <= 0:
             return _NO_CHANGE
-        forget = []
-        for _ in range(min(over, len(self._held))):
-            key, _held = self._held.popitem(last=False)
+        forget: list[Key] = []
+        chances = len(self._held)  # each state passed over once at most: the loop ends
+        while len(forget) < over and self._held:
+            key, held = next(iter(self._held.items()))
+            if held.used and chances > 0:
+                held.used = False  # a second chance, at the back
+                self._held.move_to_end(key)
+                chances -= 1
+                continue
+            del self._held[key]
             forget.append(key)
         self.stats.evictions += len(forget)
         return Applied(forget=tuple(forget))
