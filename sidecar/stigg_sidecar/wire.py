@@ -222,12 +222,13 @@ _KIND_FEATURE = {
 _INT32_MAX = 2**31 - 1
 
 
-def _stamp(value: datetime.datetime | None) -> timestamp_pb2.Timestamp | None:
+def stamp(value: datetime.datetime | None) -> timestamp_pb2.Timestamp | None:
+    """A moment as a protobuf Timestamp (None stays None)."""
     if value is None:
         return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
+    message = timestamp_pb2.Timestamp()
+    message.FromDatetime(value)
+    return message
 
 
 def feature(value: model.Feature) -> pb.EntitlementFeature:
@@ -266,9 +267,9 @@ def metered(value: model.Entitlement) -> pb.MeteredEntitlement:
         is_unlimited=value.is_unlimited,
         current_usage=value.current_usage,
         reset_period=_RESET_PERIODS.get(value.reset_period) if value.reset_period else None,
-        usage_period_anchor=_stamp(value.usage_period_anchor),
-        usage_period_start=_stamp(value.usage_period_start),
-        usage_period_end=_stamp(value.usage_period_end),
+        usage_period_anchor=stamp(value.usage_period_anchor),
+        usage_period_start=stamp(value.usage_period_start),
+        usage_period_end=stamp(value.usage_period_end),
         has_soft_limit=value.has_soft_limit,
     )
 
@@ -277,25 +278,28 @@ def enum(value: model.Entitlement) -> pb.EnumEntitlement:
     return pb.EnumEntitlement(feature=feature(value.feature), enum_values=list(value.enum_values))
 
 
-def credit(value: model.CreditEntitlement) -> pb.CreditEntitlement:
-    currency = value.currency
+def currency(value: model.Currency) -> pb.EntitlementCurrency:
     metadata = None
-    if currency.metadata is not None:
+    if value.metadata is not None:
         metadata = struct_pb2.Struct()
-        metadata.update(dict(currency.metadata))  # type: ignore[arg-type]  # JSON values
+        metadata.update(dict(value.metadata))  # type: ignore[arg-type]  # JSON values
+    return pb.EntitlementCurrency(
+        currency_id=value.id,
+        display_name=value.display_name,
+        description=value.description,
+        unit_singular=value.unit_singular,
+        unit_plural=value.unit_plural,
+        additional_meta_data=metadata,
+    )
+
+
+def credit(value: model.CreditEntitlement) -> pb.CreditEntitlement:
     return pb.CreditEntitlement(
-        currency=pb.EntitlementCurrency(
-            currency_id=currency.id,
-            display_name=currency.display_name,
-            description=currency.description,
-            unit_singular=currency.unit_singular,
-            unit_plural=currency.unit_plural,
-            additional_meta_data=metadata,
-        ),
+        currency=currency(value.currency),
         usage_limit=value.usage_limit,
         current_usage=value.current_usage,
         remaining=value.remaining,
-        usage_period_end=_stamp(value.usage_period_end),
+        usage_period_end=stamp(value.usage_period_end),
         has_soft_limit=value.has_soft_limit,
     )
 
@@ -429,6 +433,6 @@ def usage_result(result: model.UsageResult) -> pb.ReportUsageResponse:
         resource_id=result.resource_id,
         feature_id=result.feature_id,
         current_usage=result.current_usage,
-        usage_period_start=_stamp(result.usage_period_start),
-        usage_period_end=_stamp(result.usage_period_end),
+        usage_period_start=stamp(result.usage_period_start),
+        usage_period_end=stamp(result.usage_period_end),
     )

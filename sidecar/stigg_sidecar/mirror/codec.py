@@ -69,14 +69,6 @@ def key_of(message: mpb.CustomerKey) -> model.CustomerKey:
 # -- states ---------------------------------------------------------------------------------------
 
 
-def _stamp(value: datetime.datetime | None) -> timestamp_pb2.Timestamp | None:
-    if value is None:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
-
-
 def _time(message: object, name: str) -> datetime.datetime | None:
     if not message.HasField(name):  # type: ignore[attr-defined]  # every caller passes a message
         return None
@@ -105,9 +97,9 @@ def entitlement_message(value: model.Entitlement) -> mpb.Entitlement:
         current_usage=value.current_usage,
         enum_values=list(value.enum_values),
         reset_period=None if value.reset_period is None else _RESET_PERIODS[value.reset_period],
-        usage_period_anchor=_stamp(value.usage_period_anchor),
-        usage_period_start=_stamp(value.usage_period_start),
-        usage_period_end=_stamp(value.usage_period_end),
+        usage_period_anchor=wire.stamp(value.usage_period_anchor),
+        usage_period_start=wire.stamp(value.usage_period_start),
+        usage_period_end=wire.stamp(value.usage_period_end),
     )
 
 
@@ -136,26 +128,14 @@ def entitlement_of(message: mpb.Entitlement) -> model.Entitlement:
 
 
 def credit_message(value: model.CreditEntitlement) -> mpb.CreditEntitlement:
-    currency = value.currency
-    metadata = None
-    if currency.metadata is not None:
-        metadata = struct_pb2.Struct()
-        metadata.update(dict(currency.metadata))  # type: ignore[arg-type]  # JSON values
     return mpb.CreditEntitlement(
-        currency=pb.EntitlementCurrency(
-            currency_id=currency.id,
-            display_name=currency.display_name,
-            description=currency.description,
-            unit_singular=currency.unit_singular,
-            unit_plural=currency.unit_plural,
-            additional_meta_data=metadata,
-        ),
+        currency=wire.currency(value.currency),
         is_granted=value.is_granted,
         denied_reason=_reason(value.denied_reason),
         usage_limit=value.usage_limit,
         current_usage=value.current_usage,
         has_soft_limit=value.has_soft_limit,
-        usage_period_end=_stamp(value.usage_period_end),
+        usage_period_end=wire.stamp(value.usage_period_end),
     )
 
 
