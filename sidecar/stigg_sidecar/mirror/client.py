@@ -317,6 +317,8 @@ class MirroredSidecarClient(_Mirroring):
                     return
                 if not self._closing.is_set():
                     logger.debug("mirror: the stream ended: %s", code)
+            except Exception:  # a reader that dies would leave the mirror silent: follow again
+                logger.warning("mirror: the stream's reader failed; following again", exc_info=True)
             finally:
                 requests.put(None)
                 call.cancel()
@@ -594,6 +596,8 @@ class AsyncMirroredSidecarClient(_Mirroring):
                     self._unsupported()
                     return
                 logger.debug("mirror: the stream ended: %s", error.code())
+            except Exception:  # a reader that dies would leave the mirror silent: follow again
+                logger.warning("mirror: the stream's reader failed; following again", exc_info=True)
             finally:
                 call.cancel()
                 self.replica.ended(stream_id)

@@ -66,9 +66,11 @@ async def test_a_client_that_stops_reading_is_dropped_and_nobody_waits_for_it(
         )
         first = await slow.read()  # it reads its first message, then nothing more
         assert first.sequence == 1
-        waiting.wait_for(
-            lambda: small_buffer_sidecar.metric("sidecar_mirror_streams") == 2, timeout=5, what="2 streams"
-        )
+
+        async def both_follow() -> bool:  # awaited: a blocking wait would stall the mirror's reader
+            return await asyncio.to_thread(small_buffer_sidecar.metric, "sidecar_mirror_streams") == 2
+
+        await waiting.eventually(both_follow, within=5, what="2 streams")
 
         latencies = []
         for _ in range(REPORTS):
@@ -81,7 +83,16 @@ async def test_a_client_that_stops_reading_is_dropped_and_nobody_waits_for_it(
                 answer = await mirror.get_metered_entitlement(CUSTOMER, FEATURE)
                 return answer.from_mirror and answer.response.entitlement.current_usage == usage
 
-            await waiting.eventually(shown, within=10, interval=0.001, what="the reader to keep up")
+            try:
+                await waiting.eventually(shown, within=10, interval=0.001, what="the reader to keep up")
+            except AssertionError:
+                last = await mirror.get_metered_entitlement(CUSTOMER, FEATURE)
+                raise AssertionError(
+                    f"the mirror shows {last.response.entitlement.current_usage} "
+                    f"(from the mirror: {last.from_mirror}), the sidecar {written.current_usage}; "
+                    f"{mirror.replica.stats}, heard within the bound: {mirror.replica.heard_within()}, "
+                    f"dropped streams: {small_buffer_sidecar.metric('sidecar_mirror_dropped_streams_total')}"
+                ) from None
         assert small_buffer_sidecar.metric("sidecar_mirror_dropped_streams_total") == 1
         assert small_buffer_sidecar.metric("sidecar_mirror_streams") == 1, "the reading client still follows"
         assert mirror.replica.stats.gaps == 0
