@@ -76,10 +76,10 @@ def of_v2(response: pb.GetEntitlementV2Response) -> Answer[pb.GetEntitlementV2Re
     return Answer(entitlement.has_access, entitlement.is_fallback, _reason(entitlement), False, response)
 
 
-def of_state(response: R, is_fallback: bool = False) -> Answer[R]:
+def of_state(response: R) -> Answer[R]:
     """A whole customer's answer from the sidecar: granted unless the customer is denied."""
     reason = _reason(response)
-    return Answer(reason is None, is_fallback, reason, False, response)
+    return Answer(reason is None, False, reason, False, response)
 
 
 def state_mirrored(state: model.EntitlementState, build: Callable[[model.EntitlementState], R]) -> Answer[R]:

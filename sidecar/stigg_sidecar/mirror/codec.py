@@ -76,10 +76,6 @@ def _time(message: object, name: str) -> datetime.datetime | None:
     return stamp.ToDatetime(tzinfo=datetime.UTC)
 
 
-def _reason(value: model.DeniedReason | None) -> pb.AccessDeniedReason.ValueType | None:
-    return wire.reason(value)
-
-
 def _reason_of(message: object) -> model.DeniedReason | None:
     if not message.HasField("denied_reason"):  # type: ignore[attr-defined]
         return None
@@ -90,7 +86,7 @@ def entitlement_message(value: model.Entitlement) -> mpb.Entitlement:
     return mpb.Entitlement(
         feature=wire.feature(value.feature),
         is_granted=value.is_granted,
-        denied_reason=_reason(value.denied_reason),
+        denied_reason=wire.reason(value.denied_reason),
         usage_limit=value.usage_limit,
         is_unlimited=value.is_unlimited,
         has_soft_limit=value.has_soft_limit,
@@ -131,7 +127,7 @@ def credit_message(value: model.CreditEntitlement) -> mpb.CreditEntitlement:
     return mpb.CreditEntitlement(
         currency=wire.currency(value.currency),
         is_granted=value.is_granted,
-        denied_reason=_reason(value.denied_reason),
+        denied_reason=wire.reason(value.denied_reason),
         usage_limit=value.usage_limit,
         current_usage=value.current_usage,
         has_soft_limit=value.has_soft_limit,
@@ -179,7 +175,7 @@ def state_message(
 ) -> mpb.CustomerState:
     return mpb.CustomerState(
         key=key_message(state.key),
-        denied_reason=_reason(state.denied_reason),
+        denied_reason=wire.reason(state.denied_reason),
         entitlements=[entitlement_message(e) for e in state.entitlements.values()],
         credits=[credit_message(c) for c in state.credits.values()],
         fresh_for_seconds=fresh_for,
