@@ -10,16 +10,17 @@ from cryptography import x509
 from stigg_operator import certs
 
 HOSTS = ["127.0.0.1", "localhost"]
-NOW = datetime.datetime.now(datetime.UTC)
 
 
 def test_renewal_keeps_the_ca() -> None:
+    # Read the clock after issuing: the certificate is valid for an hour from the real clock.
     first = certs.issue(HOSTS, datetime.timedelta(hours=1))
-    assert not certs.needs_renewal(first, HOSTS, NOW, datetime.timedelta(minutes=10))
+    now = datetime.datetime.now(datetime.UTC)
+    assert not certs.needs_renewal(first, HOSTS, now, datetime.timedelta(minutes=10))
     assert certs.needs_renewal(
-        first, HOSTS, NOW + datetime.timedelta(minutes=55), datetime.timedelta(minutes=10)
+        first, HOSTS, now + datetime.timedelta(minutes=55), datetime.timedelta(minutes=10)
     )
-    assert certs.needs_renewal(first, [*HOSTS, "other.example"], NOW, datetime.timedelta(minutes=10))
+    assert certs.needs_renewal(first, [*HOSTS, "other.example"], now, datetime.timedelta(minutes=10))
 
     renewed = certs.issue(HOSTS, datetime.timedelta(hours=1), previous=first)
     assert renewed.ca_pem == first.ca_pem
@@ -34,7 +35,7 @@ def test_secret_round_trip_and_garbage() -> None:
     assert certs.WebhookCerts.from_secret_data(issued.secret_data()) == issued
     assert certs.WebhookCerts.from_secret_data({"ca.crt": "x"}) is None
     assert certs.WebhookCerts.from_secret_data(None) is None
-    assert certs.needs_renewal(None, HOSTS, NOW, datetime.timedelta(0))
+    assert certs.needs_renewal(None, HOSTS, datetime.datetime.now(datetime.UTC), datetime.timedelta(0))
 
 
 def test_live_context_swaps_certificates() -> None:
