@@ -9,6 +9,8 @@
 #   make e2e    the end-to-end suite alone (tests/integration/node) on a local cluster with a
 #               node, or with E2E_KUBECONFIG=FILE on that existing cluster (kind, k3d), where
 #               the images (make images) are loaded already
+#   make tools  helm, promtool and prometheus, built from the Go module proxy if missing (the chart
+#               and monitoring tests run them)
 #   make bench  benchmarks; each writes its report to bench/results/
 #   make proto  regenerate sidecar/stigg_sidecar/v1 from proto/
 #   make settings-docs  regenerate the variables tables in the settings modules' docstrings
@@ -21,7 +23,7 @@ export GOTOOLCHAIN ?= local
 
 SETTINGS := stigg_sidecar.settings:Settings stigg_operator.settings:Settings
 
-.PHONY: e2e settings-docs test-unit help install cluster-bin demo test lint format up down clean constraints bench proto system-deps python-peers images
+.PHONY: tools e2e settings-docs test-unit help install cluster-bin demo test lint format up down clean constraints bench proto system-deps python-peers images
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -48,6 +50,9 @@ install: $(STAMP) python-peers
 cluster-bin: $(STAMP)
 	$(BIN)/stigg-localcluster build
 
+tools: $(STAMP)
+	$(BIN)/stigg-localcluster build-tools
+
 demo: cluster-bin
 	$(BIN)/python demo/run.py $(DEMO_ARGS)
 
@@ -70,7 +75,7 @@ images: $(STAMP) system-deps
 test-unit: install
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
-test: test-unit cluster-bin system-deps images
+test: test-unit cluster-bin tools system-deps images
 	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
 
 # An existing cluster needs nothing built here but the Python environment.

@@ -374,3 +374,83 @@ def _build_pause(output: pathlib.Path, versions: Versions, report: Reporter) -> 
             layer, output, ref=PAUSE_REF, env=(), cmd=("/pause",), history=f"gcc -static {PAUSE_SOURCE}"
         )
     report(f"pause image: {output.stat().st_size / 1e3:.0f} kB")
+
+
+# -- Tools: Go programs the tests run beside the cluster ------------------------------------------
+
+
+# Prometheus' module versions are v0.3XY.Z for its releases 3.XY.Z: stamp the release.
+_PROMETHEUS = "github.com/prometheus/prometheus"
+_PROMETHEUS_STAMP = "github.com/prometheus/common/version.Version"
+
+
+def _prometheus_release(module_version: str) -> str:
+    major_minor, _, patch = module_version.removeprefix("v0.").partition(".")
+    return f"{major_minor[0]}.{int(major_minor[1:])}.{patch}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Tool:
+    """A Go command built from a wrapper module of ``gomod/`` (its ``go.mod`` pins the version)."""
+
+    name: str
+    wrapper: str  # the folder under gomod/
+    module: str  # the module the wrapper requires, whose version names the cache folder
+    command: str  # the package to build
+    version_variable: str | None = None  # a ``-X`` variable stamped with the version
+
+    def version(self) -> str:
+        return _required_version(GOMOD_DIR / self.wrapper / "go.mod", self.module)
+
+    def ldflags(self) -> str:
+        if self.version_variable is None:
+            return "-s -w"
+        version = self.version()
+        if self.module == _PROMETHEUS:
+            version = _prometheus_release(version)
+        return f"-s -w -X {self.version_variable}={version}"
+
+
+TOOLS = {
+    tool.name: tool
+    for tool in (
+        Tool(
+            "helm",
+            "helm",
+            "helm.sh/helm/v4",
+            "helm.sh/helm/v4/cmd/helm",
+            "helm.sh/helm/v4/internal/version.version",
+        ),
+        Tool("promtool", "prometheus", _PROMETHEUS, f"{_PROMETHEUS}/cmd/promtool", _PROMETHEUS_STAMP),
+        Tool("prometheus", "prometheus", _PROMETHEUS, f"{_PROMETHEUS}/cmd/prometheus", _PROMETHEUS_STAMP),
+    )
+}
+
+
+def tool_path(name: str) -> pathlib.Path:
+    """Where the tool ``name`` (a key of ``TOOLS``) lives for its pinned version, built or not."""
+    tool = TOOLS[name]
+    return cache_root() / "tools" / f"{tool.name}-{tool.version()}-r{RECIPE_REVISION}" / tool.name
+
+
+def ensure_tool(name: str, report: Reporter = _stderr_reporter) -> pathlib.Path:
+    """The tool's binary, built first if missing (into a scratch file moved in when done)."""
+    target = tool_path(name)
+    if os.access(target, os.X_OK):
+        return target
+    if shutil.which("go") is None:
+        raise BuildError(f"the Go toolchain is needed to build {name}: `go` is not on PATH")
+    tool = TOOLS[name]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix="build-") as scratch:
+        built = pathlib.Path(scratch) / name
+        _go_build(
+            GOMOD_DIR / tool.wrapper,
+            (tool.command,),
+            str(built),
+            report=report,
+            label=f"{name} {tool.version()}",
+            ldflags=tool.ldflags(),
+        )
+        built.replace(target)
+    return target

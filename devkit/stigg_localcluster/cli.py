@@ -1,6 +1,8 @@
 """``stigg-localcluster``: a local cluster for a person at a terminal.
 
     stigg-localcluster build            build every binary if missing (``--force`` rebuilds)
+    stigg-localcluster build-tools [T…] build the tools the tests run beside it if missing
+                                        (helm, promtool, prometheus; default: all of them)
     eval "$(stigg-localcluster up)"     start a cluster with a node in the background, wait
                                         until the Node is Ready; stdout is the export line
     stigg-localcluster status           say whether it runs, where, and the node's processes
@@ -41,6 +43,17 @@ def _cmd_build(args: argparse.Namespace) -> int:
     binaries = build.ensure_built(force=args.force, node=True)
     for path in (*binaries.all(), binaries.pause_image):
         print(path)
+    return 0
+
+
+def _cmd_build_tools(args: argparse.Namespace) -> int:
+    unknown = sorted(set(args.tools) - set(build.TOOLS))
+    if unknown:
+        raise build.BuildError(
+            f"no such tool: {', '.join(unknown)} (known: {', '.join(sorted(build.TOOLS))})"
+        )
+    for name in args.tools or build.TOOLS:
+        print(build.ensure_tool(name))
     return 0
 
 
@@ -132,6 +145,13 @@ def parser() -> argparse.ArgumentParser:
     build_cmd = commands.add_parser("build", help="build every binary (control plane and node) if missing")
     build_cmd.add_argument("--force", action="store_true", help="rebuild even if present")
     build_cmd.set_defaults(func=_cmd_build)
+    tools_cmd = commands.add_parser(
+        "build-tools", help="build the tools the tests use (helm, promtool, prometheus)"
+    )
+    tools_cmd.add_argument(
+        "tools", nargs="*", metavar="TOOL", help=f"which (default: all of {sorted(build.TOOLS)})"
+    )
+    tools_cmd.set_defaults(func=_cmd_build_tools)
     for name, func, text in (
         ("up", _cmd_up, "start a cluster with a node in the background and print the KUBECONFIG export"),
         ("down", _cmd_down, "stop the cluster and every process it started"),
