@@ -39,7 +39,7 @@ from typing import Any
 
 import pytest
 
-from stigg_devkit import images, kube, waiting
+from stigg_devkit import images, kube, prometheus, waiting
 from stigg_emulator import in_cluster
 from stigg_localcluster import build, cluster
 from stigg_operator import keys
@@ -95,7 +95,8 @@ def e2e_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[kube.Clust
     )
     local.start()
     try:
-        local.import_images([image.archive for image in built_images.values()])
+        # The project's images, and Prometheus' for the live monitoring test.
+        local.import_images([*(image.archive for image in built_images.values()), prometheus.ensure_image()])
         target = kube.Cluster(local.kubeconfig_path, str(local.binaries.kubectl))
         try:
             yield target
