@@ -26,6 +26,8 @@ def test_every_metric_exists(where: str, expr: str) -> None:
 @pytest.mark.parametrize(("where", "expr"), EXPRESSIONS, ids=[where for where, _ in EXPRESSIONS])
 def test_every_matched_label_exists(where: str, expr: str) -> None:
     for name, label in files.label_matchers(expr):
+        if name not in files.KNOWN_METRICS:
+            continue  # test_every_metric_exists names it
         allowed = files.KNOWN_METRICS[name] | files.TARGET_LABELS
         assert label in allowed, f"{where}: {name} has no label {label!r} (it has {sorted(allowed)})"
 
