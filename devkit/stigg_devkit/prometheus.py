@@ -11,7 +11,8 @@ and its database in an ``emptyDir``; it finds its targets with Kubernetes servic
 * ``scrape_configs``: the PodMonitor-equivalent jobs (pure): ``stigg-sidecars`` keeps Pods
   labelled ``sidecar.stigg.io/injected=true`` on their ``stigg-http`` port, ``stigg-operator``
   the operator's Pods on their ``metrics`` port; both attach ``namespace``, ``pod`` and
-  ``container`` labels as the Prometheus Operator does.
+  ``container`` labels as the Prometheus Operator does (the operator's job honours its metrics'
+  own labels, as the chart's PodMonitor does: their ``namespace`` is the admitted Pod's).
 * ``compressed``: a rule file with every duration (``for:``, ``keep_firing_for:`` and range
   windows) divided by a factor, so a live test sees an alert with a 5-minute ``for:`` fire and
   resolve in seconds; the expressions are otherwise the chart's own.
@@ -88,11 +89,14 @@ def ensure_image(report: build.Reporter = print) -> pathlib.Path:
     return archive
 
 
-def _pod_job(name: str, keep: Sequence[Mapping[str, Any]], port_name: str) -> dict[str, Any]:
+def _pod_job(
+    name: str, keep: Sequence[Mapping[str, Any]], port_name: str, *, honor_labels: bool = False
+) -> dict[str, Any]:
     """A ``role: pod`` job that keeps the containers' ports named ``port_name`` of the Pods the
     ``keep`` rules select, labelled as a PodMonitor's targets are."""
     return {
         "job_name": name,
+        "honor_labels": honor_labels,
         "kubernetes_sd_configs": [{"role": "pod"}],
         "relabel_configs": [
             *keep,
@@ -124,6 +128,7 @@ def scrape_configs() -> list[dict[str, Any]]:
             "stigg-operator",
             [{"source_labels": [operator], "regex": operator_value, "action": "keep"}],
             OPERATOR_PORT_NAME,
+            honor_labels=True,  # its metrics' own `namespace` (the admitted Pod's) wins
         ),
     ]
 

@@ -1,6 +1,8 @@
-"""The monitoring files of the chart, read for tests: alerts, their unit tests, runbooks, dashboard.
+"""The chart's monitoring files, read for tests: alerts, their unit tests, runbooks, dashboard.
 
-Shared by the unit tests here and by any later test against a live Prometheus or Grafana:
+Shared by the pure tests (``tests/unit/monitoring``), the promtool tests
+(``tests/integration/monitoring``) and the live test against a real Prometheus
+(``tests/integration/node/test_monitoring_live.py``):
 ``alert_rules`` (every alerting rule, with its group), ``runbook_anchors`` (the GitHub anchors
 of RUNBOOKS.md's headings), ``dashboard_queries`` (every PromQL query of the dashboard, panels
 and template variables), ``concrete`` (a dashboard query with its template variables replaced
@@ -24,7 +26,7 @@ import yaml
 from stigg_localcluster import build
 from stigg_sidecar import metrics as sidecar_metrics
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[3]
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 MONITORING = REPO_ROOT / "charts" / "stigg-entitlements" / "monitoring"
 ALERTS = MONITORING / "alerts.yaml"
 ALERT_TESTS = MONITORING / "alerts.test.yaml"
@@ -148,7 +150,8 @@ def runbook_sections() -> dict[str, str]:
 
 
 def dashboard() -> Mapping[str, Any]:
-    return json.loads(DASHBOARD.read_text())
+    board: Mapping[str, Any] = json.loads(DASHBOARD.read_text())
+    return board
 
 
 def panels(board: Mapping[str, Any] | None = None) -> Iterator[Mapping[str, Any]]:
