@@ -1,9 +1,9 @@
 """Run the operator as a child process (``python -m stigg_operator``), for tests, benchmarks and
 the demo against a local control plane: its webhook listens on a free loopback port and the
 apiserver reaches it by URL; its ``/metrics`` on another (``metrics_url``), so that replicas
-started side by side never contend for the default port. ``start`` returns once the webhook configuration points at this
-process (the last one started, of several) and the webhook port accepts connections; ``stop``
-sends SIGTERM (SIGKILL after a grace).
+started side by side never contend for the default port. ``start`` returns once the webhook
+configuration points at this process (the last one started, of several) and the webhook port
+accepts connections; ``stop`` sends SIGTERM (SIGKILL after a grace).
 """
 
 from __future__ import annotations
