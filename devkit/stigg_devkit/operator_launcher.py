@@ -1,8 +1,9 @@
 """Run the operator as a child process (``python -m stigg_operator``), for tests, benchmarks and
 the demo against a local control plane: its webhook listens on a free loopback port and the
-apiserver reaches it by URL. ``start`` returns once the webhook configuration points at this
-process (the last one started, of several) and the webhook port accepts connections; ``stop``
-sends SIGTERM (SIGKILL after a grace).
+apiserver reaches it by URL; its ``/metrics`` on another (``metrics_url``), so that replicas
+started side by side never contend for the default port. ``start`` returns once the webhook
+configuration points at this process (the last one started, of several) and the webhook port
+accepts connections; ``stop`` sends SIGTERM (SIGKILL after a grace).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class RunningOperator:
         self.log_path = log_path
         self.port = childproc.free_port()
         self.url = f"https://127.0.0.1:{self.port}"
+        self.metrics_port = childproc.free_port()
+        self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         self.webhook_config = webhook_config
         self.env = {
             "PATH": os.environ.get("PATH", ""),
@@ -49,6 +52,8 @@ class RunningOperator:
             "STIGG_OPERATOR_WEBHOOK_PORT": str(self.port),
             "STIGG_OPERATOR_WEBHOOK_URL": self.url,
             "STIGG_OPERATOR_WEBHOOK_CONFIG": webhook_config,
+            "STIGG_OPERATOR_METRICS_ADDRESS": "127.0.0.1",
+            "STIGG_OPERATOR_METRICS_PORT": str(self.metrics_port),
             **(env or {}),
         }
         self.process: subprocess.Popen[bytes] | None = None

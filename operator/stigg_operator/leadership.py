@@ -18,7 +18,8 @@ renewals. The rules are client-go's ``leaderelection``, so they behave as every 
 ``may_take`` and ``claim`` are the pure rules; ``Elector`` runs them against the apiserver
 (blocking calls in a worker thread) and exposes ``leading`` (read by handlers in kopf's worker
 threads: a plain bool), ``term`` (incremented on every gain, so a loop sees a new term even if
-leadership was lost and regained between two looks) and ``wait_leading``.
+leadership was lost and regained between two looks) and ``wait_leading``; ``on_change`` is told
+of every gain and loss (a release too), on the event loop (``metrics.Metrics.leadership_changed``).
 """
 
 from __future__ import annotations
@@ -94,9 +95,11 @@ class Elector:
         timing: Timing,
         *,
         clock: Callable[[], float] = time.monotonic,
+        on_change: Callable[[bool], None] = lambda leading: None,
     ) -> None:
         self._api, self._namespace, self._name = api, namespace, name
         self.identity, self.timing, self._clock = identity, timing, clock
+        self._on_change = on_change
         self.leading = False
         self.term = 0
         self._seen: tuple[str, float] | None = None  # (the spec as last read, when it last changed)
@@ -126,6 +129,7 @@ class Elector:
         was_leading, self.leading = self.leading, False
         if not was_leading:
             return
+        self._on_change(False)
         try:
             await asyncio.to_thread(self._release)
         except Exception:  # the Lease then simply expires
@@ -166,11 +170,9 @@ class Elector:
         if holding and not self.leading:
             self.leading, self.term = True, self.term + 1
             logger.info("leading now, as %s (Lease %s/%s)", self.identity, self._namespace, self._name)
-            self._changed.set()
         elif holding is False and self.leading:
             self.leading = False
             logger.warning("stopped leading: another replica holds the Lease")
-            self._changed.set()
         elif (
             holding is None and self.leading and self._clock() - self._renewed_at > self.timing.renew_deadline
         ):
@@ -178,4 +180,7 @@ class Elector:
             logger.warning(
                 "stopped leading: the Lease was not renewed for %.0f s", self.timing.renew_deadline
             )
-            self._changed.set()
+        else:
+            return
+        self._on_change(self.leading)
+        self._changed.set()

@@ -4,7 +4,10 @@ Runs cluster-wide (it watches StiggEntitlements, Pods and workloads in every nam
 of several replicas: kopf runs standalone in each (kopf's peering would pause a replica's
 watches, and so its webhook's indexes); which replica writes is decided by the Lease
 (``leadership``), named in the log by this replica's identity, the Pod's name and a random
-suffix (a restarted container is a new candidate, as in client-go).
+suffix (a restarted container is a new candidate, as in client-go). The process's one
+``metrics.Metrics`` is made here and passed, like the settings, to what records (the elector
+reports its gains and losses to it); counters export no ``_created`` series (Prometheus does
+not need them, and they double the counters' series).
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import sys
 import uuid
 
 import kopf
+import prometheus_client
 
-from stigg_operator import adapters, leadership, settings
+from stigg_operator import adapters, leadership, metrics, settings
 from stigg_operator.kube import rest
 
 
@@ -32,15 +36,18 @@ def main() -> int:
         level=os.environ.get("LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]  # the library's own
+    instruments = metrics.Metrics()
     elector = leadership.Elector(
         rest.shared_client,
         config.namespace,
         config.lease_name,
         f"{config.pod_name or socket.gethostname()}_{uuid.uuid4().hex[:8]}",
         leadership.Timing.from_lease_duration(config.lease_duration_seconds),
+        on_change=instruments.leadership_changed,
     )
     registry = kopf.OperatorRegistry()
-    adapters.register(registry, config, elector)
+    adapters.register(registry, config, elector, instruments)
     asyncio.run(
         kopf.operator(
             registry=registry,

@@ -47,8 +47,11 @@ class Note:
     message: str
 
 
+READY = "Ready"
+DEGRADED = "Degraded"
 DEFAULTS_IN_ENV = "DefaultsInEnv"
 SECRETS_VERIFIED = "SecretsVerified"
+CONDITIONS = (READY, DEGRADED, DEFAULTS_IN_ENV, SECRETS_VERIFIED)  # every condition type ``status`` writes
 
 
 def defaults_env_note(config: model.EffectiveConfig) -> Note:
@@ -251,11 +254,11 @@ def status(
     ``notes`` informational conditions after Ready and Degraded."""
     previous = {str(c.get("type")): c for c in previous_conditions}
     if problem is None:
-        ready = _condition("Ready", True, "Reconciled", "defaults rendered", generation, previous, now)
-        degraded = _condition("Degraded", False, "Reconciled", "", generation, previous, now)
+        ready = _condition(READY, True, "Reconciled", "defaults rendered", generation, previous, now)
+        degraded = _condition(DEGRADED, False, "Reconciled", "", generation, previous, now)
     else:
-        ready = _condition("Ready", False, problem.reason, problem.message, generation, previous, now)
-        degraded = _condition("Degraded", True, problem.reason, problem.message, generation, previous, now)
+        ready = _condition(READY, False, problem.reason, problem.message, generation, previous, now)
+        degraded = _condition(DEGRADED, True, problem.reason, problem.message, generation, previous, now)
     body: dict[str, Any] = {
         "observedGeneration": generation,
         "injectedPods": injected_pods,

@@ -13,7 +13,8 @@ sidecar), and writes the status (``reconcile.status``, with the informational
 is what a change to a resource triggers: that resource, and, for cluster-default, every
 resource that inherits from it.
 Called from the kopf adapters (``adapters.resources``) and the periodic refresh (``refresh``),
-in a worker thread: every call here blocks.
+in a worker thread: every call here blocks. What it counts (rollouts started, refused copies,
+failed reconciles, ``report_failure``) goes to the ``metrics.Metrics`` passed down.
 """
 
 from __future__ import annotations
@@ -25,7 +26,17 @@ from typing import Any
 
 from kubernetes import client
 
-from stigg_operator import keys, model, reconcile, settings, standalone, upkeep, webhookconfig, workloads
+from stigg_operator import (
+    keys,
+    metrics,
+    model,
+    reconcile,
+    settings,
+    standalone,
+    upkeep,
+    webhookconfig,
+    workloads,
+)
 from stigg_operator.kube import configmaps, events, pods, rest, status
 
 logger = logging.getLogger(__name__)
@@ -58,15 +69,35 @@ def reconcile_with_dependents(  # noqa: PLR0917 -- one resource's coordinates, t
     injected: Index,
     *,
     ledger: upkeep.Ledger,
+    instruments: metrics.Metrics,
 ) -> None:
     """Reconcile a changed resource (looking for objects a previous mode left) and, if it is
     cluster-default, every other resource, since they inherit from it."""
-    reconcile_one(config, namespace, name, resource, entitlements, injected, ledger=ledger, cleanup=True)
+    reconcile_one(
+        config,
+        namespace,
+        name,
+        resource,
+        entitlements,
+        injected,
+        ledger=ledger,
+        instruments=instruments,
+        cleanup=True,
+    )
     if (namespace, name) == model.cluster_default_key(config.namespace):
         for (other_ns, other_name), entries in list(entitlements.items()):
             if (other_ns, other_name) != (namespace, name):
                 for other in entries:
-                    reconcile_one(config, other_ns, other_name, other, entitlements, injected, ledger=ledger)
+                    reconcile_one(
+                        config,
+                        other_ns,
+                        other_name,
+                        other,
+                        entitlements,
+                        injected,
+                        ledger=ledger,
+                        instruments=instruments,
+                    )
 
 
 def reconcile_one(  # noqa: PLR0917 -- one resource's coordinates, then the two indexes
@@ -78,6 +109,7 @@ def reconcile_one(  # noqa: PLR0917 -- one resource's coordinates, then the two 
     injected: Index,
     *,
     ledger: upkeep.Ledger,
+    instruments: metrics.Metrics,
     missing: list[dict[str, Any]] | None = None,
     cleanup: bool = False,
 ) -> model.EffectiveConfig | None:
@@ -121,6 +153,7 @@ def reconcile_one(  # noqa: PLR0917 -- one resource's coordinates, then the two 
             configmap=body,
             cluster_wide=is_cluster_default,
             ledger=ledger,
+            instruments=instruments,
             missing=missing,
             cleanup=cleanup,
         )
@@ -155,9 +188,18 @@ def _sidecar_pods(
     return found
 
 
-def report_failure(namespace: str, name: str, uid: str, error: BaseException, ledger: upkeep.Ledger) -> None:
-    """A reconcile that raised, as a Warning Event on the resource (once per distinct error), so
-    it is seen beside the resource and not only in the operator's log."""
+def report_failure(  # noqa: PLR0917 -- the resource, what it raised, and where to record it
+    namespace: str,
+    name: str,
+    uid: str,
+    error: BaseException,
+    ledger: upkeep.Ledger,
+    instruments: metrics.Metrics,
+) -> None:
+    """A reconcile that raised, counted (every time, by ``metrics.failure_reason``) and as a
+    Warning Event on the resource (once per distinct error), so it is seen beside the resource
+    and not only in the operator's log."""
+    instruments.reconcile_failed(metrics.failure_reason(error))
     message = f"reconcile failed: {type(error).__name__}: {error}"
     if isinstance(error, client.ApiException):
         message = f"reconcile failed: the apiserver said {rest.refusal(error)}"
@@ -185,6 +227,7 @@ def _upkeep(
     configmap: Mapping[str, Any],
     cluster_wide: bool,
     ledger: upkeep.Ledger,
+    instruments: metrics.Metrics,
     missing: list[dict[str, Any]] | None,
     cleanup: bool,
 ) -> tuple[dict[str, Any], reconcile.Problem | None]:
@@ -197,7 +240,7 @@ def _upkeep(
     if cluster_wide:  # cluster-default: a copy of its ConfigMap where it serves Pods
         served = {pod.namespace for pod in pods} - {effective.namespace}
         extra["defaultsCopies"] = upkeep.defaults_copies(
-            api, configmap, served, resource.get("copies") or [], ledger=ledger
+            api, configmap, served, resource.get("copies") or [], ledger=ledger, instruments=instruments
         )
     extra["standalone"], problem = upkeep.standalone_objects(
         api,
@@ -206,7 +249,7 @@ def _upkeep(
         cluster_wide=cluster_wide,
         cleanup=cleanup or resource.get("mode") == model.STANDALONE_MODE,
     )
-    extra["workloads"] = upkeep.rollout(api, effective, pods)
+    extra["workloads"] = upkeep.rollout(api, effective, pods, instruments)
     if missing is not None:
         extra["missingSidecars"] = len(missing)
         upkeep.repair(api, effective, missing, ledger)

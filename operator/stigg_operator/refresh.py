@@ -17,6 +17,10 @@ live views); one resource's trouble never stops the others' status, and is a War
 on that resource (``reconciler.report_failure``), not only a log line. Each round it also
 registers the namespaces' webhook failure policies (``webhookconfig.failure_policies``) when
 they changed, so a resource's ``spec.injection.failurePolicy`` takes effect within a round.
+The leader-only metrics are set here, and only while still leading once the work is done (a
+lost Lease clears them, ``metrics.Metrics.leadership_changed``): the resources by condition
+after every round, from kopf's index (the statuses as written), and the Pods missing their
+sidecar after every drift scan.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import kopf
 from stigg_operator import (
     certs,
     leadership,
+    metrics,
     opt_in,
     reconciler,
     serving,
@@ -45,7 +50,9 @@ from stigg_operator.kube import admission, rest
 logger = logging.getLogger(__name__)
 
 
-async def refresh_forever(config: settings.Settings, memo: kopf.Memo, elector: leadership.Elector) -> None:
+async def refresh_forever(
+    config: settings.Settings, memo: kopf.Memo, elector: leadership.Elector, instruments: metrics.Metrics
+) -> None:
     """Refresh every ``status_interval_seconds`` while leading; at once when a term begins."""
     next_drift_scan, term = 0.0, 0
     while True:
@@ -67,11 +74,18 @@ async def refresh_forever(config: settings.Settings, memo: kopf.Memo, elector: l
         drift = time.monotonic() >= next_drift_scan
         if drift:
             next_drift_scan = time.monotonic() + config.drift_interval_seconds
-        await _round(config, memo, indexes, ledger, drift=drift)
+        await _round(config, memo, indexes, ledger, elector, instruments, drift=drift)
 
 
-async def _round(
-    config: settings.Settings, memo: kopf.Memo, indexes: dict[str, Any], ledger: upkeep.Ledger, *, drift: bool
+async def _round(  # noqa: PLR0917 -- the refresh's state, passed down
+    config: settings.Settings,
+    memo: kopf.Memo,
+    indexes: dict[str, Any],
+    ledger: upkeep.Ledger,
+    elector: leadership.Elector,
+    instruments: metrics.Metrics,
+    *,
+    drift: bool,
 ) -> None:
     entitlements, injected = indexes["entitlements"], indexes["injected"]
     await _register_failure_policies(config, memo, entitlements)
@@ -83,6 +97,8 @@ async def _round(
             )
         except Exception:
             logger.exception("looking for Pods without their sidecar failed")
+        if missing is not None and elector.leading:
+            instruments.count_missing(missing)
     for (namespace, name), entries in list(entitlements.items()):
         for entry in list(entries):
             changed = ledger.reconciled.get(entry["uid"]) != entry["generation"]
@@ -97,6 +113,7 @@ async def _round(
                         entitlements,
                         injected,
                         ledger=ledger,
+                        instruments=instruments,
                         missing=None if missing is None else missing.get((namespace, name), []),
                         cleanup=changed,
                     )
@@ -104,10 +121,12 @@ async def _round(
             except Exception as error:  # one resource's trouble must not stop the others' status
                 logger.exception("refreshing the status of %s/%s failed", namespace, name)
                 await asyncio.to_thread(
-                    reconciler.report_failure, namespace, name, entry["uid"], error, ledger
+                    reconciler.report_failure, namespace, name, entry["uid"], error, ledger, instruments
                 )
                 continue
             ledger.reconciled[entry["uid"]] = entry["generation"]
+    if elector.leading:
+        instruments.count_resources(entitlements)
 
 
 async def _sync_pending_opt_ins(memo: kopf.Memo, opt_ins: Any) -> None:

@@ -21,6 +21,8 @@ value stops the start with a ``SettingsError`` naming the variable.
 | STIGG_OPERATOR_DRIFT_INTERVAL_SECONDS | 60 | how often opted-in Pods are searched for a missing sidecar |
 | STIGG_OPERATOR_LIVENESS_ENDPOINT | (unset) | kopf's liveness endpoint, e.g. http://0.0.0.0:8080/healthz |
 | STIGG_OPERATOR_READINESS_ENDPOINT | (unset) | /readyz, e.g. http://0.0.0.0:8081/readyz (see readiness.py) |
+| STIGG_OPERATOR_METRICS_ADDRESS | 0.0.0.0 | where /metrics listens (Prometheus text format; see metrics.py) |
+| STIGG_OPERATOR_METRICS_PORT | 8082 | its port (0: no metrics endpoint) |
 | STIGG_OPERATOR_LEASE_NAME | stigg-operator | the Lease the replicas elect their writer with |
 | STIGG_OPERATOR_LEASE_DURATION_SECONDS | 15 | how long an unrenewed Lease lasts before a takeover |
 | STIGG_OPERATOR_POD_NAME | (unset) | this replica's name in the Lease (default: host name) |
@@ -128,6 +130,14 @@ class Settings:
         None,
         "/readyz, e.g. http://0.0.0.0:8081/readyz (see readiness.py)",
         parse=env.url({"http"}),
+    )
+    metrics_address: str = env.var(
+        "STIGG_OPERATOR_METRICS_ADDRESS",
+        "0.0.0.0",  # noqa: S104 -- Prometheus scrapes it from another Pod
+        "where /metrics listens (Prometheus text format; see metrics.py)",
+    )
+    metrics_port: int = env.var(
+        "STIGG_OPERATOR_METRICS_PORT", 8082, "its port (0: no metrics endpoint)", parse=env.integer(0, 65535)
     )
     lease_name: str = env.var(
         "STIGG_OPERATOR_LEASE_NAME",

@@ -11,14 +11,16 @@ returns a status block, while the decisions are pure (``standalone``, ``workload
   what was applied, so an unchanged resource costs one GET per object. In Sidecar mode, the
   objects a previous Standalone mode left are deleted (only those the resource owns).
 * ``rollout``: the workloads whose injected Pods carry an older wiring hash; with
-  ``rolloutOnChange``, each is stamped once for the current hash, which rolls it.
+  ``rolloutOnChange``, each is stamped once for the current hash, which rolls it (each stamp
+  counted: ``stigg_operator_rollouts_total``).
 * ``defaults_copies``: cluster-default's defaults ConfigMap lives in the operator's namespace,
   where Pods elsewhere cannot mount it; so the namespaces where cluster-default serves Pods get
   a copy under the same name (``kube.configmaps.keep_copies``: marked as a copy, never taking
   over another ConfigMap), kept in step with every edit, so a defaults edit reaches running
-  sidecars there too. A copy no Pod needs any more is deleted. (Volumes cannot reach across
-  namespaces, and an owner reference cannot either, hence the bookkeeping in cluster-default's
-  status.)
+  sidecars there too. A copy no Pod needs any more is deleted. A refused copy is counted at
+  every reconcile (``stigg_operator_reconcile_errors_total{reason="DefaultsCopyConflict"}``).
+  (Volumes cannot reach across namespaces, and an owner reference cannot either, hence the
+  bookkeeping in cluster-default's status.)
 * ``find_missing`` (once per drift scan, for every resource): opted-in Pods without a sidecar,
   assigned to the resource that would have served them (``model.select``; a Pod no resource
   serves, ``NoServingResource``, is skipped: the webhook would have denied it); each is
@@ -40,7 +42,7 @@ from typing import Any
 
 from kubernetes import client
 
-from stigg_operator import keys, model, reconcile, settings, standalone, workloads
+from stigg_operator import keys, metrics, model, reconcile, settings, standalone, workloads
 from stigg_operator.kube import configmaps, events, pods, rest
 from stigg_operator.kube import workloads as kube_workloads
 
@@ -118,6 +120,7 @@ def defaults_copies(
     previous: Iterable[str],
     *,
     ledger: Ledger,
+    instruments: metrics.Metrics,
 ) -> list[str]:
     """Keep a copy of ``body`` (cluster-default's ConfigMap) where it serves Pods; the namespaces
     holding one now (see the module docstring). A namespace where another ConfigMap has its name
@@ -126,6 +129,7 @@ def defaults_copies(
     metadata = body["metadata"]
     owner = metadata["ownerReferences"][0]
     for namespace in refused:
+        instruments.reconcile_failed(keys.COPY_CONFLICT_REASON)
         with ledger.lock:
             first_time = (metadata["namespace"], owner["name"], namespace) not in ledger.failures
             ledger.failures.add((metadata["namespace"], owner["name"], namespace))
@@ -144,7 +148,10 @@ def defaults_copies(
 
 
 def rollout(
-    api: client.ApiClient, effective: model.EffectiveConfig, injected: Iterable[workloads.InjectedPod]
+    api: client.ApiClient,
+    effective: model.EffectiveConfig,
+    injected: Iterable[workloads.InjectedPod],
+    instruments: metrics.Metrics,
 ) -> dict[str, Any]:
     """Roll outdated workloads when the resource asks for it; the status's ``workloads`` block."""
     wiring = effective.wiring_hash()
@@ -159,6 +166,7 @@ def rollout(
                 api, ref, workloads.rollout_apply(ref, wiring), manager=keys.ROLLOUT_FIELD_MANAGER, force=True
             )
             logger.info("%s: rolling onto the configuration of %s (wiring %s)", ref, effective.ref, wiring)
+            instruments.rollout_started(ref.namespace)
         rolled += 1
     return {
         "total": current.total,

@@ -7,8 +7,9 @@ the shared memo for the periodic refresh (``keep_indexes``), and, in the leader 
 a resource whose ``metadata.generation`` (bumped by the apiserver on spec changes only, not on
 the status the reconcile writes) it has not reconciled in this term, with its dependents
 (``reconciler.reconcile_with_dependents``). A failure is a Warning Event; the generation stays
-unrecorded, so the next refresh round retries it. What the leader missed while it was not
-leading, its first refresh round of the term does (``refresh``).
+unrecorded, so the next refresh round retries it; it is counted too
+(``stigg_operator_reconcile_errors_total``). What the leader missed while it was not leading,
+its first refresh round of the term does (``refresh``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import kopf
 
-from stigg_operator import leadership, reconciler, settings, upkeep
+from stigg_operator import leadership, metrics, reconciler, settings, upkeep
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ def reconcile_resource(
     config: settings.Settings,
     ledger: upkeep.Ledger,
     elector: leadership.Elector,
+    instruments: metrics.Metrics,
     **kwargs: Any,
 ) -> None:
     keep_indexes(memo, kwargs)
@@ -65,9 +67,10 @@ def reconcile_resource(
             kwargs["entitlements"],
             kwargs["injected"],
             ledger=ledger,
+            instruments=instruments,
         )
     except Exception as error:  # retried by the next refresh round
         logger.exception("reconciling %s/%s failed", namespace, name)
-        reconciler.report_failure(namespace or "", name, uid, error, ledger)
+        reconciler.report_failure(namespace or "", name, uid, error, ledger, instruments)
         return
     ledger.reconciled[uid] = generation

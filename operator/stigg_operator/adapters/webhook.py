@@ -21,17 +21,22 @@ kubelet would find it missing.)
 This is the one place domain errors become denials (``kopf.AdmissionError``, code 400), each
 with a message saying what to fix: ``model.NoServingResource``, ``model.SpecError`` (prefixed
 with the resource), ``injection.errors.InjectionError``. Never a silent Pod without its sidecar.
+
+``admit`` is the handler registered: ``inject`` timed and counted (``metrics.Metrics.admitted``)
+by what came of it: ``injected`` (it returned True: a patch), ``skipped`` (False: admitted
+unchanged on purpose), ``denied`` (``kopf.AdmissionError``), ``error`` (anything else it raised).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jsonpatch
 import kopf
 
-from stigg_operator import keys, model, settings
+from stigg_operator import keys, metrics, model, settings
 from stigg_operator.injection import envfrom, errors, shape
 from stigg_operator.injection import patch as patcher
 from stigg_operator.kube import configmaps as configmaps_api
@@ -67,7 +72,9 @@ def inject(
     list_serving: Lister,
     read_configmaps: ConfigMapReader = api_configmaps,
     **kwargs: Any,
-) -> None:
+) -> bool:
+    """Admit the Pod ``body``, with the sidecar (True: ``patch`` holds it) or without (False, the
+    reason in ``warnings``), or deny it (``kopf.AdmissionError``)."""
     entitlements: model.Resources = kwargs["entitlements"]
     malformed = shape.problem(dict(body))
     if malformed is not None:
@@ -77,7 +84,7 @@ def inject(
     reason = patcher.skip_reason(pod)
     if reason is not None:
         warnings.append(f"{keys.SIDECAR_CONTAINER} not injected: {reason}")
-        return
+        return False
     annotations: Mapping[str, str] = body.get("metadata", {}).get("annotations") or {}
     try:
         serving = model.select(config.namespace, ns, annotations, entitlements)
@@ -107,6 +114,21 @@ def inject(
     if warning:
         warnings.append(warning)
     patch.fns.append(lambda target: jsonpatch.apply_patch(target, ops, in_place=True))
+    return True
+
+
+def admit(*, body: kopf.Body, namespace: str | None, instruments: metrics.Metrics, **kwargs: Any) -> None:
+    """The admission handler: ``inject``, timed and counted by its result (see the docstring)."""
+    metadata = body.get("metadata")  # the Pod may be malformed: ``inject`` denies it, counted
+    ns = namespace or (metadata.get("namespace") if isinstance(metadata, Mapping) else None) or "default"
+    started, result = time.perf_counter(), metrics.ERROR
+    try:
+        result = metrics.INJECTED if inject(body=body, namespace=namespace, **kwargs) else metrics.SKIPPED
+    except kopf.AdmissionError:
+        result = metrics.DENIED
+        raise
+    finally:
+        instruments.admitted(ns, result, time.perf_counter() - started)
 
 
 def borrowed_secret_warning(namespace: str, config: model.EffectiveConfig) -> str | None:

@@ -335,6 +335,7 @@ def test_manifests_render_with_consistent_names(
     operator_settings = settings.Settings.from_env({**values, "STIGG_OPERATOR_NAMESPACE": NAMESPACE})
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports["webhook"] == operator_settings.webhook_port == 9443
+    assert ports["metrics"] == operator_settings.metrics_port == 8082, "the port Prometheus scrapes"
     liveness = urllib.parse.urlsplit(values["STIGG_OPERATOR_LIVENESS_ENDPOINT"])
     assert container["startupProbe"]["httpGet"] == container["livenessProbe"]["httpGet"], (
         "liveness once started"

@@ -1,6 +1,7 @@
 """With rolloutOnChange, a change to what is injected (here, the sidecar image) rolls each
 affected workload exactly once; a change to default values alone rolls nothing; without
-rolloutOnChange nothing rolls, and the status says which workloads are behind."""
+rolloutOnChange nothing rolls, and the status says which workloads are behind. The operator's
+``stigg_operator_rollouts_total`` counts the rollouts it started, by namespace."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from kubernetes import client
 from stigg_devkit import waiting
 from stigg_localcluster import cluster
 from stigg_operator import keys
-from tests.integration.operator import conftest
+from tests.integration.operator import conftest, scraping
 from tests.integration.operator import workload_manifests as manifests
 
 OPT_IN = {keys.WORKLOAD_INJECT_ANNOTATION: "true"}
@@ -57,9 +58,11 @@ def _images(core: client.CoreV1Api, namespace: str, app: str) -> set[str]:
     return {pod.spec.init_containers[0].image for pod in manifests.live_pods(core, namespace, app)}
 
 
-@pytest.mark.usefixtures("operator")
 def test_an_image_change_rolls_each_workload_once_and_a_defaults_change_none(
-    api_client: client.ApiClient, local_cluster: cluster.LocalCluster, namespace: str
+    api_client: client.ApiClient,
+    local_cluster: cluster.LocalCluster,
+    namespace: str,
+    operator: conftest.Operator,
 ) -> None:
     _setup(api_client, local_cluster, namespace, rollout=True)
     apps, core = client.AppsV1Api(api_client), client.CoreV1Api(api_client)
@@ -106,11 +109,14 @@ def test_an_image_change_rolls_each_workload_once_and_a_defaults_change_none(
     waiting.steadily(lambda: _generations(apps, namespace) == after or pytest.fail("rolled again"), seconds=4)
     status = conftest.resource_status(api_client, namespace, "shop")
     assert status["workloads"]["summary"] == "2/2"
+    assert scraping.scrape(operator).value("stigg_operator_rollouts_total", namespace=namespace) == 2
 
 
-@pytest.mark.usefixtures("operator")
 def test_without_rollout_on_change_nothing_rolls_and_the_status_shows_it(
-    api_client: client.ApiClient, local_cluster: cluster.LocalCluster, namespace: str
+    api_client: client.ApiClient,
+    local_cluster: cluster.LocalCluster,
+    namespace: str,
+    operator: conftest.Operator,
 ) -> None:
     _setup(api_client, local_cluster, namespace, rollout=False)
     apps = client.AppsV1Api(api_client)
@@ -129,3 +135,4 @@ def test_without_rollout_on_change_nothing_rolls_and_the_status_shows_it(
         lambda: _generations(apps, namespace) == before or pytest.fail("rolled without rolloutOnChange"),
         seconds=4,
     )
+    assert scraping.scrape(operator).value("stigg_operator_rollouts_total", namespace=namespace) is None

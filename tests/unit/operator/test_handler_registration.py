@@ -1,6 +1,6 @@
 """``adapters.register`` installs exactly the operator's handlers on a fresh kopf registry: the
 expected ids, resources, causes and filters, each a plain module-level function of
-``adapters`` with the settings (and the shared ledger) bound in. Pure: nothing runs."""
+``adapters`` with the settings (and the shared ledger and metrics) bound in. Pure: nothing runs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import kopf
 import pytest
 
-from stigg_operator import adapters, keys, leadership, opt_in, settings, upkeep
+from stigg_operator import adapters, keys, leadership, metrics, opt_in, settings, upkeep
 from stigg_operator.adapters import indexes, lifecycle, resources, webhook, workload_events
 
 CONFIG = settings.Settings(namespace="ops-system")
@@ -29,12 +29,13 @@ def _elector(leading: bool = True) -> leadership.Elector:
 
 
 ELECTOR = _elector()
+INSTRUMENTS = metrics.Metrics()
 
 
 @pytest.fixture
 def registry() -> kopf.OperatorRegistry:
     fresh = kopf.OperatorRegistry()
-    adapters.register(fresh, CONFIG, ELECTOR)
+    adapters.register(fresh, CONFIG, ELECTOR, INSTRUMENTS)
     return fresh
 
 
@@ -73,10 +74,11 @@ def test_the_admission_handler_is_inject_on_pod_creation(registry: kopf.Operator
     assert _resource(handler) == ("", "v1", "pods")
     assert handler.operations == frozenset({"CREATE"})
     assert str(handler.reason) == "mutating"
-    assert _target(handler) is webhook.inject
+    assert _target(handler) is webhook.admit, "inject, timed and counted"
     bound = _bound(handler)
-    assert set(bound) == {"config", "list_serving"}
+    assert set(bound) == {"config", "list_serving", "instruments"}
     assert bound["config"] == CONFIG
+    assert bound["instruments"] is INSTRUMENTS
     assert bound["list_serving"].__qualname__ == "api_lister.<locals>.listed", "the API, on an index miss"
 
 
@@ -108,10 +110,12 @@ def test_no_change_handlers_only_a_stateless_reconcile_on_every_event(
     bound = _bound(reconcile)
     assert bound["config"] is CONFIG
     assert bound["elector"] is ELECTOR
+    assert bound["instruments"] is INSTRUMENTS
     assert isinstance(bound["ledger"], upkeep.Ledger)
     (startup,) = [h for h in _handlers(registry, "activities") if h.id == "startup"]
     assert bound["ledger"] is _bound(startup)["ledger"], "one ledger, shared with the periodic refresh"
     assert _bound(startup)["elector"] is ELECTOR
+    assert _bound(startup)["instruments"] is INSTRUMENTS, "the one the refresh and /metrics use"
 
 
 def test_any_namespace_event_marks_the_indexes_ready(registry: kopf.OperatorRegistry) -> None:
@@ -153,8 +157,8 @@ def test_login_startup_and_cleanup(registry: kopf.OperatorRegistry) -> None:
 
 def test_a_fresh_registry_per_call() -> None:
     first, second = kopf.OperatorRegistry(), kopf.OperatorRegistry()
-    adapters.register(first, CONFIG, ELECTOR)
-    adapters.register(second, settings.Settings(), ELECTOR)
+    adapters.register(first, CONFIG, ELECTOR, INSTRUMENTS)
+    adapters.register(second, settings.Settings(), ELECTOR, INSTRUMENTS)
     assert len(list(first._webhooks.get_all_handlers())) == 1, "registering twice elsewhere adds nothing here"
     (inject,) = second._webhooks.get_all_handlers()
     assert inject.fn.keywords["config"] == settings.Settings()

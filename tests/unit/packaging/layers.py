@@ -41,7 +41,9 @@ SIDECAR = Distribution(
 OPERATOR = Distribution(
     "operator",
     frozenset({"stigg_operator"}),
-    frozenset({"stigg_envspec", "kopf", "kubernetes", "cryptography", "jsonpatch", "aiohttp"}),
+    frozenset(
+        {"stigg_envspec", "kopf", "kubernetes", "cryptography", "jsonpatch", "aiohttp", "prometheus_client"}
+    ),
 )
 ENVSPEC = Distribution("envspec", frozenset({"stigg_envspec"}), frozenset())
 
