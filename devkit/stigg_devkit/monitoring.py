@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from stigg_localcluster import build
+from stigg_operator import metrics as operator_metrics
 from stigg_sidecar import metrics as sidecar_metrics
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -38,8 +39,9 @@ RUNBOOK_BASE = (
 )
 SEVERITIES = ("critical", "warning", "info")
 
-# The operator's metrics, by the contract its metrics are being written against (names as
-# exposed, and their labels). A later merge replaces this with the operator's own registry.
+# The operator's metrics as exposed, with their labels: the contract of
+# ``stigg_operator.metrics`` (``operator_registry_names`` reads the names back from its real
+# registry, and a test holds the two equal; prometheus_client does not expose label names).
 OPERATOR_METRICS: Mapping[str, frozenset[str]] = {
     "stigg_operator_admissions_total": frozenset({"namespace", "result"}),
     "stigg_operator_admission_duration_seconds_bucket": frozenset({"result", "le"}),
@@ -73,6 +75,19 @@ def _sidecar_metrics() -> dict[str, frozenset[str]]:
                 continue  # a counter or a histogram is never exposed under its bare name
             names[name] = labels | {"le"} if name.endswith("_bucket") else labels
     return names
+
+
+_SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
+
+
+def operator_registry_names() -> set[str]:
+    """The ``stigg_operator_*`` series names a real operator's registry exposes."""
+    return {
+        family.name + suffix
+        for family in operator_metrics.Metrics().registry.collect()
+        if family.name.startswith("stigg_operator_")
+        for suffix in _SUFFIXES[family.type]
+    }
 
 
 KNOWN_METRICS: Mapping[str, frozenset[str]] = {**_sidecar_metrics(), **OPERATOR_METRICS, **EXTERNAL_METRICS}

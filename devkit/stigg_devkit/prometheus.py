@@ -329,16 +329,14 @@ def deploy(
     """Apply a Prometheus' objects (its image must be on the nodes) and return once it is Ready."""
     cluster.apply(*manifests(namespace=namespace, image=image_ref(), rules=rules, interval=interval))
     ready = cluster.kubectl(
-        "-n",
-        namespace,
-        "wait",
-        "--for=condition=Ready",
-        f"pod/{NAME}",
-        f"--timeout={timeout:.0f}s",
-        check=False,
-    )
+        "-n", namespace, "wait", "--for=condition=Ready", f"pod/{NAME}", f"--timeout={timeout:.0f}s",
+        check=False, timeout=timeout + 30,
+    )  # fmt: skip
     if "condition met" not in ready:
-        raise kube.KubectlError(f"the Prometheus Pod is not Ready: {cluster.pod_trouble(namespace, NAME)}")
+        logs = cluster.kubectl("-n", namespace, "logs", NAME, "--tail=20", check=False)
+        raise kube.KubectlError(
+            f"the Prometheus Pod is not Ready: {cluster.pod_trouble(namespace, NAME)}; its log ends:\n{logs}"
+        )
     return InClusterPrometheus(cluster=cluster, namespace=namespace)
 
 

@@ -1,7 +1,7 @@
 """Every series the alerts and the dashboard read exists, with the labels they match on.
 
 The sidecar's names come from its registry (``stigg_sidecar.metrics``); the operator's from
-the contract in ``monitoring.OPERATOR_METRICS`` (its metrics are being written in parallel).
+the contract in ``monitoring.OPERATOR_METRICS``, held equal to its registry's names here.
 """
 
 from __future__ import annotations
@@ -49,3 +49,7 @@ def test_the_extractors() -> None:
     assert monitoring.metric_names(expr) == {"foo_total", "bar", "baz", "qux_bucket"}
     assert monitoring.label_matchers(expr) == {("foo_total", "outcome"), ("foo_total", "pod")}
     assert monitoring.metric_names("time() - min(x) < 1 offset 5m") == {"x"}
+
+
+def test_the_operator_contract_is_its_registry() -> None:
+    assert monitoring.operator_registry_names() == set(monitoring.OPERATOR_METRICS)
