@@ -196,6 +196,7 @@ def manifests(
         "name": NAME,
         "image": image,
         "imagePullPolicy": "IfNotPresent",
+        "command": ["/bin/prometheus"],  # the image has a Cmd, no Entrypoint: args alone would replace it
         "args": [
             f"--config.file={CONFIG_DIR}/prometheus.yml",
             f"--storage.tsdb.path={DATA_DIR}",
