@@ -14,6 +14,7 @@
 #   make bench  benchmarks; each writes its report to bench/results/
 #   make proto  regenerate sidecar/stigg_sidecar/v1 from proto/
 #   make settings-docs  regenerate the variables tables in the settings modules' docstrings
+#   make chart-docs  regenerate the values table in charts/stigg-entitlements/README.md
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -23,7 +24,7 @@ export GOTOOLCHAIN ?= local
 
 SETTINGS := stigg_sidecar.settings:Settings stigg_operator.settings:Settings
 
-.PHONY: tools e2e settings-docs test-unit help install cluster-bin demo test lint format up down clean constraints bench proto system-deps python-peers images
+.PHONY: tools e2e settings-docs chart-docs test-unit help install cluster-bin demo test lint format up down clean constraints bench proto system-deps python-peers images
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -102,6 +103,10 @@ proto: $(STAMP)
 
 settings-docs: $(STAMP)
 	$(BIN)/python -m stigg_envspec $(SETTINGS)
+
+# From the `# --` comments of the chart's values.yaml (stigg_devkit.chart_docs).
+chart-docs: $(STAMP)
+	$(BIN)/python -m stigg_devkit.chart_docs
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
