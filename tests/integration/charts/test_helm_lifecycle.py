@@ -178,7 +178,8 @@ def leftovers(target: kube.Cluster, app_namespace: str) -> list[str]:
         "clusterroles,clusterrolebindings,mutatingwebhookconfigurations,"
         "validatingadmissionpolicies,validatingadmissionpolicybindings"
     )["items"]:
-        if item["metadata"]["name"].startswith("stigg-operator") or item["kind"] == "MutatingWebhookConfiguration":
+        ours = item["metadata"]["name"].startswith("stigg-operator")
+        if ours or item["kind"] == "MutatingWebhookConfiguration":
             found.append(f"{item['kind'].lower()}/{item['metadata']['name']}")
     copy = target.kubectl(
         "-n", app_namespace, "get", "configmap", DEFAULTS_CONFIGMAP, "-o", "name", check=False
