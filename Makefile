@@ -2,7 +2,8 @@
 #   make demo   the end-to-end demo on the local control plane
 #   make test   the whole test suite: the unit tests, then the integration tests (builds the
 #               control plane on first use)
-#   make test-unit  the pure tests only: no Go, no control plane, no servers (seconds)
+#   make test-unit  the pure tests only: no control plane, no servers (seconds; the chart's run the real
+#               helm and kubectl, built from Go on first use)
 #   make lint   ruff (lint + format check) and mypy --strict on product code
 #   make images the sidecar and operator images, built from their Dockerfiles without a daemon or
 #               network into OCI archives in ~/.cache/stigg-images (only when their inputs changed)
@@ -14,6 +15,7 @@
 #   make bench  benchmarks; each writes its report to bench/results/
 #   make proto  regenerate sidecar/stigg_sidecar/v1 from proto/
 #   make settings-docs  regenerate the variables tables in the settings modules' docstrings
+#   make chart-docs  regenerate the values table in charts/stigg-entitlements/README.md
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -23,7 +25,7 @@ export GOTOOLCHAIN ?= local
 
 SETTINGS := stigg_sidecar.settings:Settings stigg_operator.settings:Settings
 
-.PHONY: tools e2e settings-docs test-unit help install cluster-bin demo test lint format up down clean constraints bench proto system-deps python-peers images
+.PHONY: tools e2e settings-docs chart-docs test-unit help install cluster-bin demo test lint format up down clean constraints bench proto system-deps python-peers images
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -102,6 +104,10 @@ proto: $(STAMP)
 
 settings-docs: $(STAMP)
 	$(BIN)/python -m stigg_envspec $(SETTINGS)
+
+# From the `# --` comments of the chart's values.yaml (stigg_devkit.chart_docs).
+chart-docs: $(STAMP)
+	$(BIN)/python -m stigg_devkit.chart_docs
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
