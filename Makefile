@@ -2,8 +2,7 @@
 #   make demo   the end-to-end demo on the local control plane
 #   make test   the whole test suite: the unit tests, then the integration tests (builds the
 #               control plane on first use)
-#   make test-unit  the pure tests only: no control plane, no servers (seconds; the chart's run the real
-#               helm and kubectl, built from Go on first use)
+#   make test-unit  the pure tests only: no Go, no control plane, no servers (seconds)
 #   make lint   ruff (lint + format check) and mypy --strict on product code
 #   make images the sidecar and operator images, built from their Dockerfiles without a daemon or
 #               network into OCI archives in ~/.cache/stigg-images (only when their inputs changed)

@@ -24,8 +24,8 @@ import yaml
 from stigg_devkit import images, kube, waiting
 from stigg_emulator import in_cluster
 from stigg_operator import keys
+from tests.integration.charts import helm
 from tests.integration.node import conftest as node
-from tests.unit.charts import helm
 
 RELEASE = helm.RELEASE
 NAMESPACE = helm.NAMESPACE

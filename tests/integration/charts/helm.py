@@ -20,7 +20,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[3]
 CHART = ROOT / "charts" / "stigg-entitlements"
 RELEASE = "stigg-entitlements"
 NAMESPACE = "stigg-system"
-# Helm's own, on every object it renders (tests/unit/charts compares the rest with manifests/).
+# Helm's own, on every object it renders (test_chart_matches_manifests compares the rest with manifests/).
 BOOKKEEPING_LABELS = (
     "helm.sh/chart",
     "app.kubernetes.io/managed-by",

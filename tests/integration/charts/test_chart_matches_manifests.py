@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from stigg_localcluster import build
-from tests.unit.charts import helm
+from tests.integration.charts import helm
 
 CRD = ("apiextensions.k8s.io/v1", "CustomResourceDefinition", None, "stiggentitlements.sidecar.stigg.io")
 CLEANUP = "stigg-operator-cleanup"
