@@ -1,9 +1,10 @@
 """Prometheus metrics of one sidecar, in a registry of its own (so tests can run several).
 
 Names follow Stigg's sidecar where it has them (``sidecar_cache_hits_total``,
-``sidecar_network_request_errors_total``, ...); ours add checks by method and outcome,
-upstream latency, fallbacks by source, and the cache's size. Label children for the hot
-path are bound once here, so a check pays a plain counter increment.
+``sidecar_network_request_errors_total``, ...); ours add checks by method and outcome and
+their latency in the sidecar (``sidecar_check_duration_seconds``), upstream latency,
+fallbacks by source, and the cache's size. Label children for the hot path are bound once
+here, so a check pays a plain counter increment and a histogram observation.
 """
 
 from __future__ import annotations
@@ -22,6 +23,26 @@ CHECK_METHODS = (
 )
 OUTCOMES = ("granted", "denied", "fallback", "invalid", "error")
 FALLBACK_SOURCES = ("defaults", "request", "none")
+# A cache hit takes tens of microseconds; a miss the upstream's round trip (about 0.1 s), up to
+# the caller's deadline.
+CHECK_BUCKETS = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+)
 UPSTREAM_OPERATIONS = ("fetch", "report_usage", "report_events")
 STREAM_EVENT_KINDS = ("entitlements", "usage", "credit_usage", "package_published", "malformed")
 STREAM_PROTOCOLS = ("v2", "legacy")
@@ -38,6 +59,14 @@ class Metrics:
             registry=r,
         )
         self.check = {(m, o): self.checks.labels(m, o) for m in CHECK_METHODS for o in OUTCOMES}
+        check_durations = prom.Histogram(
+            "sidecar_check_duration_seconds",
+            "Time a check took in the sidecar, from its handler to its answer, by gRPC method",
+            ["method"],
+            buckets=CHECK_BUCKETS,
+            registry=r,
+        )
+        self.check_duration = {m: check_durations.labels(m) for m in CHECK_METHODS}
         self.cache_hits = prom.Counter(
             "sidecar_cache_hits", "Checks answered from a fresh cache entry", registry=r
         )

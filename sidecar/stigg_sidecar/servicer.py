@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
@@ -123,9 +124,14 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
         if sequence is not None:
             context.set_trailing_metadata(((mirror_codec.SEQUENCE_METADATA, str(sequence)),))
 
-    def _count(self, method: str, decision: semantics.Decision) -> None:
+    def _count(self, method: str, decision: semantics.Decision, started: float) -> None:
         outcome = "fallback" if decision.is_fallback else "granted" if decision.has_access else "denied"
+        self._answered(method, outcome, started)
+
+    def _answered(self, method: str, outcome: str, started: float) -> None:
+        """Count a check's outcome and how long the handler took (``started``: perf_counter)."""
         self.metrics.check[method, outcome].inc()
+        self.metrics.check_duration[method].observe(time.perf_counter() - started)
 
     async def _invalid(self, context: Context, method: str, error: wire.InvalidRequest) -> NoReturn:
         if (method, "invalid") in self.metrics.check:
@@ -143,6 +149,7 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
         values_field: str | None = None,
     ) -> tuple[semantics.Decision, str]:
         """Validate a typed single-feature request and decide it."""
+        started = time.perf_counter()
         try:
             key = wire.customer_key(request)
             feature_id = request.feature_id
@@ -170,7 +177,7 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
             request_fallback=request_fallback,
             time_remaining=context.time_remaining(),
         )
-        self._count(method, decision)
+        self._count(method, decision, started)
         return decision, feature_id
 
     # -- checks ---------------------------------------------------------------------------------
@@ -240,6 +247,7 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
     ) -> semantics.Decision:
         """Validate a credit check (``currency_id``) and decide it."""
         method = "GetEntitlementV2"
+        started = time.perf_counter()
         try:
             key = wire.customer_key(request)
             currency_id = wire.identifier(request.currency_id, "currency_id")
@@ -260,21 +268,22 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
             request_fallback=request_fallback,
             time_remaining=context.time_remaining(),
         )
-        self._count(method, decision)
+        self._count(method, decision, started)
         return decision
 
     async def GetEntitlements(
         self, request: pb.GetEntitlementsRequest, context: Context
     ) -> pb.GetEntitlementsResponse:
+        started = time.perf_counter()
         try:
             key = wire.customer_key(request)
         except wire.InvalidRequest as error:
             await self._invalid(context, "GetEntitlements", error)
         state = await self.checker.state(key, time_remaining=context.time_remaining())
         if state is None:
-            self.metrics.check["GetEntitlements", "fallback"].inc()
+            self._answered("GetEntitlements", "fallback", started)
             return pb.GetEntitlementsResponse(entitlements=self._default_entitlements())
-        self.metrics.check["GetEntitlements", "granted" if state.denied_reason is None else "denied"].inc()
+        self._answered("GetEntitlements", "granted" if state.denied_reason is None else "denied", started)
         return wire.entitlements_response(state)
 
     def _default_entitlements(self) -> list[pb.Entitlement]:
@@ -287,21 +296,22 @@ class SidecarServicer(pb_grpc.SidecarServiceServicer):
     async def GetEntitlementsStateV2(
         self, request: pb.GetEntitlementsStateV2Request, context: Context
     ) -> pb.GetEntitlementsStateV2Response:
+        started = time.perf_counter()
         try:
             key = wire.customer_key(request)
         except wire.InvalidRequest as error:
             await self._invalid(context, "GetEntitlementsStateV2", error)
         state = await self.checker.state(key, time_remaining=context.time_remaining())
         if state is None:
-            self.metrics.check["GetEntitlementsStateV2", "fallback"].inc()
+            self._answered("GetEntitlementsStateV2", "fallback", started)
             decisions = [
                 default.decide(feature_id, model.CheckKind.ANY)
                 for feature_id, default in self.checker.static_defaults()
             ]
             return pb.GetEntitlementsStateV2Response(entitlements=[wire.entitlement_v2(d) for d in decisions])
-        self.metrics.check[
-            "GetEntitlementsStateV2", "granted" if state.denied_reason is None else "denied"
-        ].inc()
+        self._answered(
+            "GetEntitlementsStateV2", "granted" if state.denied_reason is None else "denied", started
+        )
         return wire.entitlements_state_v2_response(state)
 
     # -- writes and control -----------------------------------------------------------------------
