@@ -390,6 +390,22 @@ def pack_oci_archive(
     return f"sha256:{manifest_digest}"
 
 
+def pack_executable(binary: pathlib.Path, output: pathlib.Path, *, path: str, ref: str, history: str) -> str:
+    """Pack a one-layer image holding only ``binary`` (a static executable) at ``path``, which
+    is its command; returns the manifest digest (the pause image, Prometheus' image)."""
+    with tempfile.TemporaryDirectory(prefix="executable-image-") as scratch:
+        layer = pathlib.Path(scratch) / "layer.tar"
+        with tarfile.open(layer, "w", format=tarfile.PAX_FORMAT) as tar:
+            info = tar.gettarinfo(binary, arcname=path)
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            info.mode = 0o755
+            info.mtime = 0
+            with binary.open("rb") as stream:
+                tar.addfile(info, stream)
+        return pack_oci_archive(layer, output, ref=ref, env=(), cmd=(f"/{path}",), history=history)
+
+
 def manifest_digest(archive: pathlib.Path) -> str:
     """The digest of the (single) image manifest an OCI archive's ``index.json`` lists."""
     with tarfile.open(archive) as tar:

@@ -27,8 +27,6 @@ import dataclasses
 import json
 import pathlib
 import re
-import tarfile
-import tempfile
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
@@ -67,24 +65,13 @@ def ensure_image(report: build.Reporter = print) -> pathlib.Path:
         return archive
     binary = build.ensure_tool("prometheus", report)
     archive.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="prometheus-image-") as scratch:
-        layer = pathlib.Path(scratch) / "layer.tar"
-        with tarfile.open(layer, "w", format=tarfile.PAX_FORMAT) as tar:
-            info = tar.gettarinfo(binary, arcname="bin/prometheus")
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            info.mode = 0o755
-            info.mtime = 0
-            with binary.open("rb") as stream:
-                tar.addfile(info, stream)
-        images.pack_oci_archive(
-            layer,
-            archive,
-            ref=image_ref(),
-            env=(),
-            cmd=("/bin/prometheus",),
-            history=f"prometheus {release()} from the Go module proxy",
-        )
+    images.pack_executable(
+        binary,
+        archive,
+        path="bin/prometheus",
+        ref=image_ref(),
+        history=f"prometheus {release()} from the Go module proxy",
+    )
     report(f"prometheus image: {archive.stat().st_size / 1e6:.0f} MB")
     return archive
 

@@ -29,7 +29,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Callable
@@ -361,17 +360,8 @@ def _build_pause(output: pathlib.Path, versions: Versions, report: Reporter) -> 
         if compiled.returncode != 0:
             raise BuildError(f"gcc failed on {source}:\n{compiled.stderr[-4000:]}")
         subprocess.run(["strip", str(binary)], check=False)
-        layer = work / "layer.tar"
-        with tarfile.open(layer, "w", format=tarfile.PAX_FORMAT) as tar:
-            info = tar.gettarinfo(binary, arcname="pause")
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            info.mode = 0o755
-            info.mtime = 0
-            with binary.open("rb") as stream:
-                tar.addfile(info, stream)
-        images.pack_oci_archive(
-            layer, output, ref=PAUSE_REF, env=(), cmd=("/pause",), history=f"gcc -static {PAUSE_SOURCE}"
+        images.pack_executable(
+            binary, output, path="pause", ref=PAUSE_REF, history=f"gcc -static {PAUSE_SOURCE}"
         )
     report(f"pause image: {output.stat().st_size / 1e3:.0f} kB")
 

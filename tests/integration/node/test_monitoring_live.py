@@ -134,16 +134,12 @@ def troubled(deployed: kube.Cluster, image_refs: dict[str, str]) -> Iterator[str
 
 def roll_a_deployment(target: kube.Cluster, namespace: str, image: str) -> None:
     """A Deployment of the demo app under ``shop`` with rolloutOnChange, then a new log level."""
-    resource = f"{keys.PLURAL}.{keys.GROUP}/shop"
-    target.kubectl(
-        "-n",
-        namespace,
-        "patch",
-        resource,
-        "--type=merge",
-        "-p",
-        json.dumps({"spec": {"rolloutOnChange": True}}),
-    )
+
+    def patch(spec: dict[str, Any]) -> None:
+        resource = f"{keys.PLURAL}.{keys.GROUP}/shop"
+        target.kubectl("-n", namespace, "patch", resource, "--type=merge", "-p", json.dumps({"spec": spec}))
+
+    patch({"rolloutOnChange": True})
     pod = conftest.app_pod("web", image)
     deployment = {
         "apiVersion": "apps/v1",
@@ -157,15 +153,7 @@ def roll_a_deployment(target: kube.Cluster, namespace: str, image: str) -> None:
     }
     target.apply(deployment)
     target.kubectl("-n", namespace, "rollout", "status", "deployment/web", "--timeout=120s")
-    target.kubectl(
-        "-n",
-        namespace,
-        "patch",
-        resource,
-        "--type=merge",
-        "-p",
-        json.dumps({"spec": {"sidecar": {"logLevel": "debug"}}}),
-    )
+    patch({"sidecar": {"logLevel": "debug"}})
 
 
 def traffic(target: kube.Cluster, pod: dict[str, Any]) -> None:
