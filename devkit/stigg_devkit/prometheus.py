@@ -27,6 +27,7 @@ import dataclasses
 import json
 import pathlib
 import re
+import sys
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
@@ -58,8 +59,13 @@ def image_ref() -> str:
     return f"localhost/stigg-e2e/prometheus:{release()}"
 
 
-def ensure_image(report: build.Reporter = print) -> pathlib.Path:
-    """The OCI archive of the Prometheus image, packed once per release beside the project's."""
+def _stderr(message: str) -> None:
+    print(f"[prometheus] {message}", file=sys.stderr, flush=True)
+
+
+def ensure_image(report: build.Reporter = _stderr) -> pathlib.Path:
+    """The OCI archive of the Prometheus image, packed once per release beside the project's
+    (progress on stderr)."""
     archive = images.cache_root() / f"prometheus-{release()}.oci.tar"
     if archive.is_file():
         return archive
