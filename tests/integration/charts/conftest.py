@@ -14,23 +14,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from stigg_devkit import images, kube
-from stigg_localcluster import build, cluster
+from stigg_devkit import kube
+from tests.integration.node import conftest as node_conftest
 
 
 @pytest.fixture(scope="module")
 def helm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[kube.Cluster]:
-    built_images = images.ensure_built()
-    local = cluster.LocalCluster(
-        tmp_path_factory.mktemp("chart-cluster"), node=True, binaries=build.ensure_built(node=True)
-    )
-    local.start()
-    try:
-        local.import_images([image.archive for image in built_images.values()])
-        target = kube.Cluster(local.kubeconfig_path, str(local.binaries.kubectl))
-        try:
-            yield target
-        finally:
-            target.close()
-    finally:
-        local.stop()
+    with node_conftest.local_node_cluster(tmp_path_factory.mktemp("chart-cluster")) as target:
+        yield target

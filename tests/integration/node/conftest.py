@@ -34,7 +34,7 @@ import os
 import pathlib
 import urllib.request
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -89,14 +89,22 @@ def e2e_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[kube.Clust
         yield target
         target.close()
         return
+    # The project's images, and Prometheus' for the live monitoring test.
+    with local_node_cluster(tmp_path_factory.mktemp("node-cluster"), [prometheus.ensure_image()]) as target:
+        yield target
+
+
+@contextlib.contextmanager
+def local_node_cluster(
+    state_dir: pathlib.Path, extra_images: Sequence[pathlib.Path] = ()
+) -> Iterator[kube.Cluster]:
+    """A local cluster with a node, the project's images (and ``extra_images``) imported into
+    it, reached as a ``kube.Cluster``; stopped on exit, also when the body fails."""
     built_images = images.ensure_built()
-    local = cluster.LocalCluster(
-        tmp_path_factory.mktemp("node-cluster"), node=True, binaries=build.ensure_built(node=True)
-    )
+    local = cluster.LocalCluster(state_dir, node=True, binaries=build.ensure_built(node=True))
     local.start()
     try:
-        # The project's images, and Prometheus' for the live monitoring test.
-        local.import_images([*(image.archive for image in built_images.values()), prometheus.ensure_image()])
+        local.import_images([*(image.archive for image in built_images.values()), *extra_images])
         target = kube.Cluster(local.kubeconfig_path, str(local.binaries.kubectl))
         try:
             yield target
