@@ -37,6 +37,7 @@ import yaml
 
 from stigg_devkit import images, kube
 from stigg_localcluster import build
+from stigg_operator import keys
 
 NAME = "prometheus"
 PORT = 9090
@@ -44,15 +45,13 @@ CONFIG_DIR = "/etc/prometheus"
 DATA_DIR = "/prometheus"
 RULES_FILE = "alerts.yaml"
 LABELS = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "stigg-e2e"}
-INJECTED_LABEL = "sidecar.stigg.io/injected"  # stigg_operator.keys.INJECTED_LABEL
-SIDECAR_PORT_NAME = "stigg-http"  # stigg_operator.keys.HTTP_PORT_NAME
-OPERATOR_PORT_NAME = "metrics"
-OPERATOR_NAME_LABEL = "app.kubernetes.io/name=stigg-operator"
+OPERATOR_PORT_NAME = "metrics"  # manifests/deployment.yaml
+OPERATOR_LABEL = ("app.kubernetes.io/name", "stigg-operator")  # the operator Pods' label
 
 
 def release() -> str:
     """The Prometheus release the pinned module builds (``3.16.0`` for ``v0.316.0``)."""
-    return build.TOOLS["prometheus"].ldflags().rsplit("=", 1)[1]
+    return build.TOOLS["prometheus"].stamped_version()
 
 
 def image_ref() -> str:
@@ -106,20 +105,23 @@ def _pod_job(
     }
 
 
+def _pod_label(name: str) -> str:
+    """The service-discovery label holding a Pod's label ``name``."""
+    return "__meta_kubernetes_pod_label_" + re.sub(r"[^a-zA-Z0-9_]", "_", name)
+
+
 def scrape_configs() -> list[dict[str, Any]]:
     """The jobs the chart's PodMonitors describe: the injected sidecars and the operator."""
-    injected = "__meta_kubernetes_pod_label_" + re.sub(r"[^a-zA-Z0-9_]", "_", INJECTED_LABEL)
-    operator_key, operator_value = OPERATOR_NAME_LABEL.split("=")
-    operator = "__meta_kubernetes_pod_label_" + re.sub(r"[^a-zA-Z0-9_]", "_", operator_key)
+    operator_key, operator_value = OPERATOR_LABEL
     return [
         _pod_job(
             "stigg-sidecars",
-            [{"source_labels": [injected], "regex": "true", "action": "keep"}],
-            SIDECAR_PORT_NAME,
+            [{"source_labels": [_pod_label(keys.INJECTED_LABEL)], "regex": "true", "action": "keep"}],
+            keys.HTTP_PORT_NAME,
         ),
         _pod_job(
             "stigg-operator",
-            [{"source_labels": [operator], "regex": operator_value, "action": "keep"}],
+            [{"source_labels": [_pod_label(operator_key)], "regex": operator_value, "action": "keep"}],
             OPERATOR_PORT_NAME,
             honor_labels=True,  # its metrics' own `namespace` (the admitted Pod's) wins
         ),

@@ -392,13 +392,15 @@ class Tool:
     def version(self) -> str:
         return _required_version(GOMOD_DIR / self.wrapper / "go.mod", self.module)
 
+    def stamped_version(self) -> str:
+        """The version the binary reports: the module's, or the release it is for (Prometheus)."""
+        version = self.version()
+        return _prometheus_release(version) if self.module == _PROMETHEUS else version
+
     def ldflags(self) -> str:
         if self.version_variable is None:
             return "-s -w"
-        version = self.version()
-        if self.module == _PROMETHEUS:
-            version = _prometheus_release(version)
-        return f"-s -w -X {self.version_variable}={version}"
+        return f"-s -w -X {self.version_variable}={self.stamped_version()}"
 
 
 TOOLS = {
